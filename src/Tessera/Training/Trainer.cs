@@ -1,9 +1,334 @@
+using System.Runtime.InteropServices;
+using Tessera.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Tessera.Training;
 
-/// <summary>Runs training, validation, test and prediction loops for a <see cref="TrainingModule{TBatch}"/>.</summary>
+/// <summary>
+/// Runs training, validation, test and prediction loops for a <see cref="TrainingModule{TBatch}"/>
+/// (Lightning's Trainer). The module owns the science; everything optional is a <see cref="Callback"/>.
+/// </summary>
 public sealed class Trainer
 {
-    /// <summary>Latest metrics (step values and epoch means) that callbacks can monitor.</summary>
-    public IReadOnlyDictionary<string, double> CallbackMetrics => callbackMetrics;
     readonly Dictionary<string, double> callbackMetrics = new();
+    readonly Dictionary<string, double> pendingStepMetrics = new();
+    readonly MetricCollector trainCollector = new();
+    readonly MetricCollector evalCollector = new();
+    bool epochCompleted;
+
+    /// <summary>Creates a trainer; <paramref name="options"/> defaults to <c>new TrainerOptions()</c>.</summary>
+    public Trainer(TrainerOptions? options = null)
+    {
+        Options = options ?? new TrainerOptions();
+        if (Options.AccumulateGradBatches < 1) throw new ArgumentOutOfRangeException(nameof(options), "AccumulateGradBatches must be >= 1");
+        if (Options.CheckValEveryNEpochs < 1) throw new ArgumentOutOfRangeException(nameof(options), "CheckValEveryNEpochs must be >= 1");
+        if (Options.MaxEpochs is null && Options.MaxSteps is null) throw new ArgumentException("set MaxEpochs or MaxSteps", nameof(options));
+        Device = ResolveDevice(Options.Device);
+    }
+
+    /// <summary>The options this trainer runs with.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>The device modules and batches are moved to.</summary>
+    public Device Device { get; }
+
+    /// <summary>Current epoch (0-based).</summary>
+    public int CurrentEpoch { get; private set; }
+
+    /// <summary>Optimizer steps taken so far.</summary>
+    public long GlobalStep { get; private set; }
+
+    /// <summary>Index of the next training batch within the current epoch.</summary>
+    public int BatchIndex { get; private set; }
+
+    /// <summary>Training batches per epoch (after <see cref="TrainerOptions.LimitTrainBatches"/>), once Fit has started.</summary>
+    public int TrainBatchesPerEpoch { get; private set; }
+
+    /// <summary>What the trainer is doing now.</summary>
+    public TrainerStage Stage { get; private set; }
+
+    /// <summary>Set by a callback (or the module) to end <c>Fit</c> after the current batch.</summary>
+    public bool ShouldStop { get; set; }
+
+    /// <summary>The optimizer in use during <c>Fit</c>.</summary>
+    public optim.Optimizer? Optimizer { get; private set; }
+
+    /// <summary>The learning-rate schedule in use during <c>Fit</c>, if any.</summary>
+    public ILrSchedule? Schedule { get; private set; }
+
+    /// <summary>Latest metrics (step values and epoch means) that callbacks monitor.</summary>
+    public IReadOnlyDictionary<string, double> CallbackMetrics => callbackMetrics;
+
+    /// <summary>Metric names the module asked to show in the progress display.</summary>
+    public IReadOnlySet<string> ProgressBarMetrics => trainCollector.ProgressBar;
+
+    /// <summary>True at optimizer steps where step metrics go to the loggers.</summary>
+    public bool IsLoggingStep => GlobalStep % Math.Max(1, Options.LogEveryNSteps) == 0;
+
+    /// <summary>Where to resume: the epoch and batch the next training batch would be.</summary>
+    public (int Epoch, int Batch) ResumePosition => epochCompleted ? (CurrentEpoch + 1, 0) : (CurrentEpoch, BatchIndex);
+
+    /// <summary>The module being run, while one is.</summary>
+    public TrainingModuleBase? Module { get; private set; }
+
+    /// <summary>Sends metrics to every logger at the current global step (callbacks use this, e.g. the LR monitor).</summary>
+    public void LogMetrics(IReadOnlyDictionary<string, double> metrics)
+    {
+        foreach (var (k, v) in metrics) callbackMetrics[k] = v;
+        foreach (var logger in Options.Loggers) logger.LogMetrics(metrics, GlobalStep);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="module"/> on <paramref name="train"/>, validating on <paramref name="val"/> when given.
+    /// With <paramref name="checkpointPath"/>, first restores weights, optimizer, RNG and data position from that trainer checkpoint.
+    /// </summary>
+    public void Fit<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> train, IDataLoader<TBatch>? val = null, string? checkpointPath = null)
+    {
+        Setup(module);
+        var config = module.ConfigureOptimizers();
+        Optimizer = config.Optimizer;
+        Schedule = config.Schedule;
+        TrainBatchesPerEpoch = Options.LimitTrainBatches is int limit ? Math.Min(limit, train.BatchesPerEpoch) : train.BatchesPerEpoch;
+        if (TrainBatchesPerEpoch == 0) throw new ArgumentException("the training loader yields no batches", nameof(train));
+        CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
+        if (checkpointPath is not null) TrainerCheckpoint.Restore(this, module, checkpointPath);
+
+        foreach (var logger in Options.Loggers) logger.LogHyperparameters(module.Hyperparameters);
+        Each(c => c.OnFitStart(this, module));
+        try
+        {
+            while (!ShouldStop && !StepLimitReached && (Options.MaxEpochs is null || CurrentEpoch < Options.MaxEpochs))
+            {
+                bool validatedAtEnd = RunTrainEpoch(module, train, val);
+                if (val is not null && !validatedAtEnd && ((CurrentEpoch + 1) % Options.CheckValEveryNEpochs == 0 || ShouldStop || StepLimitReached))
+                    RunEvaluation(module, val, TrainerStage.Validating);
+                foreach (var (k, v) in trainCollector.EpochMeans(onlyFlagged: true)) callbackMetrics[k] = v;
+                epochCompleted = BatchIndex >= TrainBatchesPerEpoch;
+                Each(c => c.OnTrainEpochEnd(this, module));
+                if (!epochCompleted) break; // stopped inside the epoch
+                CurrentEpoch++;
+                BatchIndex = 0;
+                epochCompleted = false;
+            }
+        }
+        catch (Exception e)
+        {
+            Each(c => c.OnException(this, module, e));
+            throw;
+        }
+        finally
+        {
+            Stage = TrainerStage.Idle;
+            Each(c => c.OnFitEnd(this, module));
+            foreach (var logger in Options.Loggers) logger.Flush();
+            module.Trainer = null;
+            module.Collector = null;
+        }
+    }
+
+    bool StepLimitReached => Options.MaxSteps is long max && GlobalStep >= max;
+
+    /// <summary>Runs one training epoch from <see cref="BatchIndex"/>; returns true when it validated after its last batch.</summary>
+    bool RunTrainEpoch<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> train, IDataLoader<TBatch>? val)
+    {
+        Stage = TrainerStage.Training;
+        module.train();
+        trainCollector.Reset();
+        module.Collector = trainCollector;
+        Each(c => c.OnTrainEpochStart(this, module));
+        var optimizer = Optimizer!;
+        var parameters = module.parameters().Where(p => p.requires_grad).ToArray();
+        int accumulate = Options.AccumulateGradBatches;
+        bool validatedAtEnd = false;
+
+        foreach (var rawBatch in train.Epoch(CurrentEpoch, BatchIndex))
+        {
+            int index = BatchIndex;
+            if (index >= TrainBatchesPerEpoch) { Dispose(rawBatch); break; }
+            validatedAtEnd = false;
+            double lossValue;
+            long batchSize;
+            using (var scope = NewDisposeScope())
+            {
+                var batch = module.TransferBatchToDevice(rawBatch, Device);
+                batchSize = batch is Batch b ? b.Size : 1;
+                Each(c => c.OnTrainBatchStart(this, module, index));
+                var loss = module.TrainingStep(batch, index);
+                if (!ReferenceEquals(batch, rawBatch)) Dispose(batch);
+                lossValue = loss.ToDouble();
+                (accumulate == 1 ? loss : loss / accumulate).backward();
+                bool stepNow = (index + 1) % accumulate == 0 || index + 1 == TrainBatchesPerEpoch;
+                if (stepNow)
+                {
+                    Each(c => c.OnBeforeOptimizerStep(this, module));
+                    if (Options.GradientClipNorm is double maxNorm) nn.utils.clip_grad_norm_(parameters, maxNorm);
+                    if (Schedule is not null) SetLearningRate(optimizer, Schedule.LearningRate(GlobalStep));
+                    optimizer.step();
+                    optimizer.zero_grad();
+                    GlobalStep++;
+                }
+                trainCollector.Add("train_loss", lossValue, batchSize, progressBar: true, onEpoch: false);
+                foreach (var (k, v) in trainCollector.Step) pendingStepMetrics[k] = v;
+                trainCollector.Step.Clear();
+                if (stepNow && IsLoggingStep) FlushStepMetrics();
+            }
+            Dispose(rawBatch);
+            BatchIndex = index + 1;
+            Each(c => c.OnTrainBatchEnd(this, module, lossValue, index, batchSize));
+
+            if (val is not null && Options.ValCheckIntervalBatches is int every && BatchIndex % every == 0)
+            {
+                RunEvaluation(module, val, TrainerStage.Validating);
+                validatedAtEnd = BatchIndex == TrainBatchesPerEpoch;
+                Stage = TrainerStage.Training;
+                module.train();
+                module.Collector = trainCollector;
+            }
+            if (ShouldStop || StepLimitReached) break;
+        }
+        if (pendingStepMetrics.Count > 0) FlushStepMetrics();
+        return validatedAtEnd;
+    }
+
+    void FlushStepMetrics()
+    {
+        pendingStepMetrics["epoch"] = CurrentEpoch;
+        LogMetrics(pendingStepMetrics);
+        pendingStepMetrics.Clear();
+    }
+
+    /// <summary>Runs the validation loop once and returns the epoch-mean metrics.</summary>
+    public IReadOnlyDictionary<string, double> Validate<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> val)
+    {
+        bool standalone = Module is null;
+        if (standalone) Setup(module);
+        try { return RunEvaluation(module, val, TrainerStage.Validating); }
+        finally { if (standalone) Teardown(module); }
+    }
+
+    /// <summary>Runs the test loop once and returns the epoch-mean metrics.</summary>
+    public IReadOnlyDictionary<string, double> Test<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> test)
+    {
+        Setup(module);
+        try { return RunEvaluation(module, test, TrainerStage.Testing); }
+        finally { Teardown(module); }
+    }
+
+    /// <summary>Runs <see cref="TrainingModule{TBatch}.PredictStep"/> over every batch; the caller disposes the returned tensors (on the CPU).</summary>
+    public List<Tensor> Predict<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> data)
+    {
+        Setup(module);
+        Stage = TrainerStage.Predicting;
+        module.eval();
+        var results = new List<Tensor>();
+        try
+        {
+            using var noGrad = no_grad();
+            int index = 0;
+            foreach (var rawBatch in data.Epoch(0))
+            {
+                using var scope = NewDisposeScope();
+                var batch = module.TransferBatchToDevice(rawBatch, Device);
+                results.Add(module.PredictStep(batch, index++).detach().cpu().MoveToOuterDisposeScope());
+                if (!ReferenceEquals(batch, rawBatch)) Dispose(batch);
+                Dispose(rawBatch);
+            }
+            return results;
+        }
+        finally { Teardown(module); }
+    }
+
+    IReadOnlyDictionary<string, double> RunEvaluation<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> loader, TrainerStage stage)
+    {
+        Stage = stage;
+        bool wasTraining = module.training;
+        module.eval();
+        evalCollector.Reset();
+        module.Collector = evalCollector;
+        if (stage == TrainerStage.Validating) Each(c => c.OnValidationStart(this, module));
+        int limit = Options.LimitValBatches ?? int.MaxValue;
+        using (var noGrad = no_grad())
+        {
+            int index = 0;
+            foreach (var rawBatch in loader.Epoch(0))
+            {
+                if (index >= limit) { Dispose(rawBatch); break; }
+                using var scope = NewDisposeScope();
+                var batch = module.TransferBatchToDevice(rawBatch, Device);
+                if (stage == TrainerStage.Testing) module.TestStep(batch, index);
+                else module.ValidationStep(batch, index);
+                if (!ReferenceEquals(batch, rawBatch)) Dispose(batch);
+                Dispose(rawBatch);
+                index++;
+            }
+        }
+        var means = evalCollector.EpochMeans(onlyFlagged: false);
+        if (stage == TrainerStage.Testing) means = means.ToDictionary(kv => RenameForTest(kv.Key), kv => kv.Value);
+        LogMetrics(means);
+        if (stage == TrainerStage.Validating) Each(c => c.OnValidationEnd(this, module));
+        else Each(c => c.OnTestEnd(this, module));
+        if (wasTraining) module.train();
+        return means;
+    }
+
+    // A module whose TestStep falls back to ValidationStep logs val_* names; report them as test_*.
+    static string RenameForTest(string name) => name.StartsWith("val_", StringComparison.Ordinal) ? "test_" + name[4..] : name;
+
+    void Setup(TrainingModuleBase module)
+    {
+        if (Options.Threads is int threads) set_num_threads(threads);
+        // libtorch's CPU kernels are deterministic for a fixed thread count; TorchSharp 0.107 does not expose
+        // use_deterministic_algorithms, so deterministic mode means a fixed seed (0 when none is given).
+        if (Options.Seed is long seed) manual_seed(seed);
+        else if (Options.Deterministic) manual_seed(0);
+        module.to(Device);
+        module.Trainer = this;
+        Module = module;
+    }
+
+    void Teardown(TrainingModuleBase module)
+    {
+        Stage = TrainerStage.Idle;
+        module.Trainer = null;
+        module.Collector = null;
+        Module = null;
+        foreach (var logger in Options.Loggers) logger.Flush();
+    }
+
+    void Each(Action<Callback> hook)
+    {
+        foreach (var callback in Options.Callbacks) hook(callback);
+    }
+
+    internal void RestorePosition(int epoch, int batch, long globalStep)
+    {
+        CurrentEpoch = epoch;
+        BatchIndex = batch;
+        GlobalStep = globalStep;
+    }
+
+    /// <summary>Sets the learning rate of every parameter group of <paramref name="optimizer"/>.</summary>
+    public static void SetLearningRate(optim.Optimizer optimizer, double lr)
+    {
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+    }
+
+    static void Dispose<T>(T value)
+    {
+        if (value is IDisposable d) d.Dispose();
+    }
+
+    static Device ResolveDevice(string spec)
+    {
+        string s = spec.Trim().ToLowerInvariant();
+        if (s == "auto") return cuda.is_available() ? CUDA : CPU;
+        if (s.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
+            throw new ArgumentException($"device '{spec}' was requested but CUDA is not available (install TorchSharp-cuda-linux and a CUDA driver), use --device cpu");
+        try { return device(s); }
+        catch (Exception e) when (e is ArgumentException or FormatException or ExternalException)
+        {
+            throw new ArgumentException($"unknown device '{spec}': expected cpu, cuda, cuda:N or auto", e);
+        }
+    }
 }
