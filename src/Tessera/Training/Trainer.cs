@@ -45,6 +45,17 @@ public sealed class Trainer
     /// <summary>Training batches per epoch (after <see cref="TrainerOptions.LimitTrainBatches"/>), once Fit has started.</summary>
     public int TrainBatchesPerEpoch { get; private set; }
 
+    /// <summary>Optimizer steps the whole run will take (from MaxSteps, MaxEpochs and batches per epoch); known once Fit has started.</summary>
+    public long EstimatedTotalSteps
+    {
+        get
+        {
+            long perEpoch = (TrainBatchesPerEpoch + Options.AccumulateGradBatches - 1) / Options.AccumulateGradBatches;
+            long byEpochs = Options.MaxEpochs is int e ? e * perEpoch : long.MaxValue;
+            return Math.Min(byEpochs, Options.MaxSteps ?? long.MaxValue);
+        }
+    }
+
     /// <summary>What the trainer is doing now.</summary>
     public TrainerStage Stage { get; private set; }
 
@@ -85,12 +96,12 @@ public sealed class Trainer
     /// </summary>
     public void Fit<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> train, IDataLoader<TBatch>? val = null, string? checkpointPath = null)
     {
+        TrainBatchesPerEpoch = Options.LimitTrainBatches is int limit ? Math.Min(limit, train.BatchesPerEpoch) : train.BatchesPerEpoch;
+        if (TrainBatchesPerEpoch == 0) throw new ArgumentException("the training loader yields no batches", nameof(train));
         Setup(module);
         var config = module.ConfigureOptimizers();
         Optimizer = config.Optimizer;
         Schedule = config.Schedule;
-        TrainBatchesPerEpoch = Options.LimitTrainBatches is int limit ? Math.Min(limit, train.BatchesPerEpoch) : train.BatchesPerEpoch;
-        if (TrainBatchesPerEpoch == 0) throw new ArgumentException("the training loader yields no batches", nameof(train));
         CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
         if (checkpointPath is not null) TrainerCheckpoint.Restore(this, module, checkpointPath);
 

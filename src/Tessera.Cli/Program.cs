@@ -1,0 +1,4 @@
+using System.CommandLine;
+using Tessera.Cli;
+
+return Cli.Run(args);

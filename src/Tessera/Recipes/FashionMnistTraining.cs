@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Tessera.Data;
+using Tessera.Data.Transforms;
+using Tessera.Formats;
+using Tessera.Models;
+using Tessera.Tasks;
+using Tessera.Training;
+using Tessera.Training.Callbacks;
+using Tessera.Training.Loggers;
+using Tessera.Training.Metrics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Recipes;
+
+/// <summary>
+/// The end-to-end Fashion-MNIST story: load the data, build the model, train with checkpoints and logs,
+/// evaluate on the test set and write a model folder with a model card. What <c>tessera train fashion-mnist</c> runs.
+/// </summary>
+public static class FashionMnistTraining
+{
+    /// <summary>Trains and evaluates as <paramref name="options"/> says; returns the measured results.</summary>
+    public static FashionMnistTrainingResult Run(FashionMnistTrainingOptions options, TextWriter? log = null)
+    {
+        log ??= Console.Out;
+        var clock = Stopwatch.StartNew();
+        if (options.Epochs < 1) throw new ArgumentException("--epochs must be at least 1");
+        if (options.BatchSize < 1) throw new ArgumentException("--batch-size must be at least 1");
+        if (options.Threads is int t) set_num_threads(t);
+        manual_seed(options.Seed);
+
+        string model = options.Model.ToLowerInvariant();
+        bool augment = options.Augment ?? model == "resnet";
+        ModelConfig config = model switch
+        {
+            "cnn" => new CnnConfig(),
+            "mlp" => new MlpConfig(),
+            "resnet" => new ResNetConfig(),
+            _ => throw new ArgumentException($"unknown model '{options.Model}': expected cnn, mlp or resnet"),
+        };
+        var classifierOptions = model == "resnet"
+            ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = "onecycle" }
+            : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3 };
+
+        var normalize = new Normalize([FashionMnist.Mean], [FashionMnist.Std]);
+        using var all = FashionMnist.Load(train: true, options.DataDir);
+        using var test = FashionMnist.Load(train: false, options.DataDir);
+        int valSize = Math.Clamp(options.ValidationSize, 0, all.Count - 1);
+        int trainCount = all.Count - valSize;
+        if (options.LimitTrain is int limit) trainCount = Math.Clamp(limit, 1, trainCount);
+        ITransform trainTransform = augment ? new Compose(new RandomCrop(28, 2), new RandomHorizontalFlip(), normalize) : normalize;
+        using var train = new TensorDataset(all.Inputs.narrow(0, 0, trainCount), all.Targets.narrow(0, 0, trainCount), trainTransform);
+        using var val = new TensorDataset(all.Inputs.narrow(0, all.Count - valSize, valSize), all.Targets.narrow(0, all.Count - valSize, valSize), normalize);
+        test.Transform = normalize;
+
+        var trainLoader = new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed });
+        var evalOptions = new DataLoaderOptions { BatchSize = 1000 };
+        var valLoader = valSize > 0 ? new DataLoader<Batch>(val, evalOptions) : null;
+        var testLoader = new DataLoader<Batch>(test, evalOptions);
+
+        string outDir = Path.GetFullPath(options.OutputDir);
+        string checkpoints = Path.Combine(outDir, "checkpoints");
+        string? resumeFrom = null;
+        if (options.Resume)
+        {
+            resumeFrom = Path.Combine(checkpoints, "last");
+            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+        }
+
+        using var network = ModelFactory.Create(config);
+        using var classifier = new ImageClassifier(network, classifierOptions);
+        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null);
+        var checkpoint = new ModelCheckpoint(checkpoints, monitor: valLoader is null ? null : "val_acc", mode: MonitorMode.Max, saveTopK: 1);
+        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
+        using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
+        var trainer = new Trainer(new TrainerOptions
+        {
+            MaxEpochs = options.Epochs,
+            Seed = options.Seed,
+            Device = options.Device,
+            Callbacks = [checkpoint, new LearningRateMonitor(), progress],
+            Loggers = [csv, events],
+        });
+        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({valSize} held out for validation), {options.Epochs} epochs, batch {options.BatchSize}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
+        var fitClock = Stopwatch.StartNew();
+        trainer.Fit(classifier, trainLoader, valLoader, resumeFrom);
+        fitClock.Stop();
+        double imagesPerSecond = progress.ExamplesPerSecond;
+
+        var accumulator = new ConfusionMatrixAccumulator(FashionMnist.Classes.Length);
+        classifier.eval();
+        using (no_grad())
+            foreach (var batch in testLoader.Epoch(0))
+            {
+                using var scope = NewDisposeScope();
+                using var b = batch.To(trainer.Device);
+                accumulator.Update(classifier.Forward(b.Inputs), b.Targets);
+            }
+        var metrics = accumulator.Compute();
+
+        var preprocessing = new ImagePreprocessing { Mean = [FashionMnist.Mean], Std = [FashionMnist.Std] };
+        var result = new FashionMnistTrainingResult
+        {
+            Model = model,
+            TestAccuracy = metrics.Accuracy,
+            MacroF1 = metrics.MacroF1,
+            ValidationAccuracy = trainer.CallbackMetrics.GetValueOrDefault("val_acc", double.NaN),
+            Epochs = trainer.CurrentEpoch,
+            TrainSeconds = fitClock.Elapsed.TotalSeconds,
+            TotalSeconds = clock.Elapsed.TotalSeconds,
+            ImagesPerSecond = imagesPerSecond,
+            ModelDir = Path.Combine(outDir, "model"),
+            PerClass = metrics,
+        };
+        network.to(CPU);
+        var card = FashionMnistCard.Build(result, options with { Augment = augment }, classifierOptions, trainCount, valSize);
+        ModelFolder.Save(result.ModelDir, config, network, preprocessing, FashionMnist.Classes, card);
+        return result;
+    }
+}

@@ -1,0 +1,34 @@
+namespace Tessera.Recipes;
+
+/// <summary>Settings of <see cref="FashionMnistTraining"/>; the defaults are the ones <c>tessera train fashion-mnist</c> uses.</summary>
+public sealed record FashionMnistTrainingOptions
+{
+    /// <summary><c>cnn</c> (default), <c>mlp</c> or <c>resnet</c>.</summary>
+    public string Model { get; init; } = "cnn";
+    /// <summary>Epochs (default 5).</summary>
+    public int Epochs { get; init; } = 5;
+    /// <summary>Batch size (default 128).</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>Peak learning rate (default 1e-3 with Adam; resnet default 3e-3 with one-cycle AdamW).</summary>
+    public double? LearningRate { get; init; }
+    /// <summary>Seed for initialization, shuffling and augmentation (default 0).</summary>
+    public int Seed { get; init; }
+    /// <summary>Output folder: model/, checkpoints/, metrics.csv, events/ (default runs/fashion-mnist).</summary>
+    public string OutputDir { get; init; } = "runs/fashion-mnist";
+    /// <summary>Use only the first N training images.</summary>
+    public int? LimitTrain { get; init; }
+    /// <summary>Continue from OutputDir/checkpoints/last when it exists.</summary>
+    public bool Resume { get; init; }
+    /// <summary>cpu, cuda, cuda:N or auto.</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Random crop (padding 2) and horizontal flip on training images; default on for resnet only.</summary>
+    public bool? Augment { get; init; }
+    /// <summary>Where the IDX files are (default /usr/share/datasets/fashion-mnist).</summary>
+    public string? DataDir { get; init; }
+    /// <summary>libtorch intra-op threads; null keeps libtorch's default (all cores).</summary>
+    public int? Threads { get; init; }
+    /// <summary>Training images held out for validation (default 5000, taken from the end of the training set).</summary>
+    public int ValidationSize { get; init; } = 5000;
+    /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>
+    public bool? PlainProgress { get; init; }
+}
