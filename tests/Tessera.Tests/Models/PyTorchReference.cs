@@ -120,6 +120,18 @@ static class PyTorchReference
         return (p.ExitCode, stdout + stderr.Result);
     }
 
+    /// <summary>Asserts that <paramref name="actual"/> has as many elements as <paramref name="expected"/> and differs by at most <paramref name="tolerance"/>.</summary>
+    public static void AssertClose(float[] expected, Tensor actual, double tolerance)
+    {
+        using var flat = actual.detach().cpu().to_type(ScalarType.Float32).contiguous().flatten();
+        float[] ours = flat.data<float>().ToArray();
+        Assert.Equal(expected.Length, ours.Length);
+        double maxErr = 0;
+        for (int i = 0; i < ours.Length; i++) maxErr = Math.Max(maxErr, Math.Abs(ours[i] - expected[i]));
+        Assert.True(maxErr <= tolerance, $"max abs error {maxErr:g3} > {tolerance:g3}");
+        Assert.Contains(ours, v => v != 0); // guards against comparing two all-zero outputs
+    }
+
     /// <summary>A fresh temporary directory, deleted when disposed.</summary>
     public sealed class TempDir : IDisposable
     {
