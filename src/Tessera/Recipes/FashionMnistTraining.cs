@@ -69,7 +69,7 @@ public static class FashionMnistTraining
 
         using var network = ModelFactory.Create(config);
         using var classifier = new ImageClassifier(network, classifierOptions);
-        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null);
+        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
         var checkpoint = new ModelCheckpoint(checkpoints, monitor: valLoader is null ? null : "val_acc", mode: MonitorMode.Max, saveTopK: 1);
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
         using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
@@ -78,7 +78,7 @@ public static class FashionMnistTraining
             MaxEpochs = options.Epochs,
             Seed = options.Seed,
             Device = options.Device,
-            Callbacks = [checkpoint, new LearningRateMonitor(), progress],
+            Callbacks = [checkpoint, new LearningRateMonitor(), progress, .. options.Callbacks],
             Loggers = [csv, events],
         });
         log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({valSize} held out for validation), {options.Epochs} epochs, batch {options.BatchSize}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");

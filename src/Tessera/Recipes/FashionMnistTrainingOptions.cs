@@ -29,6 +29,8 @@ public sealed record FashionMnistTrainingOptions
     public int? Threads { get; init; }
     /// <summary>Training images held out for validation (default 5000, taken from the end of the training set).</summary>
     public int ValidationSize { get; init; } = 5000;
+    /// <summary>More callbacks to run after the built-in ones (checkpointing, LR monitor, progress).</summary>
+    public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>
     public bool? PlainProgress { get; init; }
 }

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Tessera.Bench;
+
+// Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
+//   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
+//   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
+var opts = Args.Parse(args.Skip(1).ToArray());
+string outDir = opts.Get("out", "bench/results");
+Directory.CreateDirectory(outDir);
+object result = args.FirstOrDefault() switch
+{
+    "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3"))),
+    "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null)),
+    _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy [--option value ...]"),
+};
+string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
+File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"wrote {file}");
+
+namespace Tessera.Bench
+{
+    sealed class Args(Dictionary<string, string> values)
+    {
+        public static Args Parse(string[] args)
+        {
+            var d = new Dictionary<string, string>();
+            for (int i = 0; i + 1 < args.Length; i += 2) d[args[i].TrimStart('-')] = args[i + 1];
+            return new Args(d);
+        }
+        public string Get(string key, string? fallback) => values.TryGetValue(key, out var v) ? v : fallback!;
+    }
+
+    static class Rss
+    {
+        /// <summary>Resident set size of this process in MB (Linux /proc).</summary>
+        public static double Megabytes()
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmRSS:")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+            return double.NaN;
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what Tessera needs from Debian's packages: the Fashion-MNIST data, the fortunes text, and the
+# Python references the tests compare against (PyTorch 1.13, NumPy, PyYAML). Safe to run again.
+set -euo pipefail
+packages=(dataset-fashion-mnist fortunes python3-torch python3-numpy python3-yaml)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]} (run as root: apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null

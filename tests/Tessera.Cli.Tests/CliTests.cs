@@ -1,0 +1,90 @@
+using SkiaSharp;
+using Tessera.Data;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary>End-to-end: the real commands on the real Fashion-MNIST files (a short run), plus error handling.</summary>
+public class CliTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("tessera-cli-").FullName;
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Every_command_has_help()
+    {
+        foreach (var command in new[] { "train", "eval", "predict", "lr-find" })
+        {
+            var (code, output, _) = Run(command, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains("Usage:", output);
+        }
+        Assert.Contains("--batch-size", Run("train", "--help").Out);
+    }
+
+    [Fact]
+    public void Missing_model_folder_is_one_line_and_exit_code_1()
+    {
+        var (code, _, err) = Run("eval", Path.Combine(dir, "nope"));
+        Assert.Equal(1, code);
+        Assert.Equal(1, err.Trim().Split('\n').Length);
+        Assert.Contains("model folder does not exist", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void Unknown_model_is_a_usage_error()
+    {
+        var (code, _, err) = Run("train", "fashion-mnist", "--model", "transformer");
+        Assert.NotEqual(0, code);
+        Assert.Contains("transformer", err);
+    }
+
+    [Fact]
+    public void Train_eval_predict_on_fashion_mnist_reaches_an_accuracy_floor()
+    {
+        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
+        string outDir = Path.Combine(dir, "run");
+        var (code, _, err) = Run("train", "fashion-mnist", "--model", "cnn", "--epochs", "1", "--limit-train", "10000", "--out", outDir, "--seed", "1");
+        Assert.True(code == 0, err);
+        foreach (var file in new[] { "model/config.json", "model/model.safetensors", "model/README.md", "model/preprocessor_config.json", "metrics.csv", "checkpoints/last/trainer_state.json" })
+            Assert.True(File.Exists(Path.Combine(outDir, file)), file);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(outDir, "events"), "events.out.tfevents.*"));
+
+        var eval = Run("eval", Path.Combine(outDir, "model"));
+        Assert.Equal(0, eval.Code);
+        var accuracyLine = eval.Out.Split('\n').Single(l => l.StartsWith("accuracy: "));
+        double accuracy = double.Parse(accuracyLine["accuracy: ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(accuracy >= 0.80, $"accuracy {accuracy} after 1 epoch on 10k images"); // a 10-class guess is 0.10
+        Assert.Contains("Ankle boot", eval.Out);
+
+        // A test-set image written as PNG is classified as its own label among the top 3.
+        using var test = FashionMnist.Load(train: false, limit: 1);
+        var pixels = test.Inputs.data<float>().ToArray();
+        long label = test.Targets.ToInt64();
+        string png = Path.Combine(dir, "image.png");
+        using (var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque))
+        {
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                {
+                    byte v = (byte)Math.Round(pixels[y * 28 + x] * 255);
+                    bitmap.SetPixel(x, y, new SKColor(v, v, v));
+                }
+            using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(png, data.ToArray());
+        }
+        var predict = Run("predict", Path.Combine(outDir, "model"), png);
+        Assert.Equal(0, predict.Code);
+        var lines = predict.Out.Trim().Split('\n');
+        Assert.Equal(3, lines.Length);
+        Assert.Contains(lines, l => l.StartsWith(FashionMnist.Classes[label] + ":"));
+    }
+}
