@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 dotnet build src/Tessera.Cli -c Release -o artifacts/tessera -v quiet -nologo
+mkdir -p artifacts/bin && ln -sf ../tessera/Tessera.Cli artifacts/bin/tessera   # put artifacts/bin on PATH to type `tessera`
 out=runs/fashion-mnist
-dotnet artifacts/tessera/tessera.dll train fashion-mnist --out "$out" "$@"
-dotnet artifacts/tessera/tessera.dll eval "$out/model"
+artifacts/bin/tessera train fashion-mnist --out "$out" "$@"
+artifacts/bin/tessera eval "$out/model"

@@ -13,7 +13,7 @@ public class CliTests : IDisposable
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Cli.Run(args, output, error);
+        int code = Tessera.Cli.Cli.Run(args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 
@@ -34,7 +34,7 @@ public class CliTests : IDisposable
     {
         var (code, _, err) = Run("eval", Path.Combine(dir, "nope"));
         Assert.Equal(1, code);
-        Assert.Equal(1, err.Trim().Split('\n').Length);
+        Assert.Single(err.Trim().Split('\n'));
         Assert.Contains("model folder does not exist", err);
         Assert.DoesNotContain("   at ", err);
     }
@@ -68,7 +68,7 @@ public class CliTests : IDisposable
         // A test-set image written as PNG is classified as its own label among the top 3.
         using var test = FashionMnist.Load(train: false, limit: 1);
         var pixels = test.Inputs.data<float>().ToArray();
-        long label = test.Targets.ToInt64();
+        long label = test.Targets[0].item<long>();
         string png = Path.Combine(dir, "image.png");
         using (var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque))
         {
