@@ -38,11 +38,11 @@ public sealed record MlpConfig() : ModelConfig(Type)
         Require(Dropout is >= 0 and < 1, "dropout", $"must be in [0, 1), got {Dropout}");
     }
 
-    /// <summary>Value equality that compares <see cref="HiddenSizes"/> element-wise.</summary>
+    /// <summary>Value equality that compares <see cref="HiddenSizes"/> element-wise (and the base fields).</summary>
     public bool Equals(MlpConfig? other) =>
-        other is not null && InputSize == other.InputSize && NumClasses == other.NumClasses &&
+        base.Equals(other) && other is not null && InputSize == other.InputSize && NumClasses == other.NumClasses &&
         Dropout.Equals(other.Dropout) && HiddenSizes.SequenceEqual(other.HiddenSizes);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(InputSize, NumClasses, Dropout, HiddenSizes.Count);
+    public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), InputSize, NumClasses, Dropout, HiddenSizes.Count);
 }

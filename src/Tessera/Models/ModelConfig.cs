@@ -26,6 +26,18 @@ public abstract record ModelConfig
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
 
+    /// <summary>Value equality: same record type, same <c>model_type</c> and the same unknown fields (compared as JSON values).</summary>
+    public virtual bool Equals(ModelConfig? other)
+    {
+        if (other is null || EqualityContract != other.EqualityContract || ModelType != other.ModelType) return false;
+        var a = ExtensionData ?? [];
+        var b = other.ExtensionData ?? [];
+        return a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && JsonElement.DeepEquals(v, kv.Value));
+    }
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(EqualityContract, ModelType, ExtensionData?.Count ?? 0);
+
     /// <summary>Checks that the values describe a buildable model.</summary>
     /// <exception cref="ArgumentException">A value is out of range or inconsistent; the message names the field.</exception>
     public abstract void Validate();

@@ -52,12 +52,12 @@ public sealed record ResNetConfig() : ModelConfig(Type)
         Require(BatchNormMomentum is > 0 and <= 1, "batch_norm_momentum", $"must be in (0, 1], got {BatchNormMomentum}");
     }
 
-    /// <summary>Value equality that compares <see cref="Depths"/> and <see cref="Widths"/> element-wise.</summary>
+    /// <summary>Value equality that compares <see cref="Depths"/> and <see cref="Widths"/> element-wise (and the base fields).</summary>
     public bool Equals(ResNetConfig? other) =>
-        other is not null && InChannels == other.InChannels && NumClasses == other.NumClasses &&
+        base.Equals(other) && other is not null && InChannels == other.InChannels && NumClasses == other.NumClasses &&
         BatchNormEps.Equals(other.BatchNormEps) && BatchNormMomentum.Equals(other.BatchNormMomentum) &&
         Depths.SequenceEqual(other.Depths) && Widths.SequenceEqual(other.Widths);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(InChannels, NumClasses, Depths.Count, Widths.Count);
+    public override int GetHashCode() => HashCode.Combine(base.GetHashCode(), InChannels, NumClasses, Depths.Count, Widths.Count);
 }

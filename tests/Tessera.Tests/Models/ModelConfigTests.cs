@@ -75,6 +75,8 @@ public class ModelConfigTests
         foreach (var key in new[] { "architectures", "torch_dtype", "id2label", "nested", "model_type", "hidden" })
             Assert.True(JsonNode.DeepEquals(original[key], written[key]), $"{key}: {original[key]} vs {written[key]}");
         Assert.Equal(1, written.Count(kv => kv.Key == "model_type"));
+        Assert.Equal(config, ModelConfig.Load(saved)); // equality includes the unknown fields
+        Assert.NotEqual(config, config with { ExtensionData = null });
     }
 
     [Fact]
