@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tessera.Data;
+using Tessera.Data.Transforms;
 using Tessera.Formats;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -81,6 +82,30 @@ print(repr(mean), repr(std), repr(px[:784].astype(np.float64).sum() / 255.0), in
         Assert.Equal(double.Parse(f[2], CultureInfo.InvariantCulture), firstSum, 3);
         Assert.Equal(long.Parse(f[3], CultureInfo.InvariantCulture), train.Targets[0].item<long>());
         Assert.Equal(long.Parse(f[4], CultureInfo.InvariantCulture), train.Targets[59999].item<long>());
+    }
+
+    [Fact]
+    public void Augmented_prefetching_loader_covers_the_test_split_once_per_epoch()
+    {
+        if (!FashionMnistTrainFixture.Installed) return;
+        using var test = FashionMnist.Load(train: false);
+        test.Transform = new Compose(new RandomCrop(28, 4), new RandomHorizontalFlip(),
+            new Normalize([FashionMnist.Mean], [FashionMnist.Std]));
+        var loader = new DataLoader<Batch>(test, new DataLoaderOptions { BatchSize = 128, Shuffle = true, Seed = 1 });
+        var labelCounts = new long[10];
+        int batches = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            using var scope = NewDisposeScope();
+            using (batch)
+            {
+                batches++;
+                Assert.Equal(new long[] { batch.Size, 1, 28, 28 }, batch.Inputs.shape);
+                foreach (long label in batch.Targets.data<long>().ToArray()) labelCounts[label]++;
+            }
+        }
+        Assert.Equal(79, batches);
+        Assert.All(labelCounts, c => Assert.Equal(1000, c));
     }
 
     [Fact]
