@@ -30,6 +30,9 @@ public sealed class DataLoader<TBatch> : IDataLoader<TBatch>
         Options = options;
     }
 
+    /// <summary>The dataset batches are cut from.</summary>
+    public IDataset<TBatch> Dataset => _dataset;
+
     /// <summary>The options this loader was created with.</summary>
     public DataLoaderOptions Options { get; }
 

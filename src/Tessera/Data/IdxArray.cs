@@ -30,14 +30,15 @@ public sealed record IdxArray(int[] Dims, IdxElementType Type, byte[] Data)
 
     /// <summary>
     /// Copies the data into a new CPU tensor of shape <see cref="Dims"/> whose dtype matches <see cref="Type"/>
-    /// (uint8, int8, int16, int32, float32, float64), converting big-endian elements to native order.
+    /// (uint8, int8, int16, int32, float32, float64), converting big-endian elements to native order. The tensor
+    /// does not share memory with <see cref="Data"/>.
     /// </summary>
     public Tensor ToTensor()
     {
         long[] shape = Dims.Select(d => (long)d).ToArray();
         return Type switch
         {
-            IdxElementType.UInt8 => torch.tensor(Data, shape),
+            IdxElementType.UInt8 => torch.tensor(Data.ToArray(), shape), // a copy: the tensor must not alias the mutable array
             IdxElementType.Int8 => torch.tensor(Convert<sbyte>(), shape),
             IdxElementType.Int16 => torch.tensor(Convert<short>(), shape),
             IdxElementType.Int32 => torch.tensor(Convert<int>(), shape),

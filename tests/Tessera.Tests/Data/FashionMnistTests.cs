@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tessera.Data;
+using Tessera.Data.Transforms;
 using Tessera.Formats;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -67,9 +68,13 @@ public class FashionMnistTests(FashionMnistTrainFixture fixture) : IClassFixture
         string output = ReferencePython.Run("""
 import gzip, sys, numpy as np
 raw = gzip.open(sys.argv[1] + '/train-images-idx3-ubyte.gz').read()
-x = np.frombuffer(raw, dtype=np.uint8, offset=16).astype(np.float64) / 255.0
+px = np.frombuffer(raw, dtype=np.uint8, offset=16)
+h = np.bincount(px, minlength=256).astype(np.float64)
+v = np.arange(256) / 255.0
+mean = (h * v).sum() / h.sum()
+std = np.sqrt((h * (v - mean) ** 2).sum() / h.sum())
 lab = np.frombuffer(gzip.open(sys.argv[1] + '/train-labels-idx1-ubyte.gz').read(), dtype=np.uint8, offset=8)
-print(repr(x.mean()), repr(x.std()), repr(x[:784].sum()), int(lab[0]), int(lab[-1]))
+print(repr(mean), repr(std), repr(px[:784].astype(np.float64).sum() / 255.0), int(lab[0]), int(lab[-1]))
 """, FashionMnist.DefaultRoot);
         var f = output.Split(' ', StringSplitOptions.TrimEntries);
         Assert.Equal(double.Parse(f[0], CultureInfo.InvariantCulture), mean, 6);
@@ -77,6 +82,30 @@ print(repr(x.mean()), repr(x.std()), repr(x[:784].sum()), int(lab[0]), int(lab[-
         Assert.Equal(double.Parse(f[2], CultureInfo.InvariantCulture), firstSum, 3);
         Assert.Equal(long.Parse(f[3], CultureInfo.InvariantCulture), train.Targets[0].item<long>());
         Assert.Equal(long.Parse(f[4], CultureInfo.InvariantCulture), train.Targets[59999].item<long>());
+    }
+
+    [Fact]
+    public void Augmented_prefetching_loader_covers_the_test_split_once_per_epoch()
+    {
+        if (!FashionMnistTrainFixture.Installed) return;
+        using var test = FashionMnist.Load(train: false);
+        test.Transform = new Compose(new RandomCrop(28, 4), new RandomHorizontalFlip(),
+            new Normalize([FashionMnist.Mean], [FashionMnist.Std]));
+        var loader = new DataLoader<Batch>(test, new DataLoaderOptions { BatchSize = 128, Shuffle = true, Seed = 1 });
+        var labelCounts = new long[10];
+        int batches = 0;
+        foreach (var batch in loader.Epoch(0))
+        {
+            using var scope = NewDisposeScope();
+            using (batch)
+            {
+                batches++;
+                Assert.Equal(new long[] { batch.Size, 1, 28, 28 }, batch.Inputs.shape);
+                foreach (long label in batch.Targets.data<long>().ToArray()) labelCounts[label]++;
+            }
+        }
+        Assert.Equal(79, batches);
+        Assert.All(labelCounts, c => Assert.Equal(1000, c));
     }
 
     [Fact]

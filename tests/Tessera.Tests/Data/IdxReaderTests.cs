@@ -49,6 +49,15 @@ public class IdxReaderTests
     }
 
     [Fact]
+    public void Tensor_does_not_alias_the_array_bytes()
+    {
+        var array = IdxReader.Read(new MemoryStream(Idx(0x08, [3], [1, 2, 3])), "a.idx");
+        using var t = array.ToTensor();
+        array.Data[0] = 200;
+        Assert.Equal(new byte[] { 1, 2, 3 }, t.data<byte>().ToArray());
+    }
+
+    [Fact]
     public void Multi_byte_types_are_big_endian_and_convert_to_matching_tensors()
     {
         short[] shorts = [1, -2, 300, short.MinValue, short.MaxValue, 0];
