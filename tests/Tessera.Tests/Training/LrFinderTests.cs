@@ -55,7 +55,7 @@ public class LrFinderTests
         {
             EpochsStarted++;
             for (int b = startBatch; b < xs.Length; b++)
-                yield return new Batch(tensor(xs[b]).reshape(-1, 8), tensor(ys[b]).reshape(-1, 1));
+                yield return new Batch(tensor(xs[b], new long[] { ys[b].Length, 8 }), tensor(ys[b], new long[] { ys[b].Length, 1 }));
         }
     }
 
@@ -89,6 +89,17 @@ public class LrFinderTests
         // The module still trains normally afterwards.
         using var batch = loader.Epoch(0).First();
         Assert.True(double.IsFinite(module.TrainingStep(batch, 0).item<float>()));
+    }
+
+    [Fact]
+    public void Run_leaves_no_live_tensors_behind()
+    {
+        using var module = new TinyRegression(adam: true);
+        var loader = new FixedLoader(5, 16, 4);
+        LrFinder.Run(module, loader, new LrFinderOptions { NumIterations = 5 }); // gradients now exist
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        LrFinder.Run(module, loader, new LrFinderOptions { NumIterations = 60, StopDivergenceFactor = double.PositiveInfinity });
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [Fact]
