@@ -112,9 +112,9 @@ public class LrFinderTests
         for (int i = 0; i < result.RawLosses.Count; i++)
         {
             avg = 0.9 * avg + 0.1 * result.RawLosses[i];
-            Assert.Equal(avg / (1 - Math.Pow(0.9, i + 1)), result.Losses[i], 12);
+            Assert.Equal(avg / (1 - Math.Pow(0.9, i + 1)), result.Losses[i], 1e-12 * Math.Abs(avg) + 1e-12);
         }
-        Assert.Equal(result.RawLosses[0], result.Losses[0], 12); // bias correction makes the first point the raw loss
+        Assert.Equal(result.RawLosses[0], result.Losses[0], 1e-12 * Math.Abs(result.RawLosses[0])); // bias correction makes the first point the raw loss
     }
 
     [Fact]
