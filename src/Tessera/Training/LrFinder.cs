@@ -16,7 +16,8 @@ public static class LrFinder
     /// <see cref="TrainingModuleBase.ConfigureOptimizers"/> (its schedule is ignored); each iteration sets
     /// <c>lr_i = start * (end / start)^(i / (n - 1))</c> on every parameter group, then zero_grad, training step,
     /// backward, optimizer step. The loader is replayed epoch after epoch when it has fewer batches than iterations.
-    /// The module's state dict (parameters and buffers) and training mode are restored afterwards, also on failure.
+    /// The module's state dict (parameters and buffers) and training mode are restored afterwards, also on failure,
+    /// and the optimizer is disposed.
     /// </summary>
     /// <returns>The recorded curve and suggestions; fewer than <see cref="LrFinderOptions.NumIterations"/> points when it diverged.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
@@ -71,7 +72,8 @@ public static class LrFinder
         }
         finally
         {
-            optimizer.zero_grad();
+            using (NewDisposeScope()) optimizer.zero_grad(); // each .grad access makes a handle; the scope frees them
+            optimizer.Dispose(); // frees its state (e.g. Adam's moments); the parameters stay alive
             Restore(module, snapshot);
             module.train(wasTraining);
         }
@@ -103,7 +105,7 @@ public static class LrFinder
         var copy = new Dictionary<string, Tensor>();
         using var _ = no_grad();
         foreach (var (name, tensor) in module.state_dict())
-            copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+            copy[name] = tensor.clone().DetachFromDisposeScope(); // under no_grad: a plain copy, no autograd link
         return copy;
     }
 

@@ -38,7 +38,9 @@ public sealed class ConfusionMatrixAccumulator
     /// <exception cref="ArgumentException">Shapes do not fit, or a class index lies outside 0..C-1.</exception>
     public void Update(Tensor logitsOrPreds, Tensor targets)
     {
-        var batch = ClassificationMetrics.ConfusionMatrix(logitsOrPreds.detach(), targets, NumClasses);
+        long[,] batch;
+        using (NewDisposeScope())
+            batch = ClassificationMetrics.ConfusionMatrix(logitsOrPreds.detach(), targets, NumClasses);
         for (int t = 0; t < NumClasses; t++)
             for (int p = 0; p < NumClasses; p++)
                 counts[t, p] += batch[t, p];

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Tessera.Training.Metrics;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Tessera.Tests.Training.Metrics;
@@ -152,6 +153,24 @@ public class ClassificationMetricsTests
         Close(Doubles(reference.GetProperty("weighted"))[2], report.Weighted.F1);
         Assert.Equal(0, report.PerClassF1[c - 1]); // class never seen or predicted
         Assert.Equal(report.MacroF1, report.ToMetrics("val_")["val_macro_f1"]);
+    }
+
+    [Fact]
+    public void Metrics_leave_no_live_tensors_behind()
+    {
+        using var logits = rand(64, 5);
+        using var targets = randint(0, 5, new long[] { 64 });
+        var acc = new ConfusionMatrixAccumulator(5);
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 20; i++)
+        {
+            acc.Update(logits, targets);
+            ClassificationMetrics.Accuracy(logits, targets);
+            ClassificationMetrics.TopKAccuracy(logits, targets, 2);
+            ClassificationMetrics.ConfusionMatrix(logits, targets, 5);
+        }
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.Equal(20 * 64, acc.Compute().Count);
     }
 
     [Fact]

@@ -85,10 +85,10 @@ public class ScheduleTests
     {
         var s = new WarmupCosineSchedule(baseLr: 1.0, warmupSteps: 10, totalSteps: 110, minLr: 0.1);
         Assert.Equal(0.0, s.LearningRate(0));
-        Assert.Equal(0.5, s.LearningRate(5), 15);
-        Assert.Equal(1.0, s.LearningRate(10), 15);
-        Assert.Equal(0.55, s.LearningRate(60), 15); // half way down the cosine
-        Assert.Equal(0.1, s.LearningRate(110), 15);
+        Assert.Equal(0.5, s.LearningRate(5), 1e-15);
+        Assert.Equal(1.0, s.LearningRate(10), 1e-15);
+        Assert.Equal(0.55, s.LearningRate(60), 1e-15); // half way down the cosine
+        Assert.Equal(0.1, s.LearningRate(110), 1e-15);
         Assert.Equal(0.1, s.LearningRate(10_000));
         Assert.Throws<ArgumentOutOfRangeException>(() => new WarmupCosineSchedule(1.0, 10, 5));
     }
@@ -116,7 +116,7 @@ public class ScheduleTests
         LrScheduling.Apply(opt, 0.05);
         Assert.All(opt.ParamGroups, g => Assert.Equal(0.05, g.LearningRate));
         double lr = LrScheduling.Apply(opt, new OneCycleSchedule(0.1, 100), 0);
-        Assert.Equal(0.1 / 25, lr, 15); // torch computes it as max + (initial - max), not exactly initial
+        Assert.Equal(0.1 / 25, lr, 1e-15); // torch computes it as max + (initial - max), not exactly initial
         Assert.All(opt.ParamGroups, g => Assert.Equal(lr, g.LearningRate));
         Assert.Throws<ArgumentOutOfRangeException>(() => LrScheduling.Apply(opt, double.NaN));
     }
