@@ -6,13 +6,15 @@ namespace Tessera.Bench;
 /// <summary>Trains on Fashion-MNIST with the CLI defaults and reports test accuracy, wall time and RSS after each epoch.</summary>
 static class Accuracy
 {
-    public static object Run(string model, int epochs, string? threads)
+    public static object Run(string model, int epochs, string? threads, string? schedule, int seed)
     {
         var rss = new RssPerEpoch();
         var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
         {
             Model = model,
             Epochs = epochs,
+            Schedule = schedule,
+            Seed = seed,
             OutputDir = Path.Combine("bench/results", $"run-{model}"),
             Threads = threads is null ? null : int.Parse(threads),
             PlainProgress = true,

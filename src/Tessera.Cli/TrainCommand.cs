@@ -15,6 +15,8 @@ static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 };
         var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" };
+        var schedule = new Option<string?>("--schedule") { Description = "LR schedule: none, cosine or onecycle [default: cosine (5% warmup) for cnn/mlp, onecycle for resnet]" };
+        schedule.AcceptOnlyFromAmong("none", "cosine", "onecycle");
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output folder (model/, checkpoints/, metrics.csv, events/)", DefaultValueFactory = _ => "runs/fashion-mnist" };
         var limit = new Option<int?>("--limit-train") { Description = "Train on the first N images only" };
@@ -23,10 +25,11 @@ static class TrainCommand
         var augment = new Option<bool?>("--augment") { Description = "Random crop + flip [default: on for resnet]" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" };
+        var valSize = new Option<int>("--val-size") { Description = "Hold out N training images for validation [default: 0 = validate on the test set]", DefaultValueFactory = _ => 0 };
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
-            dataset, model, epochs, batch, lr, seed, output, limit, resume, device, augment, dataDir, threads,
+            dataset, model, epochs, batch, lr, schedule, seed, output, limit, resume, device, augment, dataDir, threads, valSize,
         };
         command.SetAction(parse =>
         {
@@ -36,6 +39,7 @@ static class TrainCommand
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 LearningRate = parse.GetValue(lr),
+                Schedule = parse.GetValue(schedule),
                 Seed = parse.GetValue(seed),
                 OutputDir = parse.GetValue(output)!,
                 LimitTrain = parse.GetValue(limit),
@@ -44,6 +48,7 @@ static class TrainCommand
                 Augment = parse.GetValue(augment),
                 DataDir = parse.GetValue(dataDir),
                 Threads = parse.GetValue(threads),
+                ValidationSize = parse.GetValue(valSize),
             });
             var table = new Table().AddColumns("model", "epochs", "test accuracy", "macro F1", "train time", "images/s", "model folder");
             table.AddRow(result.Model, result.Epochs.ToString(), $"{result.TestAccuracy:0.0000}", $"{result.MacroF1:0.0000}",

@@ -21,8 +21,9 @@ internal static class FashionMnistCard
                 "Tessera's `Trainer`. Weights are in `model.safetensors` with PyTorch parameter names and layouts; `config.json` " +
                 "describes the architecture and `preprocessor_config.json` the input normalization.",
             Dataset =
-                $"Fashion-MNIST (Debian package `dataset-fashion-mnist`): {trainCount} training images, {valCount} held out from the " +
-                "end of the training set for validation, evaluated on the 10,000-image test set.",
+                $"Fashion-MNIST (Debian package `dataset-fashion-mnist`): {trainCount} training images; " +
+                (valCount > 0 ? $"{valCount} held out from the end of the training set for validation; " : "validation on the test set; ") +
+                "evaluated on the 10,000-image test set with the last epoch's weights.",
             TrainingDate = DateTimeOffset.UtcNow,
         };
         card.FrontMatter["pipeline_tag"] = "image-classification";

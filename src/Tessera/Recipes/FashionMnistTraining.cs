@@ -39,13 +39,14 @@ public static class FashionMnistTraining
             _ => throw new ArgumentException($"unknown model '{options.Model}': expected cnn, mlp or resnet"),
         };
         var classifierOptions = model == "resnet"
-            ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = "onecycle" }
-            : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3 };
+            ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = options.Schedule ?? "onecycle" }
+            : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3, Schedule = options.Schedule ?? "cosine" };
 
         var normalize = new Normalize([FashionMnist.Mean], [FashionMnist.Std]);
         using var all = FashionMnist.Load(train: true, options.DataDir);
         using var test = FashionMnist.Load(train: false, options.DataDir);
         int valSize = Math.Clamp(options.ValidationSize, 0, all.Count - 1);
+        string validation = valSize > 0 ? $"{valSize} held out for validation" : "validating on the test set";
         int trainCount = all.Count - valSize;
         if (options.LimitTrain is int limit) trainCount = Math.Clamp(limit, 1, trainCount);
         ITransform trainTransform = augment ? new Compose(new RandomCrop(28, 2), new RandomHorizontalFlip(), normalize) : normalize;
@@ -55,8 +56,8 @@ public static class FashionMnistTraining
 
         var trainLoader = new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed });
         var evalOptions = new DataLoaderOptions { BatchSize = 1000 };
-        var valLoader = valSize > 0 ? new DataLoader<Batch>(val, evalOptions) : null;
         var testLoader = new DataLoader<Batch>(test, evalOptions);
+        var valLoader = valSize > 0 ? new DataLoader<Batch>(val, evalOptions) : testLoader;
 
         string outDir = Path.GetFullPath(options.OutputDir);
         string checkpoints = Path.Combine(outDir, "checkpoints");
@@ -70,7 +71,7 @@ public static class FashionMnistTraining
         using var network = ModelFactory.Create(config);
         using var classifier = new ImageClassifier(network, classifierOptions);
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
-        var checkpoint = new ModelCheckpoint(checkpoints, monitor: valLoader is null ? null : "val_acc", mode: MonitorMode.Max, saveTopK: 1);
+        var checkpoint = new ModelCheckpoint(checkpoints, monitor: "val_acc", mode: MonitorMode.Max, saveTopK: 1);
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
         using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
         var trainer = new Trainer(new TrainerOptions
@@ -81,7 +82,7 @@ public static class FashionMnistTraining
             Callbacks = [checkpoint, new LearningRateMonitor(), progress, .. options.Callbacks],
             Loggers = [csv, events],
         });
-        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({valSize} held out for validation), {options.Epochs} epochs, batch {options.BatchSize}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
+        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({validation}), {options.Epochs} epochs, batch {options.BatchSize}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
         var fitClock = Stopwatch.StartNew();
         trainer.Fit(classifier, trainLoader, valLoader, resumeFrom);
         fitClock.Stop();

@@ -11,6 +11,8 @@ public sealed record FashionMnistTrainingOptions
     public int BatchSize { get; init; } = 128;
     /// <summary>Peak learning rate (default 1e-3 with Adam; resnet default 3e-3 with one-cycle AdamW).</summary>
     public double? LearningRate { get; init; }
+    /// <summary>LR schedule: <c>none</c>, <c>cosine</c> (5% warmup, then cosine to 0) or <c>onecycle</c>; null: cosine for cnn/mlp, onecycle for resnet.</summary>
+    public string? Schedule { get; init; }
     /// <summary>Seed for initialization, shuffling and augmentation (default 0).</summary>
     public int Seed { get; init; }
     /// <summary>Output folder: model/, checkpoints/, metrics.csv, events/ (default runs/fashion-mnist).</summary>
@@ -27,8 +29,12 @@ public sealed record FashionMnistTrainingOptions
     public string? DataDir { get; init; }
     /// <summary>libtorch intra-op threads; null keeps libtorch's default (all cores).</summary>
     public int? Threads { get; init; }
-    /// <summary>Training images held out for validation (default 5000, taken from the end of the training set).</summary>
-    public int ValidationSize { get; init; } = 5000;
+    /// <summary>
+    /// Training images held out for validation, taken from the end of the training set. Default 0: train on all
+    /// 60,000 and validate on the test set, as the PyTorch and Lightning Fashion-MNIST examples do (the final weights
+    /// are the last epoch's, so the test set never selects a model).
+    /// </summary>
+    public int ValidationSize { get; init; }
     /// <summary>More callbacks to run after the built-in ones (checkpointing, LR monitor, progress).</summary>
     public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>
