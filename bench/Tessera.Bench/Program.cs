@@ -10,7 +10,7 @@ string outDir = opts.Get("out", "bench/results");
 Directory.CreateDirectory(outDir);
 object result = args.FirstOrDefault() switch
 {
-    "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3"))),
+    "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0"))),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy [--option value ...]"),
 };

@@ -15,7 +15,7 @@ static class Throughput
 {
     const int BatchSize = 128, Warmup = 20;
 
-    public static object Run(int threads, int batches, int rounds)
+    public static object Run(int threads, int batches, int rounds, int prefetch = 2)
     {
         set_num_threads(threads);
         using var data = FashionMnist.Load(train: true);
@@ -29,8 +29,8 @@ static class Throughput
         {
             // Interleaved so that machine drift affects both alike.
             raw.Add(RawLoop(images, data.Targets, batches, r));
-            trainer.Add(TrainerLoop(normalized, batches, r));
-            Console.WriteLine($"round {r + 1}: raw {raw[^1]:0} img/s, trainer {trainer[^1]:0} img/s");
+            trainer.Add(TrainerLoop(normalized, batches, r, prefetch));
+            Console.WriteLine($"round {r + 1}: raw {raw[^1]:0} img/s, trainer {trainer[^1]:0} img/s (torch threads {get_num_threads()})");
         }
         double pytorch = PyTorch(threads, batches);
         double t = Median(trainer), rw = Median(raw);
@@ -72,13 +72,13 @@ static class Throughput
         return batches * BatchSize / clock.Elapsed.TotalSeconds;
     }
 
-    static double TrainerLoop(TensorDataset data, int batches, int round)
+    static double TrainerLoop(TensorDataset data, int batches, int round, int prefetch)
     {
         manual_seed(round);
         using var model = ModelFactory.Create(new CnnConfig());
         using var module = new ImageClassifier(model);
         var timer = new BatchTimer(Warmup);
-        var loader = new DataLoader<Batch>(data, new DataLoaderOptions { BatchSize = BatchSize, Shuffle = true, Seed = round });
+        var loader = new DataLoader<Batch>(data, new DataLoaderOptions { BatchSize = BatchSize, Shuffle = true, Seed = round, Prefetch = prefetch });
         new Trainer(new TrainerOptions { MaxEpochs = 1, LimitTrainBatches = Warmup + batches, Callbacks = [timer] }).Fit(module, loader);
         return batches * BatchSize / timer.Elapsed.TotalSeconds;
     }

@@ -88,6 +88,9 @@ public sealed class DataLoader<TBatch> : IDataLoader<TBatch>
 
         var producer = Task.Factory.StartNew(() =>
         {
+            // Batch assembly is small work; an OpenMP team of its own on this thread would fight the training
+            // threads for cores. libtorch's OpenMP thread count is per calling thread, so this leaves training alone.
+            TorchSharp.torch.set_num_threads(1);
             try
             {
                 for (int b = startBatch; b < end && !stop.IsCancellationRequested; b++)
