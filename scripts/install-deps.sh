@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs from Debian's packages: the Fashion-MNIST data, the fortunes text, and the
-# Python references the tests compare against (PyTorch 1.13, NumPy, PyYAML). Safe to run again.
+# Python references the tests compare against (PyTorch 1.13, NumPy, PyYAML, onnx for onnx.checker). Safe to run again.
 set -euo pipefail
-packages=(dataset-fashion-mnist fortunes python3-torch python3-numpy python3-yaml)
+packages=(dataset-fashion-mnist fortunes python3-torch python3-numpy python3-yaml python3-onnx)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
