@@ -12,6 +12,7 @@ static class TrainCommand
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
         model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
+        var config = new Option<string?>("--config") { Description = "Architecture config.json to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 };
         var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" };
@@ -29,13 +30,14 @@ static class TrainCommand
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
-            dataset, model, epochs, batch, lr, schedule, seed, output, limit, resume, device, augment, dataDir, threads, valSize,
+            dataset, model, config, epochs, batch, lr, schedule, seed, output, limit, resume, device, augment, dataDir, threads, valSize,
         };
         command.SetAction(parse =>
         {
             var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
             {
                 Model = parse.GetValue(model)!,
+                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(path) : null,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 LearningRate = parse.GetValue(lr),

@@ -29,9 +29,9 @@ public static class FashionMnistTraining
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
-        string model = options.Model.ToLowerInvariant();
+        string model = (options.Config?.ModelType ?? options.Model).ToLowerInvariant();
         bool augment = options.Augment ?? model == "resnet";
-        ModelConfig config = model switch
+        ModelConfig config = options.Config ?? model switch
         {
             "cnn" => new CnnConfig(),
             "mlp" => new MlpConfig(),
