@@ -87,4 +87,31 @@ public class CliTests : IDisposable
         Assert.Equal(3, lines.Length);
         Assert.Contains(lines, l => l.StartsWith(FashionMnist.Classes[label] + ":"));
     }
+
+    [Fact]
+    public void Resume_continues_a_run_from_its_last_checkpoint()
+    {
+        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        string outDir = Path.Combine(dir, "resumed");
+        string[] common = ["train", "fashion-mnist", "--model", "mlp", "--limit-train", "2000", "--out", outDir, "--seed", "3"];
+        Assert.Equal(0, Run([.. common, "--epochs", "1"]).Code);
+        string state = Path.Combine(outDir, "checkpoints", "last", "trainer_state.json");
+        Assert.Contains("\"epoch\": 1", File.ReadAllText(state));
+        int rowsAfterFirst = File.ReadAllLines(Path.Combine(outDir, "metrics.csv")).Length;
+
+        var (code, _, err) = Run([.. common, "--epochs", "2", "--resume"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("\"epoch\": 2", File.ReadAllText(state));
+        Assert.True(File.ReadAllLines(Path.Combine(outDir, "metrics.csv")).Length > rowsAfterFirst); // appended, not restarted
+    }
+
+    [Fact]
+    public void Resume_without_a_checkpoint_says_where_it_looked()
+    {
+        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(dir, "empty"), "--resume");
+        Assert.Equal(1, code);
+        Assert.Contains("--resume: no checkpoint at", err);
+        Assert.Contains(Path.Combine("empty", "checkpoints", "last"), err);
+    }
 }
