@@ -21,6 +21,7 @@ public static class Cli
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;
         var err = error ?? Console.Error;
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160; // no wrapped tables in logs
         try
         {
             return root.Parse(args).Invoke(config);
