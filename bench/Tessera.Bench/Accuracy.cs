@@ -6,7 +6,7 @@ namespace Tessera.Bench;
 /// <summary>Trains on Fashion-MNIST with the CLI defaults and reports test accuracy, wall time and RSS after each epoch.</summary>
 static class Accuracy
 {
-    public static object Run(string model, int epochs, string? threads, string? schedule, int seed, string? widths)
+    public static object Run(string model, int epochs, string? threads, string? schedule, int seed, string? widths, double labelSmoothing)
     {
         var rss = new RssPerEpoch();
         var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
@@ -14,6 +14,7 @@ static class Accuracy
             Model = model,
             Epochs = epochs,
             Schedule = schedule,
+            LabelSmoothing = labelSmoothing,
             Config = widths is null ? null : new Models.ResNetConfig { Widths = widths.Split(',').Select(int.Parse).ToArray() },
             Seed = seed,
             OutputDir = Path.Combine("bench/results", $"run-{model}"),

@@ -11,7 +11,7 @@ Directory.CreateDirectory(outDir);
 object result = args.FirstOrDefault() switch
 {
     "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
-    "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null)),
+    "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), double.Parse(opts.Get("label-smoothing", "0.1"), System.Globalization.CultureInfo.InvariantCulture)),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy [--option value ...]"),
 };
 string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
