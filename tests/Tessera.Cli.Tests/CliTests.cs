@@ -1,13 +1,14 @@
 using SkiaSharp;
 using Tessera.Data;
+using Tessera.Tests.Shared;
 
 namespace Tessera.Cli.Tests;
 
 /// <summary>End-to-end: the real commands on the real Fashion-MNIST files (a short run), plus error handling.</summary>
 public class CliTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tessera-cli-").FullName;
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    private readonly TempDirectory temp = new("tessera-cli-");
+    public void Dispose() => temp.Dispose();
 
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
@@ -32,7 +33,7 @@ public class CliTests : IDisposable
     [Fact]
     public void Missing_model_folder_is_one_line_and_exit_code_1()
     {
-        var (code, _, err) = Run("eval", Path.Combine(dir, "nope"));
+        var (code, _, err) = Run("eval", Path.Combine(temp.Path, "nope"));
         Assert.Equal(1, code);
         Assert.Single(err.Trim().Split('\n'));
         Assert.Contains("model folder does not exist", err);
@@ -51,7 +52,7 @@ public class CliTests : IDisposable
     public void Train_eval_predict_on_fashion_mnist_reaches_an_accuracy_floor()
     {
         if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
-        string outDir = Path.Combine(dir, "run");
+        string outDir = Path.Combine(temp.Path, "run");
         var (code, _, err) = Run("train", "fashion-mnist", "--model", "cnn", "--epochs", "1", "--limit-train", "10000", "--out", outDir, "--seed", "1");
         Assert.True(code == 0, err);
         foreach (var file in new[] { "model/config.json", "model/model.safetensors", "model/README.md", "model/preprocessor_config.json", "metrics.csv", "checkpoints/last/trainer_state.json" })
@@ -69,7 +70,7 @@ public class CliTests : IDisposable
         using var test = FashionMnist.Load(train: false, limit: 1);
         var pixels = test.Inputs.data<float>().ToArray();
         long label = test.Targets[0].item<long>();
-        string png = Path.Combine(dir, "image.png");
+        string png = Path.Combine(temp.Path, "image.png");
         using (var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque))
         {
             for (int y = 0; y < 28; y++)

@@ -1,8 +1,8 @@
 using System.Collections;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Tessera.Formats;
+using Tessera.Tests.Shared;
 
 namespace Tessera.Formats.Tests;
 
@@ -109,41 +109,34 @@ public class ModelCardTests
     [Fact]
     public void Front_matter_reads_the_same_in_PyYAML()
     {
-        if (!PythonHasYaml()) return;
+        if (!ReferencePython.Has("yaml")) return;
         var card = FullCard();
         card.FrontMatter["values"] = Hostile.ToList();
         foreach (var s in Hostile.Where(s => s.Length > 0)) card.FrontMatter["k" + s] = s;
         card.FrontMatter["floats"] = new List<object?> { 0.1, -2.5e-8, 1e21, 123456789.0, double.NaN, double.PositiveInfinity, double.NegativeInfinity, 0.0, -0.0 };
         card.FrontMatter["ints"] = new List<object?> { 0, -1, long.MaxValue, long.MinValue };
 
-        string dir = Directory.CreateTempSubdirectory("tessera-card-").FullName;
-        try
-        {
-            string path = Path.Combine(dir, "README.md");
-            card.Save(path);
-            string script = """
-                import sys, json, yaml
-                text = open(sys.argv[1], encoding="utf-8").read()
-                fm = text.split("\n---\n", 1)[0][len("---\n"):]
-                def canon(v):
-                    if isinstance(v, bool) or v is None or isinstance(v, str): return v
-                    if isinstance(v, int): return {"int": str(v)}
-                    if isinstance(v, float): return {"float": v if v == v and abs(v) != float("inf") else str(v)}
-                    if isinstance(v, list): return [canon(x) for x in v]
-                    if isinstance(v, dict): return {"map": [[k, canon(x)] for k, x in v.items()]}
-                    raise TypeError(type(v))
-                print(json.dumps(canon(yaml.safe_load(fm)), ensure_ascii=True))
-                """;
-            string py = Path.Combine(dir, "check.py");
-            File.WriteAllText(py, script);
-            var (code, stdout, stderr) = RunPython(py, path);
-            Assert.True(code == 0, stderr);
-            var theirs = JsonNode.Parse(stdout)!;
-            var ours = Canonical(ModelCard.Load(path).FrontMatter);
-            AssertSameJson(ours, theirs, "$");
-            AssertSameJson(Canonical(card.FrontMatter), theirs, "$");
-        }
-        finally { Directory.Delete(dir, true); }
+        using var dir = new TempDirectory("tessera-card-");
+        string path = dir.File("README.md");
+        card.Save(path);
+        string script = """
+            import sys, json, yaml
+            text = open(sys.argv[1], encoding="utf-8").read()
+            fm = text.split("\n---\n", 1)[0][len("---\n"):]
+            def canon(v):
+                if isinstance(v, bool) or v is None or isinstance(v, str): return v
+                if isinstance(v, int): return {"int": str(v)}
+                if isinstance(v, float): return {"float": v if v == v and abs(v) != float("inf") else str(v)}
+                if isinstance(v, list): return [canon(x) for x in v]
+                if isinstance(v, dict): return {"map": [[k, canon(x)] for k, x in v.items()]}
+                raise TypeError(type(v))
+            print(json.dumps(canon(yaml.safe_load(fm)), ensure_ascii=True))
+            """;
+        string stdout = ReferencePython.Run(script, path);
+        var theirs = JsonNode.Parse(stdout)!;
+        var ours = Canonical(ModelCard.Load(path).FrontMatter);
+        AssertSameJson(ours, theirs, "$");
+        AssertSameJson(Canonical(card.FrontMatter), theirs, "$");
     }
 
     [Fact]
@@ -215,20 +208,16 @@ public class ModelCardTests
     [Fact]
     public void Load_names_the_file_and_Save_leaves_no_temporary_files()
     {
-        string dir = Directory.CreateTempSubdirectory("tessera-card-").FullName;
-        try
-        {
-            string bad = Path.Combine(dir, "bad.md");
-            File.WriteAllText(bad, "---\nx: [\n---\n");
-            var e = Assert.Throws<TesseraFormatException>(() => ModelCard.Load(bad));
-            Assert.Equal(bad, e.FilePath);
+        using var dir = new TempDirectory("tessera-card-");
+        string bad = dir.File("bad.md");
+        File.WriteAllText(bad, "---\nx: [\n---\n");
+        var e = Assert.Throws<TesseraFormatException>(() => ModelCard.Load(bad));
+        Assert.Equal(bad, e.FilePath);
 
-            string good = Path.Combine(dir, "model", "README.md");
-            FullCard().Save(good);
-            Assert.Equal(FullCard().ToMarkdown(), File.ReadAllText(good));
-            Assert.Single(Directory.GetFiles(Path.GetDirectoryName(good)!));
-        }
-        finally { Directory.Delete(dir, true); }
+        string good = Path.Combine(dir.Path, "model", "README.md");
+        FullCard().Save(good);
+        Assert.Equal(FullCard().ToMarkdown(), File.ReadAllText(good));
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(good)!));
     }
 
     [Fact]
@@ -312,23 +301,5 @@ public class ModelCardTests
                 Assert.True(JsonNode.DeepEquals(a, b), $"{path}: {a.ToJsonString()} vs {b?.ToJsonString()}");
                 break;
         }
-    }
-
-    static bool PythonHasYaml()
-    {
-        if (!File.Exists("/usr/bin/python3")) return false;
-        try { return RunPython("-c", "import yaml").Code == 0; }
-        catch (System.ComponentModel.Win32Exception) { return false; }
-    }
-
-    static (int Code, string Stdout, string Stderr) RunPython(params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output, err.Result);
     }
 }

@@ -1,14 +1,17 @@
 using System.Buffers.Binary;
 using System.Text;
+using Tessera.Tests.Shared;
 
 namespace Tessera.Formats.Tests.SafeTensors;
 
 /// <summary>Temp directory plus a builder of raw safetensors bytes that follows the spec directly, not our writer.</summary>
 public sealed class SafeTensorsTestFiles : IDisposable
 {
-    public string Dir { get; } = Directory.CreateTempSubdirectory("tessera-st-").FullName;
+    readonly TempDirectory _temp = new("tessera-st-");
 
-    public string PathFor(string name) => System.IO.Path.Combine(Dir, name);
+    public string Dir => _temp.Path;
+
+    public string PathFor(string name) => _temp.File(name);
 
     /// <summary>8-byte little-endian header length, the header bytes, then the data.</summary>
     public static byte[] Raw(string headerJson, byte[] data, ulong? lengthOverride = null)
@@ -28,8 +31,5 @@ public sealed class SafeTensorsTestFiles : IDisposable
         return path;
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 }

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Tessera.Checkpoints;
 using Tessera.Formats;
 using Tessera.Formats.SafeTensors;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,12 +10,9 @@ namespace Tessera.Tests.Checkpoints;
 
 public sealed class SafeTensorsTorchTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("tessera-ckpt-").FullName;
+    readonly TempDirectory _temp = new("tessera-ckpt-");
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     static nn.Module<Tensor, Tensor> Model(int hidden, long seed)
     {
@@ -43,7 +40,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
         source.train();
         source.call(randn(16, 4)); // moves BatchNorm running stats and num_batches_tracked off their defaults
         source.eval();
-        string path = Path.Combine(_dir, "model.safetensors");
+        string path = Path.Combine(_temp.Path, "model.safetensors");
         Dictionary<string, Tensor> state = source.state_dict();
         SafeTensorsTorch.Save(path, state, new Dictionary<string, string> { ["format"] = "pt" });
 
@@ -94,7 +91,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
             ["empty"] = zeros(0, 3),
             ["strided"] = randn(4, 6).t(), // not contiguous: must be written in logical order
         };
-        string path = Path.Combine(_dir, "dtypes.safetensors");
+        string path = Path.Combine(_temp.Path, "dtypes.safetensors");
         SafeTensorsTorch.Save(path, tensors);
         Dictionary<string, Tensor> loaded = SafeTensorsTorch.Load(path, CPU);
         foreach (var (name, t) in tensors)
@@ -110,7 +107,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
     {
         using var scope = NewDisposeScope();
         using var small = Model(8, seed: 1);
-        string path = Path.Combine(_dir, "small.safetensors");
+        string path = Path.Combine(_temp.Path, "small.safetensors");
         SafeTensorsTorch.Save(path, small.state_dict());
 
         using var other = nn.Sequential(("0", nn.Linear(4, 8)), ("1", nn.BatchNorm1d(8)), ("2", nn.ReLU()), ("3", nn.Linear(8, 3)));
@@ -125,7 +122,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
     public void LoadInto_reports_missing_and_unexpected_keys_and_non_strict_skips_them()
     {
         using var scope = NewDisposeScope();
-        string path = Path.Combine(_dir, "partial.safetensors");
+        string path = Path.Combine(_temp.Path, "partial.safetensors");
         manual_seed(4);
         Tensor w = randn(8, 4);
         SafeTensorsTorch.Save(path, [new("0.weight", w), new("extra", zeros(1))]);
@@ -143,7 +140,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
     public void LoadInto_with_mismatched_dtype_names_both_dtypes()
     {
         using var scope = NewDisposeScope();
-        string path = Path.Combine(_dir, "f64.safetensors");
+        string path = Path.Combine(_temp.Path, "f64.safetensors");
         using var lin = nn.Linear(2, 2);
         SafeTensorsTorch.Save(path, lin.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.to(float64))));
         var e = Assert.Throws<TesseraFormatException>(() => SafeTensorsTorch.LoadInto(lin, path));
@@ -151,33 +148,6 @@ public sealed class SafeTensorsTorchTests : IDisposable
     }
 
     // ---- Cross-check against PyTorch (Debian python3-torch for /usr/bin/python3) ----
-
-    const string Python = "/usr/bin/python3";
-
-    static bool PythonHasTorch()
-    {
-        if (!File.Exists(Python)) return false;
-        var (code, _, _) = RunPython("import torch", []);
-        return code == 0;
-    }
-
-    static (int Code, string Out, string Err) RunPython(string script, string[] args)
-    {
-        string file = Path.Combine(Path.GetTempPath(), $"tessera-{Guid.NewGuid():N}.py");
-        File.WriteAllText(file, script);
-        try
-        {
-            var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(file);
-            foreach (string a in args) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            Task<string> err = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            return (p.ExitCode, output, err.Result);
-        }
-        finally { File.Delete(file); }
-    }
 
     // Reads a safetensors file with only json + struct + torch.frombuffer and prints every value as float64.
     const string PyReader = """
@@ -228,7 +198,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
     [Fact]
     public void PyTorch_reads_our_file_with_the_same_values()
     {
-        if (!PythonHasTorch()) return; // CI installs python3-torch; only machines without it skip
+        if (!ReferencePython.Has("torch")) return; // CI installs python3-torch; only machines without it skip
         using var scope = NewDisposeScope();
         manual_seed(11);
         var tensors = new Dictionary<string, Tensor>
@@ -246,11 +216,10 @@ public sealed class SafeTensorsTorchTests : IDisposable
             ["scalar"] = tensor(-1.25f),
             ["empty"] = zeros(0, 2),
         };
-        string path = Path.Combine(_dir, "to-python.safetensors");
+        string path = Path.Combine(_temp.Path, "to-python.safetensors");
         SafeTensorsTorch.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
 
-        var (code, output, err) = RunPython(PyReader, [path]);
-        Assert.True(code == 0, err);
+        string output = ReferencePython.Run(PyReader, path);
         using var doc = JsonDocument.Parse(output);
         Assert.Equal("pt", doc.RootElement.GetProperty("__metadata__").GetProperty("format").GetString());
         foreach (var (name, t) in tensors)
@@ -265,11 +234,10 @@ public sealed class SafeTensorsTorchTests : IDisposable
     [Fact]
     public void We_read_a_file_PyTorch_wrote_by_hand_with_the_same_values()
     {
-        if (!PythonHasTorch()) return; // CI installs python3-torch; only machines without it skip
+        if (!ReferencePython.Has("torch")) return; // CI installs python3-torch; only machines without it skip
         using var scope = NewDisposeScope();
-        string path = Path.Combine(_dir, "from-python.safetensors");
-        var (code, output, err) = RunPython(PyWriter, [path]);
-        Assert.True(code == 0, err);
+        string path = Path.Combine(_temp.Path, "from-python.safetensors");
+        string output = ReferencePython.Run(PyWriter, path);
         using var doc = JsonDocument.Parse(output);
         Dictionary<string, Tensor> loaded = SafeTensorsTorch.Load(path);
         Assert.Equal(["w", "h", "b", "ids", "mask"], loaded.Keys);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Tessera.Data;
 using Tessera.Data.Transforms;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -83,7 +84,7 @@ public class DataLoaderTests
     [Fact]
     public void Shuffled_order_matches_python_recomputation_of_the_documented_generator()
     {
-        if (!File.Exists("/usr/bin/python3")) return;
+        if (!ReferencePython.Available) return;
         string output = ReferencePython.Run(SeededRandomTests.PythonGenerator + "\n" + """
 print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
 """);

@@ -2,6 +2,7 @@ using System.Globalization;
 using Tessera.Data;
 using Tessera.Data.Transforms;
 using Tessera.Formats;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -64,7 +65,7 @@ public class FashionMnistTests(FashionMnistTrainFixture fixture) : IClassFixture
         Assert.Equal(FashionMnist.Mean, mean, 4);
         Assert.Equal(FashionMnist.Std, std, 4);
 
-        if (!ReferencePython.NumpyAvailable) return;
+        if (!ReferencePython.Has("numpy")) return;
         string output = ReferencePython.Run("""
 import gzip, sys, numpy as np
 raw = gzip.open(sys.argv[1] + '/train-images-idx3-ubyte.gz').read()
@@ -120,7 +121,7 @@ print(repr(mean), repr(std), repr(px[:784].astype(np.float64).sum() / 255.0), in
     [Fact]
     public void Missing_files_name_the_directory_and_the_debian_package()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var e = Assert.Throws<DatasetNotFoundException>(() => FashionMnist.Load(train: true, root: dir.Path));
         Assert.Equal(dir.Path, e.Directory);
         Assert.Contains(dir.Path, e.Message);
@@ -130,7 +131,7 @@ print(repr(mean), repr(std), repr(px[:784].astype(np.float64).sum() / 255.0), in
     [Fact]
     public void Reads_uncompressed_files_and_honours_limit()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var pixels = Enumerable.Range(0, 3 * 784).Select(i => (byte)(i % 256)).ToArray();
         File.WriteAllBytes(dir.File("t10k-images-idx3-ubyte"), IdxReaderTests.Idx(0x08, [3, 28, 28], pixels));
         File.WriteAllBytes(dir.File("t10k-labels-idx1-ubyte"), IdxReaderTests.Idx(0x08, [3], [9, 0, 4]));
@@ -148,7 +149,7 @@ print(repr(mean), repr(std), repr(px[:784].astype(np.float64).sum() / 255.0), in
     [Fact]
     public void Out_of_range_labels_and_mismatched_counts_are_format_errors()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         File.WriteAllBytes(dir.File("t10k-images-idx3-ubyte"), IdxReaderTests.Idx(0x08, [2, 28, 28], new byte[2 * 784]));
         File.WriteAllBytes(dir.File("t10k-labels-idx1-ubyte"), IdxReaderTests.Idx(0x08, [2], [3, 10]));
         var e = Assert.Throws<TesseraFormatException>(() => FashionMnist.Load(train: false, root: dir.Path));

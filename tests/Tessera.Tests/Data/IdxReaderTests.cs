@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Tessera.Data;
 using Tessera.Formats;
+using Tessera.Tests.Shared;
 using static TorchSharp.torch;
 
 namespace Tessera.Tests.Data;
@@ -31,7 +32,7 @@ public class IdxReaderTests
     [InlineData(true)]
     public void Reads_ubyte_array_raw_and_gzip(bool gzip)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var data = Enumerable.Range(0, 2 * 3 * 4).Select(i => (byte)(i * 7)).ToArray();
         var raw = Idx(0x08, [2, 3, 4], data);
         string path = dir.File("a.idx");
@@ -93,8 +94,8 @@ public class IdxReaderTests
     [Fact]
     public void Reads_files_written_by_numpy()
     {
-        if (!ReferencePython.NumpyAvailable) return;
-        using var dir = new TempDir();
+        if (!ReferencePython.Has("numpy")) return;
+        using var dir = new TempDirectory("tessera-data-");
         ReferencePython.Run("""
 import sys, gzip, struct, numpy as np
 d = sys.argv[1]
@@ -119,7 +120,7 @@ with open(d + '/s.idx', 'wb') as f:
     [InlineData(true)]
     public void Truncated_data_names_file_and_expected_and_actual_bytes(bool gzip)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var raw = Idx(0x0C, [5, 2], new byte[37]); // needs 40
         string path = dir.File("t.idx");
         File.WriteAllBytes(path, gzip ? Gzip(raw) : raw);
@@ -137,7 +138,7 @@ with open(d + '/s.idx', 'wb') as f:
     [InlineData(true)]
     public void Trailing_bytes_are_rejected(bool gzip)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var raw = Idx(0x08, [4], new byte[6]);
         string path = dir.File("t.idx");
         File.WriteAllBytes(path, gzip ? Gzip(raw) : raw);
@@ -198,7 +199,7 @@ with open(d + '/s.idx', 'wb') as f:
     [InlineData(true)]
     public void Header_claiming_a_gigabyte_over_a_tiny_body_does_not_allocate_it(bool gzip)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory("tessera-data-");
         var raw = Idx(0x08, [1 << 15, 1 << 15], new byte[100]); // claims 1 GiB
         string path = dir.File("liar.idx");
         File.WriteAllBytes(path, gzip ? Gzip(raw) : raw);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tessera.Data;
+using Tessera.Tests.Shared;
 
 namespace Tessera.Tests.Data;
 
@@ -50,7 +51,7 @@ def shuffle(rng, a):
     [Fact]
     public void Sequence_matches_an_independent_python_implementation_of_the_spec()
     {
-        if (!File.Exists("/usr/bin/python3")) return;
+        if (!ReferencePython.Available) return;
         string output = ReferencePython.Run(PythonGenerator + "\n" + """
 r = Rng(42); print(' '.join(str(r.next()) for _ in range(5)))
 r = derive(-7, 3, 1 << 40); print(' '.join(str(r.next()) for _ in range(3)))

@@ -1,5 +1,6 @@
 using Tessera.Data;
 using Tessera.Data.Transforms;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,8 +34,8 @@ public class TransformTests
     [Fact]
     public void Normalize_and_flip_match_pytorch()
     {
-        if (!ReferencePython.TorchAvailable) return;
-        using var dir = new TempDir();
+        if (!ReferencePython.Has("torch")) return;
+        using var dir = new TempDirectory("tessera-data-");
         using var scope = NewDisposeScope();
         var x = Images(3, 2, 4, 6);
         ReferencePython.WriteFloats(dir.File("x.bin"), x.data<float>().ToArray());

@@ -1,4 +1,5 @@
 using Tessera.Models;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -53,19 +54,13 @@ public class MlpTests
     [InlineData(new[] { 7, 5, 3 }, 0.0)]
     public void Eval_output_matches_pytorch_reference(int[] hidden, double dropout)
     {
-        if (!PyTorchReference.Available) return;
+        if (!ReferencePython.Has("torch")) return;
         using var scope = NewDisposeScope();
-        using var dir = new PyTorchReference.TempDir();
         random.manual_seed(2);
         using var model = new Mlp(new MlpConfig { InputSize = 784, HiddenSizes = hidden, NumClasses = 10, Dropout = dropout });
-        model.eval();
         var x = randn(6, 1, 28, 28); // images: the model flattens them
-        PyTorchReference.ExportStateDict(model, dir.Path);
-        PyTorchReference.ExportTensors([("x", x)], dir.Path, "input.json");
-        Tensor ours;
-        using (no_grad()) ours = model.call(x);
 
-        PyTorchReference.RunScript($$"""
+        PyTorchReference.AssertEvalMatches(model, x, """
             class Mlp(nn.Module):
                 def __init__(self, input_size, hidden_sizes, num_classes, dropout):
                     super().__init__()
@@ -77,13 +72,6 @@ public class MlpTests
                     for layer in self.layers[:-1]:
                         x = self.dropout(F.relu(layer(x)))
                     return self.layers[-1](x)
-
-            m = Mlp(784, [{{string.Join(", ", hidden)}}], 10, {{dropout.ToString(System.Globalization.CultureInfo.InvariantCulture)}})
-            m.load_state_dict(load_tensors("state.json"), strict=True)
-            m.eval()
-            save_output("out.bin", m(load_tensors("input.json")["x"]))
-            """, dir.Path);
-
-        PyTorchReference.AssertClose(PyTorchReference.ReadFloats(Path.Combine(dir.Path, "out.bin")), ours, 1e-4);
+            """, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Mlp(784, [{string.Join(", ", hidden)}], 10, {dropout})"));
     }
 }

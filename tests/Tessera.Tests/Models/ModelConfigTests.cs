@@ -2,12 +2,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tessera.Formats;
 using Tessera.Models;
+using Tessera.Tests.Shared;
 
 namespace Tessera.Tests.Models;
 
 public class ModelConfigTests
 {
-    static string Write(PyTorchReference.TempDir dir, string json)
+    static string Write(TempDirectory dir, string json)
     {
         string path = Path.Combine(dir.Path, "config.json");
         File.WriteAllText(path, json);
@@ -25,7 +26,7 @@ public class ModelConfigTests
     [MemberData(nameof(NonDefaultConfigs))]
     public void Save_then_Load_gives_an_equal_config_of_the_same_type(ModelConfig config)
     {
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         string path = Path.Combine(dir.Path, "sub", "config.json");
         config.Save(path);
         var loaded = ModelConfig.Load(path);
@@ -50,7 +51,7 @@ public class ModelConfigTests
     [Fact]
     public void Unknown_fields_survive_a_load_save_round_trip()
     {
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         const string json = """
             {
               "architectures": ["Cnn"],
@@ -82,7 +83,7 @@ public class ModelConfigTests
     [Fact]
     public void Missing_model_type_names_the_file()
     {
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, """{"hidden": 5}""");
         var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
         Assert.Contains(path, e.Message);
@@ -93,7 +94,7 @@ public class ModelConfigTests
     [Fact]
     public void Unknown_model_type_names_the_file_and_the_value()
     {
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, """{"model_type": "gpt9"}""");
         var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
         Assert.Contains(path, e.Message);
@@ -112,7 +113,7 @@ public class ModelConfigTests
     [InlineData("""{"model_type": "resnet", "depths": [2, 0], "widths": [8, 16]}""", "depths")]
     public void Bad_configs_raise_a_format_error_naming_file_and_field(string json, string expected)
     {
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, json);
         var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
         Assert.Contains(path, e.Message);

@@ -1,32 +1,18 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Tessera.Tests.Models;
 
 /// <summary>
-/// Runs PyTorch 1.13 (Debian's python3-torch at /usr/bin/python3) as an independent reference. Tensors travel as raw
+/// PyTorch 1.13 (Debian's python3-torch, run by <see cref="ReferencePython"/>) as an independent reference for the
+/// model parity tests; they return early unless <c>ReferencePython.Has("torch")</c>. Tensors travel as raw
 /// little-endian .bin files (float32, or int64 for BatchNorm's num_batches_tracked) plus a JSON index of
 /// names, dtypes and shapes.
 /// </summary>
 static class PyTorchReference
 {
-    const string Python = "/usr/bin/python3";
-    static readonly Lazy<bool> available = new(() =>
-    {
-        if (!File.Exists(Python)) return false;
-        try
-        {
-            var (code, _) = Run(Python, ["-c", "import torch"], Path.GetTempPath());
-            return code == 0;
-        }
-        catch (System.ComponentModel.Win32Exception) { return false; }
-    });
-
-    /// <summary>True when /usr/bin/python3 can import torch; parity tests return early otherwise.</summary>
-    public static bool Available => available.Value;
-
     /// <summary>Python helpers every reference script starts with.</summary>
     public const string Prelude = """
         import json, sys, os
@@ -63,61 +49,51 @@ static class PyTorchReference
         {
             string file = $"{Path.GetFileNameWithoutExtension(indexName)}_{i++}.bin";
             using var cpu = t.detach().cpu().contiguous();
-            byte[] bytes;
             string dtype;
+            string path = Path.Combine(dir, file);
             if (cpu.dtype == ScalarType.Int64)
             {
                 dtype = "int64";
-                bytes = ToLittleEndian(cpu.data<long>().ToArray(), sizeof(long));
+                ReferencePython.WriteLongs(path, cpu.data<long>().ToArray());
             }
             else
             {
                 dtype = "float32";
                 using var f = cpu.to_type(ScalarType.Float32);
-                bytes = ToLittleEndian(f.data<float>().ToArray(), sizeof(float));
+                ReferencePython.WriteFloats(path, f.data<float>().ToArray());
             }
-            File.WriteAllBytes(Path.Combine(dir, file), bytes);
             index.Add(new { name, dtype, shape = cpu.shape, file });
         }
         File.WriteAllText(Path.Combine(dir, indexName), JsonSerializer.Serialize(index));
     }
 
-    static byte[] ToLittleEndian<T>(T[] values, int size) where T : unmanaged
-    {
-        byte[] bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
-        if (!BitConverter.IsLittleEndian)
-            for (int o = 0; o < bytes.Length; o += size) Array.Reverse(bytes, o, size);
-        return bytes;
-    }
+    /// <summary>Runs <see cref="Prelude"/> + <paramref name="script"/> with the directory as argv[1]; throws with its stderr on a non-zero exit.</summary>
+    public static void RunScript(string script, string dir) => ReferencePython.RunIn(dir, Prelude + script, dir);
 
-    /// <summary>Reads a raw little-endian float32 file written by the script's <c>save_output</c>.</summary>
-    public static float[] ReadFloats(string path)
+    /// <summary>
+    /// Puts <paramref name="model"/> in eval mode and asserts that its output on <paramref name="x"/> matches PyTorch's:
+    /// the script defines the reference module in <paramref name="pythonClass"/>, builds it with
+    /// <paramref name="pythonConstructor"/>, loads our state_dict strictly and runs it in eval mode.
+    /// </summary>
+    public static void AssertEvalMatches(nn.Module<Tensor, Tensor> model, Tensor x, string pythonClass, string pythonConstructor, double tolerance = 1e-4)
     {
-        byte[] bytes = File.ReadAllBytes(path);
-        var result = new float[bytes.Length / 4];
-        for (int i = 0; i < result.Length; i++)
-            result[i] = System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(i * 4));
-        return result;
-    }
+        using var dir = new TempDirectory("tessera-models-");
+        model.eval();
+        ExportStateDict(model, dir.Path);
+        ExportTensors([("x", x)], dir.Path, "input.json");
+        Tensor ours;
+        using (no_grad()) ours = model.call(x);
 
-    /// <summary>Runs <see cref="Prelude"/> + <paramref name="script"/> with the directory as argv[1]; fails the test on a non-zero exit.</summary>
-    public static void RunScript(string script, string dir)
-    {
-        string path = Path.Combine(dir, "reference.py");
-        File.WriteAllText(path, Prelude + script);
-        var (code, output) = Run(Python, [path, dir], dir);
-        Assert.True(code == 0, $"reference script failed ({code}):\n{output}");
-    }
+        RunScript($$"""
+            {{pythonClass}}
 
-    static (int Code, string Output) Run(string exe, string[] args, string workDir)
-    {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workDir };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout + stderr.Result);
+            m = {{pythonConstructor}}
+            m.load_state_dict(load_tensors("state.json"), strict=True)
+            m.eval()
+            save_output("out.bin", m(load_tensors("input.json")["x"]))
+            """, dir.Path);
+
+        AssertClose(ReferencePython.ReadFloats(Path.Combine(dir.Path, "out.bin")), ours, tolerance);
     }
 
     /// <summary>Asserts that <paramref name="actual"/> has as many elements as <paramref name="expected"/> and differs by at most <paramref name="tolerance"/>.</summary>
@@ -130,12 +106,5 @@ static class PyTorchReference
         for (int i = 0; i < ours.Length; i++) maxErr = Math.Max(maxErr, Math.Abs(ours[i] - expected[i]));
         Assert.True(maxErr <= tolerance, $"max abs error {maxErr:g3} > {tolerance:g3}");
         Assert.Contains(ours, v => v != 0); // guards against comparing two all-zero outputs
-    }
-
-    /// <summary>A fresh temporary directory, deleted when disposed.</summary>
-    public sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("tessera-models-").FullName;
-        public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }
 }

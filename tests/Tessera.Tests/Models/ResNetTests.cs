@@ -1,4 +1,5 @@
 using Tessera.Models;
+using Tessera.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -62,9 +63,9 @@ public class ResNetTests
     [Fact]
     public void Train_and_eval_outputs_and_running_stats_match_pytorch_reference()
     {
-        if (!PyTorchReference.Available) return;
+        if (!ReferencePython.Has("torch")) return;
         using var scope = NewDisposeScope();
-        using var dir = new PyTorchReference.TempDir();
+        using var dir = new TempDirectory("tessera-models-");
         random.manual_seed(4);
         var config = new ResNetConfig { Depths = [2, 1, 2], Widths = [8, 16, 24], BatchNormMomentum = 0.3, BatchNormEps = 1e-4 };
         using var model = new ResNet(config);
@@ -143,14 +144,14 @@ public class ResNetTests
             """, dir.Path);
 
         for (int i = 0; i < 3; i++)
-            PyTorchReference.AssertClose(PyTorchReference.ReadFloats(Path.Combine(dir.Path, $"train{i}.bin")), trainOuts[i], 1e-4);
-        PyTorchReference.AssertClose(PyTorchReference.ReadFloats(Path.Combine(dir.Path, "eval.bin")), evalOut, 1e-4);
+            PyTorchReference.AssertClose(ReferencePython.ReadFloats(Path.Combine(dir.Path, $"train{i}.bin")), trainOuts[i], 1e-4);
+        PyTorchReference.AssertClose(ReferencePython.ReadFloats(Path.Combine(dir.Path, "eval.bin")), evalOut, 1e-4);
 
         var names = System.Text.Json.JsonSerializer.Deserialize<string[]>(File.ReadAllText(Path.Combine(dir.Path, "buffers.json")))!;
         Assert.Equal(13 * 3, names.Length); // stem 1 + stage0 2x2 + stage1 2+1 + stage2 (2+1)+2 BN layers, 3 buffers each
         var ours = model.state_dict();
         for (int i = 0; i < names.Length; i++)
-            PyTorchReference.AssertClose(PyTorchReference.ReadFloats(Path.Combine(dir.Path, $"buffer{i}.bin")), ours[names[i]], 1e-4);
+            PyTorchReference.AssertClose(ReferencePython.ReadFloats(Path.Combine(dir.Path, $"buffer{i}.bin")), ours[names[i]], 1e-4);
         Assert.Equal(3L, ours["bn1.num_batches_tracked"].item<long>());
     }
 }

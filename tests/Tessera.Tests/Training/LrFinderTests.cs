@@ -1,4 +1,5 @@
 using Tessera.Data;
+using Tessera.Tests.Shared;
 using Tessera.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -136,25 +137,19 @@ public class LrFinderTests
         Assert.InRange(result.SteepestLr, 1e-7, result.LearningRates[minIdx]);
         Assert.Equal(result.LearningRates[minIdx] / 10, result.MinimumLr, 1e-15);
 
-        string dir = Path.Combine(Path.GetTempPath(), "tessera-lrfinder-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            string png = Path.Combine(dir, "lr.png");
-            result.SavePlot(png);
-            var bytes = File.ReadAllBytes(png);
-            Assert.True(bytes.Length > 1000);
-            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
+        using var temp = new TempDirectory("tessera-lrfinder-");
+        string dir = Path.Combine(temp.Path, "plots"); // SavePlot and ToCsv create missing folders
+        string png = Path.Combine(dir, "lr.png");
+        result.SavePlot(png);
+        var bytes = File.ReadAllBytes(png);
+        Assert.True(bytes.Length > 1000);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
 
-            string csv = Path.Combine(dir, "lr.csv");
-            result.ToCsv(csv);
-            var lines = File.ReadAllLines(csv);
-            Assert.Equal("iteration,lr,loss,smoothed_loss", lines[0]);
-            Assert.Equal(result.LearningRates.Count + 1, lines.Length);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        string csv = Path.Combine(dir, "lr.csv");
+        result.ToCsv(csv);
+        var lines = File.ReadAllLines(csv);
+        Assert.Equal("iteration,lr,loss,smoothed_loss", lines[0]);
+        Assert.Equal(result.LearningRates.Count + 1, lines.Length);
     }
 
     [Fact]

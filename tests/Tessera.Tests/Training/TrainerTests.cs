@@ -1,4 +1,5 @@
 using Tessera.Data;
+using Tessera.Tests.Shared;
 using Tessera.Training;
 using Tessera.Training.Callbacks;
 using TorchSharp;
@@ -8,8 +9,8 @@ namespace Tessera.Tests.Training;
 
 public class TrainerTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("tessera-trainer-").FullName;
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    private readonly TempDirectory temp = new("tessera-trainer-");
+    public void Dispose() => temp.Dispose();
 
     private static TrainerOptions Quiet(int epochs) => new() { MaxEpochs = epochs, Seed = 123, Threads = 1 };
 
@@ -97,7 +98,7 @@ public class TrainerTests : IDisposable
 
         // Killed in the middle of epoch 2 (0-based 1), just after a checkpoint every 3 steps.
         using var first = new TinyClassifier(6);
-        var ckptDir = Path.Combine(dir, "ckpt");
+        var ckptDir = Path.Combine(temp.Path, "ckpt");
         var killer = new KillAtStep(8);
         var trainer1 = new Trainer(Quiet(3) with { Callbacks = [new ModelCheckpoint(ckptDir, saveTopK: 0, everyNTrainSteps: 3), killer] });
         Assert.Throws<SimulatedCrash>(() => trainer1.Fit(first, train));
@@ -113,9 +114,9 @@ public class TrainerTests : IDisposable
     public void ModelCheckpoint_keeps_top_k_by_monitored_metric_and_last()
     {
         using var module = new TinyClassifier(7);
-        var ckpt = new ModelCheckpoint(Path.Combine(dir, "ck"), monitor: "val_loss", saveTopK: 2);
+        var ckpt = new ModelCheckpoint(Path.Combine(temp.Path, "ck"), monitor: "val_loss", saveTopK: 2);
         new Trainer(Quiet(4) with { Callbacks = [ckpt] }).Fit(module, new ListLoader(64, 16, true), new ListLoader(32, 16, false));
-        var folders = Directory.GetDirectories(Path.Combine(dir, "ck")).Select(Path.GetFileName).Order().ToArray();
+        var folders = Directory.GetDirectories(Path.Combine(temp.Path, "ck")).Select(Path.GetFileName).Order().ToArray();
         Assert.Equal(3, folders.Length);
         Assert.Contains("last", folders);
         Assert.Equal(2, ckpt.BestKModels.Count);

@@ -1,23 +1,21 @@
 using Tessera.Formats;
+using Tessera.Tests.Shared;
 using Tessera.Tracking.Csv;
 
 namespace Tessera.Tracking.Tests.Csv;
 
 public sealed class CsvMetricsWriterTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("tessera-csv-").FullName;
+    readonly TempDirectory _temp = new("tessera-csv-");
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     static Dictionary<string, double> M(params (string, double)[] values) => values.ToDictionary(v => v.Item1, v => v.Item2);
 
     [Fact]
     public void Rows_append_and_new_columns_rewrite_the_header_with_empty_cells()
     {
-        string path = Path.Combine(_dir, "metrics.csv");
+        string path = Path.Combine(_temp.Path, "metrics.csv");
         var csv = new CsvMetricsWriter(path);
         csv.Append(1, M(("loss", 0.5)));
         csv.Append(2, M(("loss", 0.25)));
@@ -34,7 +32,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
             ],
             File.ReadAllLines(path));
         Assert.Equal(["loss", "val_loss", "val_acc"], csv.Columns);
-        Assert.Single(Directory.GetFiles(_dir)); // no temporary files left behind
+        Assert.Single(Directory.GetFiles(_temp.Path)); // no temporary files left behind
     }
 
     [Fact]
@@ -44,7 +42,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
         Thread.CurrentThread.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
         try
         {
-            string path = Path.Combine(_dir, "m.csv");
+            string path = Path.Combine(_temp.Path, "m.csv");
             new CsvMetricsWriter(path).Append(7, M(("lr", 0.1 + 0.2), ("big", 1e300), ("nan", double.NaN)));
             string[] row = File.ReadAllLines(path)[1].Split(',');
             Assert.Equal("7", row[0]);
@@ -58,7 +56,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
     [Fact]
     public void Reopening_continues_the_existing_columns()
     {
-        string path = Path.Combine(_dir, "metrics.csv");
+        string path = Path.Combine(_temp.Path, "metrics.csv");
         new CsvMetricsWriter(path).Append(1, M(("a", 1), ("b", 2)));
         var again = new CsvMetricsWriter(path);
         Assert.Equal(["a", "b"], again.Columns);
@@ -70,7 +68,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
     [Fact]
     public void Column_names_with_commas_and_quotes_are_quoted_and_reread()
     {
-        string path = Path.Combine(_dir, "metrics.csv");
+        string path = Path.Combine(_temp.Path, "metrics.csv");
         new CsvMetricsWriter(path).Append(1, M(("acc,top5", 0.5), ("say \"hi\"", 1)));
         Assert.Equal("step,\"acc,top5\",\"say \"\"hi\"\"\"", File.ReadAllLines(path)[0]);
         Assert.Equal(["acc,top5", "say \"hi\""], new CsvMetricsWriter(path).Columns);
@@ -79,7 +77,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
     [Fact]
     public void Existing_file_without_step_column_is_rejected()
     {
-        string path = Path.Combine(_dir, "other.csv");
+        string path = Path.Combine(_temp.Path, "other.csv");
         File.WriteAllText(path, "epoch,loss\n1,2\n");
         var e = Assert.Throws<TesseraFormatException>(() => new CsvMetricsWriter(path));
         Assert.Equal($"{Path.GetFullPath(path)}: first header column must be 'step', found 'epoch'", e.Message);
@@ -88,7 +86,7 @@ public sealed class CsvMetricsWriterTests : IDisposable
     [Fact]
     public void Step_is_not_a_metric_name()
     {
-        var csv = new CsvMetricsWriter(Path.Combine(_dir, "m.csv"));
+        var csv = new CsvMetricsWriter(Path.Combine(_temp.Path, "m.csv"));
         var e = Assert.Throws<ArgumentException>(() => csv.Append(1, M(("step", 1))));
         Assert.StartsWith("'step' is the step column", e.Message);
     }

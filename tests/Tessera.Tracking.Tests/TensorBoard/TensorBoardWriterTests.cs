@@ -1,22 +1,19 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Tessera.Formats;
+using Tessera.Tests.Shared;
 using Tessera.Tracking.TensorBoard;
 
 namespace Tessera.Tracking.Tests.TensorBoard;
 
 public sealed class TensorBoardWriterTests : IDisposable
 {
-    readonly string _dir = Directory.CreateTempSubdirectory("tessera-tb-").FullName;
+    readonly TempDirectory _temp = new("tessera-tb-");
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     string WriteSample()
     {
-        using var writer = new TensorBoardWriter(_dir);
+        using var writer = new TensorBoardWriter(_temp.Path);
         writer.AddScalar("train/loss", 0.75f, 1, wallTime: 1700000000.25);
         writer.AddScalar("train/loss", 0.5f, 2, wallTime: 1700000001.5);
         writer.AddScalar("val/acc", 0.875f, 2, wallTime: 1700000002);
@@ -40,8 +37,8 @@ public sealed class TensorBoardWriterTests : IDisposable
     [Fact]
     public void Two_writers_in_the_same_second_get_different_files()
     {
-        using var a = new TensorBoardWriter(_dir);
-        using var b = new TensorBoardWriter(_dir);
+        using var a = new TensorBoardWriter(_temp.Path);
+        using var b = new TensorBoardWriter(_temp.Path);
         Assert.NotEqual(a.FilePath, b.FilePath);
     }
 
@@ -70,7 +67,7 @@ public sealed class TensorBoardWriterTests : IDisposable
     public void Negative_and_large_steps_round_trip()
     {
         string path;
-        using (var writer = new TensorBoardWriter(_dir))
+        using (var writer = new TensorBoardWriter(_temp.Path))
         {
             writer.AddScalar("x", float.NegativeInfinity, -1, 1);
             writer.AddScalar("x", 1e30f, long.MaxValue, 2);
@@ -121,7 +118,7 @@ public sealed class TensorBoardWriterTests : IDisposable
     [Fact]
     public void Writer_after_dispose_throws()
     {
-        var writer = new TensorBoardWriter(_dir);
+        var writer = new TensorBoardWriter(_temp.Path);
         writer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => writer.AddScalar("x", 1, 1));
     }
@@ -191,21 +188,11 @@ public sealed class TensorBoardWriterTests : IDisposable
         """;
 
     [Fact]
-    public async Task Independent_python_reader_agrees()
+    public void Independent_python_reader_agrees()
     {
-        const string python = "/usr/bin/python3";
-        if (!File.Exists(python)) return; // stdlib only: any python3 will do, Debian CI has it
+        if (!ReferencePython.Available) return; // stdlib only: any python3 will do, Debian CI has it
         string path = WriteSample();
-        string script = Path.Combine(_dir, "read_events.py");
-        File.WriteAllText(script, PyReader);
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(path);
-        using var p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string output = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, await err);
+        string output = ReferencePython.Run(PyReader, path);
 
         JsonElement events = JsonDocument.Parse(output).RootElement;
         Assert.Equal(5, events.GetArrayLength());

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Tessera.Tests.Shared;
 using Tessera.Training.Metrics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public class ClassificationMetricsTests
         try
         {
             File.WriteAllLines(file, targets.Zip(preds, (t, p) => string.Create(CultureInfo.InvariantCulture, $"{t} {p}")));
-            return JsonDocument.Parse(PythonReference.Run(ReferenceScript, file, c.ToString(CultureInfo.InvariantCulture))).RootElement;
+            return JsonDocument.Parse(ReferencePython.Run(ReferenceScript, file, c.ToString(CultureInfo.InvariantCulture))).RootElement;
         }
         finally
         {
@@ -107,7 +108,7 @@ public class ClassificationMetricsTests
     [Fact]
     public void Confusion_matrix_and_averages_match_python_reference_on_random_data()
     {
-        if (!PythonReference.Available) return;
+        if (!ReferencePython.Available) return;
         const int n = 2000, c = 7;
         var (logits, targets, preds) = RandomProblem(seed: 1234, n, c);
         var reference = Reference(targets, preds, c);
@@ -129,7 +130,7 @@ public class ClassificationMetricsTests
     [Fact]
     public void Accumulator_over_batches_matches_python_reference_on_whole_set()
     {
-        if (!PythonReference.Available) return;
+        if (!ReferencePython.Available) return;
         const int n = 1000, c = 5;
         var (logits, targets, preds) = RandomProblem(seed: 99, n, c);
         var reference = Reference(targets, preds, c);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tessera.Tests.Shared;
 using Tessera.Training.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -50,8 +51,8 @@ public class ScheduleTests
     [InlineData(0.5, 7, 0.0, 4.0, 10.0, false)]
     public void One_cycle_matches_torch_OneCycleLR_at_every_step(double maxLr, int total, double pct, double div, double finalDiv, bool threePhase)
     {
-        if (!PythonReference.HasTorch) return;
-        var expected = ParseLines(PythonReference.Run(OneCycleScript,
+        if (!ReferencePython.Has("torch")) return;
+        var expected = ParseLines(ReferencePython.Run(OneCycleScript,
             maxLr.ToString("R", CultureInfo.InvariantCulture), total.ToString(CultureInfo.InvariantCulture),
             pct.ToString("R", CultureInfo.InvariantCulture), div.ToString("R", CultureInfo.InvariantCulture),
             finalDiv.ToString("R", CultureInfo.InvariantCulture), threePhase ? "1" : "0"));
@@ -68,8 +69,8 @@ public class ScheduleTests
     [InlineData(0.02, 30, 31)]
     public void Warmup_cosine_matches_hugging_face_formula(double baseLr, int warmup, int total)
     {
-        if (!PythonReference.Available) return;
-        var expected = ParseLines(PythonReference.Run(WarmupCosineScript,
+        if (!ReferencePython.Available) return;
+        var expected = ParseLines(ReferencePython.Run(WarmupCosineScript,
             baseLr.ToString("R", CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture), total.ToString(CultureInfo.InvariantCulture)));
         var schedule = new WarmupCosineSchedule(baseLr, warmup, total);
         for (int step = 0; step <= total; step++)
