@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Tessera.Formats.Onnx;
@@ -21,11 +22,9 @@ internal static class LoadErrors
             return new OnnxModelException(path, $"not a valid ONNX model (truncated or not ONNX: {parseError}). ONNX Runtime said: {ort}", error);
 
         var opsets = model.OpsetImport.ToDictionary(o => o.Domain is "" or "ai.onnx" ? "ai.onnx" : o.Domain, o => o.Version);
-        // An op ORT names in its message (for example "NoSuchOp(17)" or "'NoSuchOp'") that the graph uses.
+        // An op of the graph that ORT's message names as a whole word ("No Op registered for NoSuchOp with ...").
         var opTypes = model.Graph?.Node.Select(n => (n.Domain, n.OpType)).Distinct().ToList() ?? [];
-        var named = opTypes.FirstOrDefault(op => ort.Contains(op.OpType + "(", StringComparison.Ordinal)
-                                               || ort.Contains("'" + op.OpType + "'", StringComparison.Ordinal)
-                                               || ort.Contains(":" + op.OpType, StringComparison.Ordinal));
+        var named = opTypes.FirstOrDefault(op => Regex.IsMatch(ort, $@"(?<![\w.]){Regex.Escape(op.OpType)}(?!\w)"));
         if (ort.Contains("opset", StringComparison.OrdinalIgnoreCase) || ort.Contains("Opset", StringComparison.Ordinal))
         {
             string list = string.Join(", ", opsets.Select(kv => $"{kv.Key} {kv.Value}"));
