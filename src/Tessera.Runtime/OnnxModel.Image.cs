@@ -73,10 +73,26 @@ public sealed partial class OnnxModel
             }
             finally
             {
-                imageBuffers[chunk].Add(buffers);
+                if (disposed) buffers.Dispose(); // the model went away meanwhile: nobody will drain the pool again
+                else imageBuffers[chunk].Add(buffers);
             }
         }
         return results;
+    }
+
+    /// <summary>
+    /// Class probabilities for <paramref name="batch"/> images of raw 0..255 bytes (each CHW), scaled by
+    /// <see cref="ImagePreprocessingConfig.RescaleFactor"/> (1/255 without a config) and then handled like
+    /// <see cref="PredictProbabilities(ReadOnlySpan{float}, int, int, int, int)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The byte count is not <c>batch * channels * height * width</c>, or the channels differ from the model's.</exception>
+    /// <exception cref="InvalidOperationException">The model does not take one float image input or return float scores.</exception>
+    public float[][] PredictProbabilities(ReadOnlySpan<byte> pixels, int batch, int height, int width, int channels)
+    {
+        float scale = (float)(Preprocessing?.RescaleFactor ?? 1.0 / 255);
+        var floats = new float[pixels.Length];
+        for (int i = 0; i < floats.Length; i++) floats[i] = pixels[i] * scale;
+        return PredictProbabilities(floats, batch, height, width, channels);
     }
 
     /// <summary>

@@ -18,6 +18,38 @@ public class OnnxModelImageTests
     }
 
     [Fact]
+    public void PredictProbabilities_of_bytes_rescales_by_the_config_factor()
+    {
+        if (!TestModels.Available) return;
+        using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
+        byte[] raw = Enumerable.Range(0, 32).Select(i => (byte)(i * 8)).ToArray();
+        var fromBytes = model.PredictProbabilities(raw, 2, 4, 4, 1);
+        var fromFloats = model.PredictProbabilities(raw.Select(b => b / 255f).ToArray(), 2, 4, 4, 1);
+        for (int i = 0; i < 2; i++) AssertClose.Equal(fromFloats[i], fromBytes[i], 1e-6f, 1e-5f);
+    }
+
+    [Fact]
+    public void PredictProbabilities_resizes_a_larger_image_like_torch_before_normalizing()
+    {
+        if (!TestModels.Available || !TestModels.CanImport("torch")) return;
+        using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
+        var rng = new Random(11);
+        float[] big = Enumerable.Range(0, 8 * 8).Select(_ => (float)rng.NextDouble()).ToArray();
+        // Reference: torch bilinear resize to 4x4, then the numpy-verified 4x4 path.
+        string script = Path.Combine(TestModels.TempDir(), "resize.py");
+        File.WriteAllText(script, """
+            import sys, torch
+            import torch.nn.functional as F
+            x = torch.tensor([float(v) for v in sys.argv[1].split(',')]).reshape(1, 1, 8, 8)
+            print(','.join(repr(float(v)) for v in F.interpolate(x, size=(4, 4), mode='bilinear', align_corners=False).flatten()))
+            """);
+        string? output = TestModels.RunPython(script, out string error, string.Join(",", big.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.True(output is not null, error);
+        float[] small = output!.Trim().Split(',').Select(s => float.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        AssertClose.Equal(model.PredictProbabilities(small, 4, 4, 1), model.PredictProbabilities(big, 8, 8, 1), 1e-6f, 1e-5f);
+    }
+
+    [Fact]
     public void PredictProbabilities_keeps_outputs_that_already_are_probabilities()
     {
         if (!TestModels.Available) return;
