@@ -1,0 +1,25 @@
+namespace Tessera.Runtime;
+
+/// <summary>How an <see cref="OnnxModel"/> sets up its ONNX Runtime session. Immutable; the defaults suit a CPU server.</summary>
+public sealed record OnnxSessionOptions
+{
+    /// <summary>Threads used inside one operator (a MatMul or Conv); 0 lets ONNX Runtime pick (one per physical core).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Threads that run independent branches when <see cref="ExecutionMode"/> is <see cref="Runtime.ExecutionMode.Parallel"/>; 0 lets ONNX Runtime pick.</summary>
+    public int InterOpThreads { get; init; }
+
+    /// <summary>Graph rewrites applied at load time. Default <see cref="Runtime.GraphOptimizationLevel.All"/>.</summary>
+    public GraphOptimizationLevel GraphOptimizationLevel { get; init; } = GraphOptimizationLevel.All;
+
+    /// <summary>
+    /// Where to keep the optimized graph on disk (ONNX Runtime's <c>optimized_model_filepath</c>), or null for no cache.
+    /// The first load optimizes the model and writes it here with a stamp file (<c>.stamp</c> beside it) recording
+    /// the source file's size, modification time and SHA-256; later loads whose source matches the stamp load the
+    /// optimized graph directly and skip optimization. A stale or unreadable cache is rebuilt.
+    /// </summary>
+    public string? OptimizedModelCachePath { get; init; }
+
+    /// <summary>Sequential (default) or parallel execution of independent graph branches.</summary>
+    public ExecutionMode ExecutionMode { get; init; } = ExecutionMode.Sequential;
+}
