@@ -60,6 +60,34 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
     }
 
+    [Theory, MemberData(nameof(Forms))]
+    public void Gemm_with_a_matrix_C_keeps_it_as_an_Add(QuantizedMatMulForm form)
+    {
+        if (!PythonOnnx.Available) return;
+        string output = models[$"gemm_matrix_c.{form}.onnx"];
+        DynamicQuantizer.Quantize(models["gemm_matrix_c.onnx"], output, With(form));
+
+        Assert.Equal("Add", OpTypes(output)[^1]);
+        double error = OrtRunner.RelativeMaxError(models["gemm_matrix_c.onnx"], output, [2, 32]);
+        Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
+    }
+
+    [Fact]
+    public void External_data_is_read_and_written_inline()
+    {
+        if (!PythonOnnx.Available) return;
+        string output = models["mlp_external.int8.onnx"];
+        var report = DynamicQuantizer.Quantize(models["mlp_external.onnx"], output);
+
+        long onDisk = new FileInfo(models["mlp_external.onnx"]).Length + new FileInfo(models["mlp_external.onnx.data"]).Length;
+        Assert.Equal(onDisk, report.InputFileBytes);
+        Assert.True(report.FileSizeRatio <= 0.3, $"file is {report.FileSizeRatio:F3}x the float one");
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(output));
+        Assert.All(model.Graph.Initializer, t => Assert.Empty(t.ExternalData));
+        double error = OrtRunner.RelativeMaxError(models["mlp.onnx"], output, [4, 256]);
+        Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
+    }
+
     [Theory]
     [InlineData(QuantizedMatMulForm.MatMulInteger, true)]
     [InlineData(QuantizedMatMulForm.Qdq, true)]
@@ -134,6 +162,28 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         var e = Assert.Throws<TesseraFormatException>(() => DynamicQuantizer.Quantize(garbage, models["garbage.int8.onnx"]));
         Assert.Contains(garbage, e.Message);
         Assert.Throws<FileNotFoundException>(() => DynamicQuantizer.Quantize(models["missing.onnx"], models["missing.int8.onnx"]));
+    }
+
+    [Theory]
+    [InlineData("../outside.bin", "outside the model's folder")]
+    [InlineData("missing.bin", "not found")]
+    [InlineData("weights.bin", "is outside 'weights.bin'")] // offset + length past the end of the file
+    public void Bad_external_data_is_a_format_error(string location, string expected)
+    {
+        string source = models[$"external_{location.Replace('/', '_')}.onnx"];
+        ProtoModels.SharedMatMuls(source, 8, 4);
+        File.WriteAllBytes(models["weights.bin"], new byte[16]);
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source));
+        var w = model.Graph.Initializer.Single();
+        w.FloatData.Clear();
+        w.DataLocation = TensorProto.Types.DataLocation.External;
+        w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        w.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = "128" });
+        File.WriteAllBytes(source, Google.Protobuf.MessageExtensions.ToByteArray(model));
+
+        var e = Assert.Throws<TesseraFormatException>(() => DynamicQuantizer.Quantize(source, models["external.int8.onnx"]));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("'w'", e.Message);
     }
 
     [Theory, MemberData(nameof(Forms))]

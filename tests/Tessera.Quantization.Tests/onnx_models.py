@@ -1,6 +1,6 @@
 """Builds the float test models for Tessera.Quantization.Tests with onnx.helper, independently of the C# code,
 and checks quantized outputs with onnx.load / onnx.checker. Usage:
-    onnx_models.py build DIR          writes matmul.onnx, gemm.onnx, mlp.onnx, no_matmul.onnx, weight_input.onnx
+    onnx_models.py build DIR          writes matmul, gemm, gemm_matrix_c, mlp, mlp_external (+ .data), no_matmul, weight_input .onnx
     onnx_models.py check PATH FULL    onnx.load + onnx.checker.check_model(full_check=FULL == "1")
 """
 import sys
@@ -45,6 +45,16 @@ def build(out):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])],
         [init(rng, "w1", 512, 256, scale=0.05), init(rng, "b1", 512), init(rng, "w2", 512, 10, scale=0.05), init(rng, "b2", 10)]),
         f"{out}/mlp.onnx")
+    # Gemm whose C is a full [M, N] matrix, not a bias vector: stays an Add after the quantized product.
+    save(helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "c"], ["y"], name="fc_matrix_c", transB=1)], "gemm_matrix_c",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])],
+        [init(rng, "w", 16, 32), init(rng, "c", 2, 16)]), f"{out}/gemm_matrix_c.onnx")
+    # The MLP again, with its tensors in an external data file (as models over 2 GB must be stored).
+    mlp = onnx.load(f"{out}/mlp.onnx")
+    onnx.save(mlp, f"{out}/mlp_external.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="mlp_external.onnx.data", size_threshold=0)
     # Nothing to quantize: no MatMul at all.
     save(helper.make_graph(
         [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])], "no_matmul",
