@@ -139,6 +139,7 @@ internal sealed class MatMulRewriter
             else if (beta == 1f) addAfter = c;
             else return "C is not a constant [N] vector and beta != 1";
         }
+        else if (c.Length > 0 && _initializers.ContainsKey(c)) _quantizedSources.Add(c); // beta = 0: C is dropped
         var qw = QuantizeWeight(w, transposed, alpha);
         Emit(node.Input[0], qw, bias, addAfter, node.Output[0], Label(node), nodes);
         return null;

@@ -202,6 +202,18 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     }
 
     [Fact]
+    public void Weights_below_the_minimum_size_stay_float()
+    {
+        string source = models["small.onnx"], output = models["small.int8.onnx"];
+        ProtoModels.SharedMatMuls(source, 8, 4); // 32 weights
+
+        var e = Assert.Throws<QuantizationException>(() =>
+            DynamicQuantizer.Quantize(source, output, new DynamicQuantizationOptions { MinimumWeightElements = 33 }));
+        Assert.Contains("left (MatMul): weight 'w' has fewer than 33 elements", e.Message);
+        Assert.Equal(["left", "right"], DynamicQuantizer.Quantize(source, output, new DynamicQuantizationOptions { MinimumWeightElements = 32 }).QuantizedNodes);
+    }
+
+    [Fact]
     public void Excluded_nodes_stay_float()
     {
         string source = models["exclude.onnx"], output = models["exclude.int8.onnx"];
