@@ -129,6 +129,9 @@ internal sealed class MatMulRewriter
         if (c.Length > 0 && beta != 0f)
         {
             if (_initializers.TryGetValue(c, out var ct) && ct.DataType == FloatType && !_graphInputs.Contains(c)
+                && ct.Dims.Count == 1 && ct.Dims[0] == n && beta == 1f)
+                bias = c; // already the [N] vector a bias input wants
+            else if (_initializers.TryGetValue(c, out ct) && ct.DataType == FloatType && !_graphInputs.Contains(c)
                 && BiasAsVector(ct, n) is { } vector)
             {
                 for (int i = 0; i < vector.Length; i++) vector[i] *= beta;
