@@ -93,7 +93,7 @@ public class CliTests : IDisposable
     public void Resume_continues_a_run_from_its_last_checkpoint()
     {
         if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
-        string outDir = Path.Combine(dir, "resumed");
+        string outDir = Path.Combine(temp.Path, "resumed");
         string[] common = ["train", "fashion-mnist", "--model", "mlp", "--limit-train", "2000", "--out", outDir, "--seed", "3"];
         Assert.Equal(0, Run([.. common, "--epochs", "1"]).Code);
         string state = Path.Combine(outDir, "checkpoints", "last", "trainer_state.json");
@@ -110,7 +110,7 @@ public class CliTests : IDisposable
     public void Resume_without_a_checkpoint_says_where_it_looked()
     {
         if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
-        var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(dir, "empty"), "--resume");
+        var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(temp.Path, "empty"), "--resume");
         Assert.Equal(1, code);
         Assert.Contains("--resume: no checkpoint at", err);
         Assert.Contains(Path.Combine("empty", "checkpoints", "last"), err);

@@ -1,0 +1,17 @@
+namespace Tessera.Runtime.Quantization;
+
+/// <summary>Options for <see cref="DynamicQuantizer"/>. Every default is the one a user wants without thinking.</summary>
+public sealed record DynamicQuantizationOptions
+{
+    /// <summary>The operators quantized nodes are rewritten to. Default: <see cref="DynamicQuantizer.DefaultForm"/>.</summary>
+    public QuantizedMatMulForm Form { get; init; } = DynamicQuantizer.DefaultForm;
+
+    /// <summary>
+    /// Weights with fewer elements than this stay float (quantizing a tiny matrix costs more than it saves).
+    /// Default 0: every eligible weight is quantized.
+    /// </summary>
+    public long MinimumWeightElements { get; init; }
+
+    /// <summary>Names of MatMul/Gemm nodes (or of their outputs) to leave in float, e.g. a sensitive classifier head.</summary>
+    public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+}
