@@ -53,7 +53,8 @@ public sealed class OnnxExportContext
     public IDisposable Scope(string childName)
     {
         path.Push(childName ?? "");
-        return new PopOnDispose(path);
+        Graph.NodeNamePrefix = Path;
+        return new PopOnDispose(this);
     }
 
     /// <summary>Adds a weight named <c>{Path}.{localName}</c> (e.g. <c>fc1.weight</c>) and returns the value name.</summary>
@@ -160,14 +161,15 @@ public sealed class OnnxExportContext
         return r;
     }
 
-    sealed class PopOnDispose(Stack<string> stack) : IDisposable
+    sealed class PopOnDispose(OnnxExportContext context) : IDisposable
     {
         bool done;
         public void Dispose()
         {
             if (done) return;
             done = true;
-            stack.Pop();
+            context.path.Pop();
+            context.Graph.NodeNamePrefix = context.Path;
         }
     }
 }

@@ -69,7 +69,8 @@ public static class OnnxExporter
             MlpConfig m => [1, m.InputSize],
             var c => throw new OnnxExportException($"{modelFolder}: no sample input shape known for model_type {c.ModelType}"),
         };
-        var sample = randn(shape, generator: new Generator(0));
+        using var generator = new Generator(0);
+        var sample = randn(shape, generator: generator);
         var metadata = new Dictionary<string, string>
         {
             [ConfigKey] = File.ReadAllText(Path.Combine(folder.Path, ModelFolder.ConfigFile)).Trim(),
@@ -106,7 +107,7 @@ public static class OnnxExporter
             else
                 builder.Rename(result, options.OutputName);
             builder.AddOutput(options.OutputName, OnnxGraphBuilder.ToOnnxType(reference.dtype), Dims(reference.shape, options.OutputName, options));
-            CheckDynamicAxes(options, sample.dim(), reference.dim());
+            CheckDynamicAxes(options);
 
             var graph = builder.Graph;
             long initializerBytes = graph.Initializer.Sum(t => (long)t.RawData.Length);
@@ -163,7 +164,7 @@ public static class OnnxExporter
         return dims;
     }
 
-    static void CheckDynamicAxes(OnnxExportOptions options, long inputRank, long outputRank)
+    static void CheckDynamicAxes(OnnxExportOptions options)
     {
         foreach (var key in options.DynamicAxes?.Keys ?? Enumerable.Empty<string>())
             if (key != options.InputName && key != options.OutputName)

@@ -40,6 +40,9 @@ public sealed class OnnxGraphBuilder
     /// <summary>The default-domain opset version.</summary>
     public int Opset { get; }
 
+    /// <summary>Prefix of the names given to new nodes (<c>{prefix}/{OpType}_{n}</c>); the exporter sets it to the current module path.</summary>
+    public string NodeNamePrefix { get; set; } = "";
+
     /// <summary>The graph under construction (for inspection; prefer the Add methods for changes).</summary>
     public GraphProto Graph => graph;
 
@@ -264,7 +267,8 @@ public sealed class OnnxGraphBuilder
         node.Output.AddRange(outputs);
         int n = nodeCounters.TryGetValue(opType, out var c) ? c : 0;
         nodeCounters[opType] = n + 1;
-        node.Name = opType + "_" + n.ToString(CultureInfo.InvariantCulture);
+        string local = opType + "_" + n.ToString(CultureInfo.InvariantCulture);
+        node.Name = NodeNamePrefix.Length == 0 ? local : NodeNamePrefix + "/" + local;
         return node;
     }
 

@@ -69,7 +69,7 @@ internal static class OnnxVerifier
     /// <summary>Random values like the sample: normal for floating types, integers drawn from the sample's own range for integer types (e.g. token ids).</summary>
     static Tensor RandomLike(Tensor sample, long[] shape, long seed)
     {
-        var gen = new Generator((ulong)seed);
+        using var gen = new Generator((ulong)seed);
         if (is_floating_point(sample))
             return randn(shape, ScalarType.Float32, generator: gen).to(sample.dtype, sample.device);
         long low = sample.numel() == 0 ? 0 : sample.min().item<long>();

@@ -21,6 +21,14 @@ internal static class OnnxChecker
 
     public static bool Available => available.Value;
 
+    /// <summary>Runs the checker; null when python3-onnx is missing, else whether it accepted the model and what it printed.</summary>
+    public static (bool Ok, string Output)? TryCheck(string path)
+    {
+        if (!Available) return null;
+        var (code, output) = RunPython(Script, path);
+        return (code == 0, output);
+    }
+
     /// <summary>Asserts that the checker accepts the model at <paramref name="path"/> (external data is found beside it).</summary>
     public static void Check(string path)
     {

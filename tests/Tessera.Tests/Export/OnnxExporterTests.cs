@@ -217,6 +217,41 @@ public class OnnxExporterTests
     }
 
     [Fact]
+    public void External_data_is_chosen_automatically_above_the_threshold()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = new ExportTempDir();
+        using var model = nn.Sequential(("fc", nn.Linear(16, 8)));
+        var small = OnnxExporter.Export(model, randn(1, 16), dir.File("a.onnx"));
+        var large = OnnxExporter.Export(model, randn(1, 16), dir.File("b.onnx"), new OnnxExportOptions { ExternalDataThreshold = 100 });
+        Assert.Null(small.ExternalDataPath);
+        Assert.False(File.Exists(dir.File("a.onnx.data")));
+        Assert.True(File.Exists(large.ExternalDataPath));
+        Assert.Equal(16 * 8 * 4 + 8 * 4, large.InitializerBytes);
+    }
+
+    [Fact]
+    public void Adaptive_pool_to_a_size_that_does_not_divide_the_input_names_the_module()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = new ExportTempDir();
+        using var model = nn.Sequential(("features", nn.Sequential(("pool", nn.AdaptiveAvgPool2d(3)))));
+        var e = Assert.Throws<OnnxExportException>(() => OnnxExporter.Export(model, randn(1, 2, 8, 8), dir.File("m.onnx")));
+        Assert.StartsWith("features.pool: AdaptiveAvgPool2d from 8x8 to 3x3", e.Message);
+    }
+
+    [Fact]
+    public void Node_names_carry_the_module_path()
+    {
+        using var scope = NewDisposeScope();
+        using var dir = new ExportTempDir();
+        using var model = nn.Sequential(("encoder", nn.Sequential(("fc", nn.Linear(3, 3)), ("act", nn.ReLU()))));
+        OnnxExporter.Export(model, randn(1, 3), dir.File("m.onnx"));
+        var names = ModelProto.Parser.ParseFrom(File.ReadAllBytes(dir.File("m.onnx"))).Graph.Node.Select(n => n.Name);
+        Assert.Equal(["encoder.fc/Gemm_0", "encoder.act/Relu_0"], names);
+    }
+
+    [Fact]
     public void Verify_false_skips_onnx_runtime()
     {
         using var scope = NewDisposeScope();
@@ -225,6 +260,29 @@ public class OnnxExporterTests
         Assert.False(report.Verified);
         Assert.True(double.IsNaN(report.MaxAbsoluteError));
         Assert.True(File.Exists(dir.File("m.onnx")));
+    }
+
+    [Fact]
+    public void Onnx_checker_harness_rejects_a_broken_graph()
+    {
+        // Guards the checker tests themselves: an operator the default domain lacks, and an output declared with a
+        // type the graph cannot produce, must both be rejected.
+        using var dir = new ExportTempDir();
+        var b = new OnnxGraphBuilder();
+        b.AddInput("x", TensorProto.Types.DataType.Float, "batch", 4);
+        string y = b.Apply("Relu", ["x"], "y");
+        b.AddOutput(y, TensorProto.Types.DataType.Int64, "batch", 4);
+        File.WriteAllBytes(dir.File("bad.onnx"), b.Build().ToByteArray());
+        var result = OnnxChecker.TryCheck(dir.File("bad.onnx"));
+        if (result is null) return; // python3-onnx missing
+        Assert.False(result.Value.Ok, result.Value.Output);
+
+        var c = new OnnxGraphBuilder();
+        c.AddInput("x", TensorProto.Types.DataType.Float, "batch", 4);
+        string z = c.Apply("NotAnOnnxOp", ["x"], "z");
+        c.AddOutput(z, TensorProto.Types.DataType.Float, "batch", 4);
+        File.WriteAllBytes(dir.File("bad2.onnx"), c.Build().ToByteArray());
+        Assert.False(OnnxChecker.TryCheck(dir.File("bad2.onnx"))!.Value.Ok);
     }
 
     static string IndependentInitializerHash(ModelProto model)
