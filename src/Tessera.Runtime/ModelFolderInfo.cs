@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using Tessera.Formats;
+
 namespace Tessera.Runtime;
 
 /// <summary>Finds the .onnx file for a path and reads a model folder's preprocessing and labels.</summary>

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 
+using Tessera.Formats;
+
 namespace Tessera.Runtime;
 
 public sealed partial class OnnxModel

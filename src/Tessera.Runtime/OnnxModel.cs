@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.ML.OnnxRuntime;
 
+using Tessera.Formats;
+
 namespace Tessera.Runtime;
 
 /// <summary>

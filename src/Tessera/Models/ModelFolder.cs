@@ -22,7 +22,7 @@ public sealed class ModelFolder
     /// <summary>Model card file name.</summary>
     public const string CardFile = "README.md";
 
-    private ModelFolder(string path, ModelConfig config, ImagePreprocessing preprocessing, IReadOnlyList<string> labels)
+    private ModelFolder(string path, ModelConfig config, ImagePreprocessingConfig preprocessing, IReadOnlyList<string> labels)
     {
         Path = path;
         Config = config;
@@ -35,12 +35,12 @@ public sealed class ModelFolder
     /// <summary>The architecture config.</summary>
     public ModelConfig Config { get; }
     /// <summary>How images must be prepared for the model.</summary>
-    public ImagePreprocessing Preprocessing { get; }
+    public ImagePreprocessingConfig Preprocessing { get; }
     /// <summary>Class names by index (from <c>id2label</c>), or the indices as text when absent.</summary>
     public IReadOnlyList<string> Labels { get; }
 
     /// <summary>Writes a model folder. Each file is written atomically; the card is optional.</summary>
-    public static void Save(string dir, ModelConfig config, nn.Module model, ImagePreprocessing preprocessing,
+    public static void Save(string dir, ModelConfig config, nn.Module model, ImagePreprocessingConfig preprocessing,
         IReadOnlyList<string>? labels = null, ModelCard? card = null)
     {
         Directory.CreateDirectory(dir);
@@ -67,8 +67,8 @@ public sealed class ModelFolder
         var config = ModelConfig.Load(configPath);
         var labels = ReadLabels(configPath);
         string prePath = System.IO.Path.Combine(dir, PreprocessorFile);
-        ImagePreprocessing pre;
-        try { pre = File.Exists(prePath) ? JsonSerializer.Deserialize<ImagePreprocessing>(File.ReadAllText(prePath)) ?? new() : new(); }
+        ImagePreprocessingConfig pre;
+        try { pre = File.Exists(prePath) ? ImagePreprocessingConfig.FromJson(File.ReadAllText(prePath)) : new(); }
         catch (JsonException e) { throw new TesseraFormatException(prePath, "invalid JSON: " + e.Message, e); }
         return new ModelFolder(dir, config, pre, labels);
     }

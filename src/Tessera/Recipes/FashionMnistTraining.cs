@@ -99,7 +99,7 @@ public static class FashionMnistTraining
             }
         var metrics = accumulator.Compute();
 
-        var preprocessing = new ImagePreprocessing { Mean = [FashionMnist.Mean], Std = [FashionMnist.Std] };
+        var preprocessing = new ImagePreprocessingConfig { Mean = [FashionMnist.Mean], Std = [FashionMnist.Std] };
         var result = new FashionMnistTrainingResult
         {
             Model = model,

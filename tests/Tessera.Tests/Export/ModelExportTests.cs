@@ -7,6 +7,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
+using Tessera.Formats;
+
 namespace Tessera.Tests.Export;
 
 /// <summary>Tessera's own models through the exporter, compared with TorchSharp in ONNX Runtime (max abs ≤ 1e-4) and checked by onnx.checker.</summary>
@@ -69,7 +71,7 @@ public class ModelExportTests
         string folder = dir.File("model");
         var config = new CnnConfig { ImageSize = 12, Hidden = 8, NumClasses = 3 };
         using (var model = new Cnn(config))
-            ModelFolder.Save(folder, config, model, new ImagePreprocessing { Height = 12, Width = 12, Mean = [0.5f], Std = [0.25f] }, ["cat", "dog", "bird"]);
+            ModelFolder.Save(folder, config, model, new ImagePreprocessingConfig { Height = 12, Width = 12, Mean = [0.5f], Std = [0.25f] }, ["cat", "dog", "bird"]);
 
         var report = OnnxExporter.ExportFolder(folder, dir.File("cnn.onnx"));
 

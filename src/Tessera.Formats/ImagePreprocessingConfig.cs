@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Tessera.Runtime;
+namespace Tessera.Formats;
 
 /// <summary>
 /// How an image becomes model input, read from a model folder's <c>preprocessor_config.json</c> or the
@@ -61,7 +61,8 @@ public sealed record ImagePreprocessingConfig
         }
     }
 
-    internal void Validate()
+    /// <summary>Checks sizes and that mean/std fit the channels; throws <see cref="JsonException"/> otherwise.</summary>
+    public void Validate()
     {
         if (Height <= 0 || Width <= 0 || Channels <= 0)
             throw new JsonException($"height, width and num_channels must be positive (got {Height}, {Width}, {Channels})");
