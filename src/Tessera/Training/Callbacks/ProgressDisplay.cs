@@ -13,6 +13,7 @@ public sealed class ProgressDisplay : Callback
     readonly TextWriter plainOut;
     readonly Stopwatch epochClock = new();
     long epochExamples;
+    TimeSpan trainElapsed; // up to the last training batch, so validation time does not dilute throughput
     double lastLoss = double.NaN;
     LiveBar? live;
 
@@ -27,13 +28,14 @@ public sealed class ProgressDisplay : Callback
     /// <summary>True when printing one line per epoch instead of a live bar.</summary>
     public bool Plain { get; }
 
-    /// <summary>Throughput of the last finished (or current) epoch in examples per second.</summary>
-    public double ExamplesPerSecond => epochClock.Elapsed.TotalSeconds > 0 ? epochExamples / epochClock.Elapsed.TotalSeconds : 0;
+    /// <summary>Training throughput of the last finished (or current) epoch in examples per second (validation time excluded).</summary>
+    public double ExamplesPerSecond => trainElapsed.TotalSeconds > 0 ? epochExamples / trainElapsed.TotalSeconds : 0;
 
     /// <inheritdoc />
     public override void OnTrainEpochStart(Trainer trainer, TrainingModuleBase module)
     {
         epochExamples = 0;
+        trainElapsed = TimeSpan.Zero;
         epochClock.Restart();
         if (!Plain)
         {
@@ -46,6 +48,7 @@ public sealed class ProgressDisplay : Callback
     public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize)
     {
         epochExamples += batchSize;
+        trainElapsed = epochClock.Elapsed;
         lastLoss = loss;
         live?.Advance($"{EpochLabel(trainer)} loss {loss:0.0000} {ExamplesPerSecond:0} img/s");
     }
