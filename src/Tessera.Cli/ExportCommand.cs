@@ -22,6 +22,7 @@ static class ExportCommand
         command.SetAction(parse =>
         {
             string folder = parse.GetValue(modelDir)!;
+            Models.ModelFolder.Open(folder); // a missing or malformed folder fails before --out's folder is created
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? Path.Combine(folder, Runtime.OnnxModel.ModelFileName));
             var report = OnnxExporter.ExportFolder(folder, file, new OnnxExportOptions { Opset = parse.GetValue(opset), Verify = !parse.GetValue(noVerify) });
             if (outFolder is not null) OnnxPaths.CopyFolderFiles(folder, outFolder);
