@@ -71,7 +71,7 @@ static class OnnxBench
                 ["torchsharp"] = TorchCall(stack, mlpInput),
                 ["ort-fp32"] = fp32Buffers.Run,
                 ["ort-int8"] = int8Buffers.Run,
-            }, warmup: 3, rounds, callsPerRound: 4);
+            }, warmup: 3, rounds * 2, callsPerRound: 2);
             const string partB = "(b) MLP stack 12x768/3072, [1,128,768]";
             lines.Add(Row(partB, "TorchSharp eager", b["torchsharp"], null, null, "", null));
             lines.Add(Row(partB, "ORT fp32", b["ort-fp32"], "TorchSharp", b["torchsharp"].P50Ms / b["ort-fp32"].P50Ms, ">= 2.5x faster", 2.5));
@@ -94,7 +94,7 @@ static class OnnxBench
                     ["direct"] = () => direct.Run(pixels, shape),
                     ["run"] = () => cnnOrt.Run(named),
                     ["buffers"] = () => { buffers.Run(); _ = buffers.Output<float>(cnnOrt.Outputs[0].Name)[0]; },
-                }, warmup: 50, rounds, callsPerRound: batch == 1 ? 400 : 100);
+                }, warmup: 50, rounds * 8, callsPerRound: batch == 1 ? 50 : 15);
                 string part = $"(c) runtime overhead, cnn batch {batch}";
                 lines.Add(Row(part, "InferenceSession.Run (direct)", c["direct"], null, null, "", null));
                 lines.Add(Row(part, "OnnxModel.Run", c["run"], "direct", c["run"].P50Ms / c["direct"].P50Ms, "<= 1.03x time", 1.03, lowerIsBetter: true));
@@ -128,20 +128,27 @@ static class OnnxBench
         new(part, contender, r.P50Ms, r.P95Ms, r.P99Ms, versus ?? "", ratio, target,
             threshold is { } t && ratio is { } x ? (lowerIsBetter ? x <= t : x >= t) : null);
 
-    /// <summary>Warms every contender up, then runs them in turn, <paramref name="callsPerRound"/> timed calls each per round.</summary>
+    /// <summary>
+    /// Warms every contender up, then runs them in turn, <paramref name="callsPerRound"/> timed calls each per round;
+    /// each round starts with the next contender, so none always runs first (after another's cache footprint).
+    /// </summary>
     static Dictionary<string, LatencyResult> Interleave(Dictionary<string, Action> contenders, int warmup, int rounds, int callsPerRound)
     {
         var times = contenders.Keys.ToDictionary(k => k, _ => new List<double>());
+        var order = contenders.ToArray();
         foreach (var run in contenders.Values)
             for (int i = 0; i < warmup; i++) run();
         for (int r = 0; r < rounds; r++)
-            foreach (var (name, run) in contenders)
+            for (int k = 0; k < order.Length; k++)
+            {
+                var (name, run) = order[(r + k) % order.Length];
                 for (int i = 0; i < callsPerRound; i++)
                 {
                     long start = Stopwatch.GetTimestamp();
                     run();
                     times[name].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
                 }
+            }
         return times.ToDictionary(kv => kv.Key, kv => LatencyBenchmark.Summarize(kv.Value, 1));
     }
 

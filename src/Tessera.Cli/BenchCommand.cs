@@ -133,7 +133,7 @@ static class BenchCommand
         }
     }
 
-    /// <summary>Warms every backend up, then times them round-robin: <see cref="Rounds"/> rounds of iterations/rounds calls each.</summary>
+    /// <summary>Warms every backend up, then times them round-robin: <see cref="Rounds"/> rounds of iterations/rounds calls each, each round starting with the next backend.</summary>
     static IEnumerable<Row> MeasureInterleaved(List<(string Name, Action Run)> backends, int batch, int iterations, int warmup)
     {
         var times = backends.Select(_ => new List<double>(iterations)).ToArray();
@@ -143,8 +143,9 @@ static class BenchCommand
         for (int r = 0; r < rounds; r++)
         {
             int calls = iterations / rounds + (r < iterations % rounds ? 1 : 0);
-            for (int k = 0; k < backends.Count; k++)
+            for (int j = 0; j < backends.Count; j++)
             {
+                int k = (r + j) % backends.Count; // each round starts with the next backend, so none always goes first
                 var run = backends[k].Run;
                 for (int i = 0; i < calls; i++)
                 {
