@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Tessera.Data;
+using Tessera.Export;
 using Tessera.Formats;
+using Tessera.Runtime;
 
 namespace Tessera.Cli;
 
@@ -16,6 +18,9 @@ public static class Cli
             EvalCommand.Create(),
             PredictCommand.Create(),
             LrFindCommand.Create(),
+            ExportCommand.Create(),
+            QuantizeCommand.Create(),
+            BenchCommand.Create(),
         };
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (output is not null) config.Output = output;
@@ -37,7 +42,8 @@ public static class Cli
     static string? UserError(Exception e) => e switch
     {
         TesseraFormatException or DatasetNotFoundException or FileNotFoundException or DirectoryNotFoundException
-            or ArgumentException or InvalidOperationException or IOException or NotSupportedException => e.Message,
+            or ArgumentException or InvalidOperationException or IOException or NotSupportedException
+            or OnnxExportException or TesseraRuntimeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => UserError(a.InnerException!),
         _ => null,
     };

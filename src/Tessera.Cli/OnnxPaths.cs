@@ -1,0 +1,54 @@
+using Tessera.Models;
+using Tessera.Runtime;
+
+namespace Tessera.Cli;
+
+/// <summary>How the ONNX commands tell model folders, ONNX folders and .onnx files apart, and where they write.</summary>
+static class OnnxPaths
+{
+    /// <summary>True for a TorchSharp model folder: a directory holding <c>model.safetensors</c>.</summary>
+    public static bool IsWeightsFolder(string path) =>
+        Directory.Exists(path) && File.Exists(Path.Combine(path, ModelFolder.WeightsFile));
+
+    /// <summary>
+    /// True for what <see cref="OnnxModel.Load"/> should take: an existing file (a non-ONNX one gets OnnxModel's own
+    /// error), a missing path ending in <c>.onnx</c>, or a directory holding <c>model.onnx</c> and no weights.
+    /// </summary>
+    public static bool IsOnnx(string path) =>
+        Directory.Exists(path) ? !IsWeightsFolder(path) && File.Exists(Path.Combine(path, OnnxModel.ModelFileName))
+            : File.Exists(path) || path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The .onnx file of an ONNX folder, or the path itself.</summary>
+    public static string ModelFile(string pathOrFolder) =>
+        Directory.Exists(pathOrFolder) ? Path.Combine(pathOrFolder, OnnxModel.ModelFileName) : pathOrFolder;
+
+    /// <summary>
+    /// Where to write for <c>--out</c>: a path ending in a separator or naming an existing directory means
+    /// <c>&lt;dir&gt;/model.onnx</c> (the directory is created); anything else is the file itself.
+    /// </summary>
+    public static (string File, string? Folder) Output(string output)
+    {
+        if (Path.EndsInDirectorySeparator(output) || Directory.Exists(output))
+        {
+            Directory.CreateDirectory(output);
+            return (Path.Combine(output, OnnxModel.ModelFileName), output);
+        }
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(output));
+        if (parent is not null) Directory.CreateDirectory(parent);
+        return (output, null);
+    }
+
+    /// <summary>Copies <c>config.json</c> and <c>preprocessor_config.json</c> (those that exist) from one folder to another, so an ONNX folder keeps labels and preprocessing.</summary>
+    public static void CopyFolderFiles(string fromFolder, string toFolder)
+    {
+        if (Path.GetFullPath(fromFolder).TrimEnd('/') == Path.GetFullPath(toFolder).TrimEnd('/')) return;
+        foreach (var name in new[] { ModelFolder.ConfigFile, ModelFolder.PreprocessorFile })
+        {
+            string source = Path.Combine(fromFolder, name);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(toFolder, name), overwrite: true);
+        }
+    }
+
+    /// <summary>Bytes as text: <c>1.23 MB</c>, <c>456.7 KB</c>.</summary>
+    public static string Size(long bytes) => bytes >= 1_000_000 ? $"{bytes / 1e6:0.00} MB" : $"{bytes / 1e3:0.0} KB";
+}

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Tessera.Data;
+using Tessera.Runtime;
+using Tessera.Runtime.Quantization;
+
+namespace Tessera.Cli;
+
+static class QuantizeCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("model") { Description = "Float .onnx file, or a folder with model.onnx" };
+        var output = new Option<string?>("--out")
+        {
+            Description = "Output .onnx file, or a folder (ending in / or existing) that gets model.onnx plus the input folder's JSON files [default: <model>.int8.onnx]",
+        };
+        var form = new Option<string>("--form")
+        {
+            Description = "Operators of the quantized MatMul/Gemm: dynamicquantizematmul (fused, fastest in ONNX Runtime), matmulinteger (standard ops) or qdq",
+            DefaultValueFactory = _ => DynamicQuantizer.DefaultForm.ToString().ToLowerInvariant(),
+        };
+        form.AcceptOnlyFromAmong("dynamicquantizematmul", "matmulinteger", "qdq");
+        var noEval = new Option<bool>("--no-eval") { Description = "Skip the Fashion-MNIST accuracy comparison of the float and int8 models" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the Fashion-MNIST IDX files [default: /usr/share/datasets/fashion-mnist]" };
+        var command = new Command("quantize", "Dynamic int8 quantization of MatMul/Gemm weights; prints sizes and, for Fashion-MNIST image models, the accuracy change")
+        {
+            input, output, form, noEval, dataDir,
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(input)!;
+            string source = OnnxPaths.ModelFile(path);
+            string defaultOut = Path.ChangeExtension(source, null) + ".int8.onnx";
+            var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? defaultOut);
+            var options = new DynamicQuantizationOptions { Form = Enum.Parse<QuantizedMatMulForm>(parse.GetValue(form)!, ignoreCase: true) };
+            var report = DynamicQuantizer.Quantize(source, file, options);
+            if (outFolder is not null && Directory.Exists(path)) OnnxPaths.CopyFolderFiles(path, outFolder);
+
+            var console = parse.InvocationConfiguration.Output;
+            console.WriteLine($"wrote {Path.GetFullPath(file)}");
+            console.WriteLine($"quantized {report.NodesQuantized} MatMul/Gemm node(s) to {report.Form}" +
+                (report.SkippedNodes.Count > 0 ? $"; left {report.SkippedNodes.Count} in float" : ""));
+            console.WriteLine($"size: {OnnxPaths.Size(report.InputFileBytes)} -> {OnnxPaths.Size(report.OutputFileBytes)} ({report.FileSizeRatio:0.000}x)");
+            if (!parse.GetValue(noEval)) PrintAccuracyChange(path, outFolder ?? file, parse.GetValue(dataDir), console);
+            return 0;
+        });
+        return command;
+    }
+
+    static void PrintAccuracyChange(string floatModel, string int8Model, string? dataDir, TextWriter console)
+    {
+        using var fp32 = OnnxModel.Load(floatModel);
+        if (!OnnxEvaluation.CanEvaluateOnFashionMnist(fp32, dataDir)) return; // not a Fashion-MNIST image model, or no data
+        using var int8 = OnnxModel.Load(int8Model);
+        using var test = FashionMnist.Load(train: false, dataDir);
+        double before = OnnxEvaluation.Evaluate(fp32, test).Accuracy;
+        double after = OnnxEvaluation.Evaluate(int8, test).Accuracy;
+        console.WriteLine($"fashion-mnist test accuracy: {before:0.0000} (fp32) -> {after:0.0000} (int8), {(after - before) * 100:+0.00;-0.00;0.00} points");
+    }
+}

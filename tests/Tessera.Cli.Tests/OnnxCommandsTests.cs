@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Tessera.Runtime;
+using Tessera.Tests.Shared;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary>export, quantize, eval on ONNX and bench end to end on a tiny trained mlp, plus their one-line errors.</summary>
+public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<TrainedMlpFolder>, IDisposable
+{
+    private readonly TempDirectory temp = new("tessera-cli-onnx-");
+    public void Dispose() => temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static double Accuracy(string evalOutput)
+    {
+        var line = evalOutput.Split('\n').Single(l => l.StartsWith("accuracy: "));
+        return double.Parse(line["accuracy: ".Length..], CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public void New_commands_have_help()
+    {
+        foreach (var command in new[] { "export", "quantize", "bench" })
+        {
+            var (code, output, _) = Run(command, "--help");
+            Assert.Equal(0, code);
+            Assert.Contains("Usage:", output);
+        }
+        Assert.Contains("--form", Run("quantize", "--help").Out);
+    }
+
+    [Fact]
+    public void Eval_on_the_exported_onnx_gives_the_folders_accuracy()
+    {
+        if (trained.Path is not { } folder) return;
+        string onnx = Path.Combine(temp.Path, "fm.onnx");
+        var export = Run("export", folder, "--out", onnx);
+        Assert.True(export.Code == 0, export.Err);
+        Assert.Matches(@"max abs error vs TorchSharp: \d\.\de[+-]\d\d .*batch 1, 3", export.Out);
+        Assert.Contains("nodes", export.Out);
+
+        var torch = Run("eval", folder);
+        var ort = Run("eval", onnx);
+        Assert.True(ort.Code == 0, ort.Err);
+        Assert.InRange(Math.Abs(Accuracy(torch.Out) - Accuracy(ort.Out)), 0, 0.001);
+        Assert.Contains("Ankle boot", ort.Out); // labels from the file's metadata
+
+        // --out a folder: model.onnx beside the config files, loadable as an ONNX folder.
+        string dir = Path.Combine(temp.Path, "onnx") + Path.DirectorySeparatorChar;
+        Assert.Equal(0, Run("export", folder, "--out", dir, "--no-verify").Code);
+        foreach (var file in new[] { "model.onnx", "config.json", "preprocessor_config.json" })
+            Assert.True(File.Exists(Path.Combine(dir, file)), file);
+        Assert.Equal(Accuracy(ort.Out), Accuracy(Run("eval", dir).Out));
+    }
+
+    [Fact]
+    public void Quantize_prints_sizes_and_accuracy_and_writes_a_loadable_file()
+    {
+        if (trained.Path is not { } folder) return;
+        string onnx = Path.Combine(temp.Path, "fm.onnx");
+        Assert.Equal(0, Run("export", folder, "--out", onnx, "--no-verify").Code);
+        string int8 = Path.Combine(temp.Path, "fm.int8.onnx");
+        var (code, output, err) = Run("quantize", onnx, "--out", int8);
+        Assert.True(code == 0, err);
+        var ratio = Regex.Match(output, @"\((\d\.\d+)x\)");
+        Assert.True(ratio.Success, output);
+        Assert.InRange(double.Parse(ratio.Groups[1].Value, CultureInfo.InvariantCulture), 0.2, 0.35); // int8 weights, float biases
+        Assert.Matches(@"accuracy: 0\.\d{4} \(fp32\) -> 0\.\d{4} \(int8\)", output);
+        using var model = OnnxModel.Load(int8);
+        Assert.Equal(10, model.Labels.Count);
+
+        var again = Run("quantize", int8);
+        Assert.Equal(1, again.Code);
+        Assert.Contains("already quantized", again.Err);
+    }
+
+    [Fact]
+    public void Bench_json_has_every_backend_and_batch()
+    {
+        if (trained.Path is not { } folder) return;
+        var (code, output, err) = Run("bench", folder, "--json", "--batch", "1,4", "--iterations", "5", "--warmup", "1");
+        Assert.True(code == 0, err);
+        using var json = JsonDocument.Parse(output);
+        var backends = json.RootElement.GetProperty("backends").EnumerateArray().Select(b => b.GetString()!).ToArray();
+        Assert.Equal(["torchsharp", "ort-fp32", "ort-int8"], backends);
+        var results = json.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(6, results.Length);
+        foreach (var r in results)
+        {
+            Assert.True(r.GetProperty("p50_ms").GetDouble() > 0);
+            Assert.True(r.GetProperty("p99_ms").GetDouble() >= r.GetProperty("p50_ms").GetDouble());
+            Assert.True(r.GetProperty("items_per_second").GetDouble() > 0);
+        }
+        Assert.Equal([1, 1, 1, 4, 4, 4], results.Select(r => r.GetProperty("batch").GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("eval", "missing.onnx", "file not found")]
+    [InlineData("eval", "notes.txt", "not a valid ONNX model")]
+    [InlineData("quantize", "missing.onnx", "missing.onnx")]
+    [InlineData("quantize", "notes.txt", "not an ONNX model")]
+    [InlineData("bench", "notes.txt", "not a valid ONNX model")]
+    [InlineData("export", "no-folder", "model folder does not exist")]
+    public void Bad_model_files_are_one_line_and_exit_code_1(string command, string file, string message)
+    {
+        File.WriteAllText(Path.Combine(temp.Path, "notes.txt"), "not a model\n");
+        var (code, _, err) = Run(command, Path.Combine(temp.Path, file));
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains(message, err);
+        Assert.DoesNotContain("   at ", err);
+    }
+}
