@@ -116,7 +116,16 @@ public sealed partial class HubClient : IDisposable
         IReadOnlyList<Regex>? allow = allowPatterns?.Select(GlobPattern.Compile).ToList();
         IReadOnlyList<Regex>? ignore = ignorePatterns?.Select(GlobPattern.Compile).ToList();
         var files = info.Siblings.Where(s => GlobPattern.Keep(s.RFilename, allow, ignore)).ToList();
-        foreach (var file in files) HubCache.ValidateFilename(file.RFilename);
+        foreach (var file in files)
+        {
+            try { HubCache.ValidateFilename(file.RFilename); }
+            catch (ArgumentException e)
+            {
+                // Never write outside the snapshot folder, whatever the server lists.
+                throw new HubException($"The hub lists a file '{file.RFilename}' in '{repoId}' that is not a safe relative path; nothing was downloaded.",
+                    repoId, revision, file.RFilename, inner: e);
+            }
+        }
         long? total = files.All(f => f.Size is not null) ? files.Sum(f => f.Size!.Value) : null;
         var tracker = new ProgressTracker(progress, total, files.Count);
 

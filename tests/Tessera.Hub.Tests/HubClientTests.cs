@@ -399,6 +399,20 @@ public sealed class HubClientTests
         await Assert.ThrowsAsync<ArgumentException>(() => client.GetModelFolderAsync("../not a repo"));
     }
 
+    [Fact]
+    public async Task A_listed_file_path_that_escapes_the_snapshot_is_refused()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        hub.Commit(RepoId, new Dictionary<string, byte[]> { ["../../evil.txt"] = Config });
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+
+        var error = await Assert.ThrowsAsync<HubException>(() => client.SnapshotDownloadAsync(RepoId));
+
+        Assert.Contains("not a safe relative path", error.Message);
+        Assert.False(File.Exists(Path.Combine(tmp.Path, "evil.txt")));
+    }
+
     sealed class SynchronousProgress(Action<HubProgress> report) : IProgress<HubProgress>
     {
         public void Report(HubProgress value) => report(value);
