@@ -96,24 +96,36 @@ public sealed partial class HubClient
     async Task<FileMetadata> GetFileMetadataAsync(string repoId, string filename, string revision, CancellationToken ct)
     {
         Uri resolve = http.Url($"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
-        // Stop at the hub's own answer (it carries X-Repo-Commit); other redirects (a renamed repository) are followed.
-        using var response = await http.SendAsync(HttpMethod.Head, resolve, null,
-            r => HubHttp.Header(r, "X-Repo-Commit") is not null, ct).ConfigureAwait(false);
+        // Like huggingface_hub: follow same-site redirects (a renamed repository, a resolve cache) and collect the
+        // hub's headers on the way, but stop at the redirect to the bytes (an LFS file on a CDN) or to another site.
+        string? commit = null, linkedEtag = null;
+        long? linkedSize = null;
+        void Collect(HttpResponseMessage r)
+        {
+            commit ??= HubHttp.Header(r, "X-Repo-Commit");
+            linkedEtag ??= HubHttp.Header(r, "X-Linked-Etag");
+            if (linkedSize is null && long.TryParse(HubHttp.Header(r, "X-Linked-Size"), out long n)) linkedSize = n;
+        }
+        using var response = await http.SendAsync(HttpMethod.Head, resolve, null, (r, next) =>
+        {
+            Collect(r);
+            return linkedEtag is not null || !HubHttp.SameOrigin(next, http.Endpoint);
+        }, ct).ConfigureAwait(false);
         bool redirect = HubHttp.IsRedirect(response.StatusCode);
         if (!response.IsSuccessStatusCode && !redirect)
             throw await http.ErrorAsync(response, repoId, revision, filename, ct).ConfigureAwait(false);
+        if (!redirect) Collect(response);
 
-        string? commit = HubHttp.Header(response, "X-Repo-Commit");
-        string? etag = HubHttp.Header(response, "X-Linked-Etag") ?? response.Headers.ETag?.Tag ?? HubHttp.Header(response, "ETag");
-        string? size = HubHttp.Header(response, "X-Linked-Size");
-        long? length = long.TryParse(size, out long linked) ? linked : redirect ? null : response.Content.Headers.ContentLength;
+        string? etag = linkedEtag ?? response.Headers.ETag?.Tag ?? HubHttp.Header(response, "ETag");
+        long? length = linkedSize ?? (redirect ? null : response.Content.Headers.ContentLength);
         if (commit is null || !RepoReference.IsCommitHash(commit))
             throw new HubException($"The hub's answer for {HubException.Describe(repoId, revision, filename)} has no commit hash (X-Repo-Commit); is {Options.Endpoint} a Hugging Face hub?",
                 repoId, revision, filename, response.StatusCode);
         if (NormalizeETag(etag) is not { } tag)
             throw new HubException($"The hub's answer for {HubException.Describe(repoId, revision, filename)} has no ETag, so the file cannot be cached.",
                 repoId, revision, filename, response.StatusCode);
-        Uri location = redirect && response.Headers.Location is { } loc ? (loc.IsAbsoluteUri ? loc : new Uri(response.RequestMessage?.RequestUri ?? resolve, loc)) : response.RequestMessage?.RequestUri ?? resolve;
+        Uri at = response.RequestMessage?.RequestUri ?? resolve;
+        Uri location = redirect && response.Headers.Location is { } loc ? (loc.IsAbsoluteUri ? loc : new Uri(at, loc)) : at;
         return new FileMetadata(commit, tag, length, location);
     }
 

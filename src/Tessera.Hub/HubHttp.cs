@@ -34,11 +34,12 @@ internal sealed class HubHttp : IDisposable
     public Uri Url(string relative) => new(Endpoint, relative);
 
     /// <summary>
-    /// Sends a request, following redirects until <paramref name="stopAt"/> accepts a response or it is not a
-    /// redirect. The token goes only to the hub's own scheme, host and port. The caller disposes the response.
+    /// Sends a request, following redirects until <paramref name="stopAt"/> (given each redirect and where it
+    /// points) returns true or a response is not a redirect. The token goes only to the hub's own scheme, host and
+    /// port. The caller disposes the response.
     /// </summary>
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, long? rangeFrom,
-        Func<HttpResponseMessage, bool>? stopAt, CancellationToken ct)
+        Func<HttpResponseMessage, Uri, bool>? stopAt, CancellationToken ct)
     {
         for (int hop = 0; hop <= MaxRedirects; hop++)
         {
@@ -61,11 +62,15 @@ internal sealed class HubHttp : IDisposable
                 throw new HttpRequestException($"{method} {uri} got no response within {options.RequestTimeout.TotalSeconds:0.#} s.", e);
             }
 
-            if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location && !(stopAt?.Invoke(response) ?? false))
+            if (IsRedirect(response.StatusCode) && response.Headers.Location is { } location)
             {
-                uri = location.IsAbsoluteUri ? location : new Uri(uri, location);
-                response.Dispose();
-                continue;
+                var next = location.IsAbsoluteUri ? location : new Uri(uri, location);
+                if (!(stopAt?.Invoke(response, next) ?? false))
+                {
+                    uri = next;
+                    response.Dispose();
+                    continue;
+                }
             }
             return response;
         }
@@ -74,7 +79,7 @@ internal sealed class HubHttp : IDisposable
 
     public static bool IsRedirect(HttpStatusCode status) => (int)status is 301 or 302 or 303 or 307 or 308;
 
-    static bool SameOrigin(Uri a, Uri b) =>
+    public static bool SameOrigin(Uri a, Uri b) =>
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase)
         && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 

@@ -53,6 +53,9 @@ internal sealed class FakeHub : IAsyncDisposable
     /// <summary>Files whose bytes are served with one byte flipped (their ETag stays the true sha256).</summary>
     public ConcurrentDictionary<string, bool> Corrupt { get; } = new();
 
+    /// <summary>Old repository id -> new one: resolve requests for the old id get a relative 307 to the new one, as the hub does after a rename.</summary>
+    public ConcurrentDictionary<string, string> Renamed { get; } = new();
+
     /// <summary>A pause before each file body, so parallel downloads overlap.</summary>
     public TimeSpan BodyDelay { get; set; }
 
@@ -147,6 +150,12 @@ internal sealed class FakeHub : IAsyncDisposable
         if (parts is ["api", "models", var org, var name, "revision", var rev])
         {
             await ModelInfoAsync(ctx, $"{org}/{name}", rev);
+            return;
+        }
+        if (parts.Length >= 5 && parts[2] == "resolve" && Renamed.TryGetValue($"{parts[0]}/{parts[1]}", out string? newId))
+        {
+            ctx.Response.StatusCode = 307;
+            ctx.Response.Headers.Location = $"/{newId}/{string.Join('/', (ctx.Request.Path.Value ?? "").Trim('/').Split('/')[2..])}";
             return;
         }
         if (parts.Length >= 5 && parts[2] == "resolve")

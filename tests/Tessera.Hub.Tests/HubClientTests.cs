@@ -413,6 +413,23 @@ public sealed class HubClientTests
         Assert.False(File.Exists(Path.Combine(tmp.Path, "evil.txt")));
     }
 
+    [Fact]
+    public async Task Renamed_repository_redirect_is_followed_and_cached_under_the_requested_id()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        string commit = hub.Commit(RepoId, ThreeFiles());
+        hub.Renamed["tessera-test/old-name"] = RepoId;
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+
+        string config = await client.DownloadFileAsync("tessera-test/old-name", "config.json");
+        string weights = await client.DownloadFileAsync("tessera-test/old-name", "model.safetensors");
+
+        Assert.Equal(Path.Combine(tmp.Path, "models--tessera-test--old-name", "snapshots", commit, "config.json"), config);
+        Assert.Equal(Config, File.ReadAllBytes(config));
+        Assert.Equal(FakeHub.Sha256(Weights), Sha256Of(weights));
+    }
+
     sealed class SynchronousProgress(Action<HubProgress> report) : IProgress<HubProgress>
     {
         public void Report(HubProgress value) => report(value);
