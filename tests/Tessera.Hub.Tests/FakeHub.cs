@@ -56,6 +56,9 @@ internal sealed class FakeHub : IAsyncDisposable
     /// <summary>Old repository id -> new one: resolve requests for the old id get a relative 307 to the new one, as the hub does after a rename.</summary>
     public ConcurrentDictionary<string, string> Renamed { get; } = new();
 
+    /// <summary>When true, Range headers are ignored and the whole file is sent with 200, as some mirrors do.</summary>
+    public bool IgnoreRange { get; set; }
+
     /// <summary>A pause before each file body, so parallel downloads overlap.</summary>
     public TimeSpan BodyDelay { get; set; }
 
@@ -267,7 +270,7 @@ internal sealed class FakeHub : IAsyncDisposable
         }
         long from = 0;
         string? range = ctx.Request.Headers.Range.FirstOrDefault();
-        if (range is not null && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (!IgnoreRange && range is not null && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
         {
             from = long.Parse(range["bytes=".Length..^1]);
             if (from >= content.Length)

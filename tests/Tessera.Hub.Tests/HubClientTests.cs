@@ -430,6 +430,41 @@ public sealed class HubClientTests
         Assert.Equal(FakeHub.Sha256(Weights), Sha256Of(weights));
     }
 
+    [Fact]
+    public async Task Server_that_ignores_the_range_restarts_the_file_from_zero()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        hub.Commit(RepoId, ThreeFiles());
+        hub.DropHalfway["model.safetensors"] = 1;
+        hub.IgnoreRange = true;
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+        var reports = new List<HubProgress>();
+
+        string path = await client.DownloadFileAsync(RepoId, "model.safetensors", progress: new SynchronousProgress(reports.Add));
+
+        Assert.Equal(FakeHub.Sha256(Weights), Sha256Of(path));
+        Assert.Equal($"bytes={Weights.Length / 2}-", hub.Requests.Last(r => r.Method == "GET").Range);
+        Assert.Equal(Weights.Length, reports[^1].BytesDownloaded);
+        Assert.Equal(Weights.Length, reports[^1].TotalBytes);
+        Assert.Equal(1, reports[^1].FilesCompleted);
+    }
+
+    [Fact]
+    public async Task Files_with_the_same_content_share_one_blob()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        string commit = hub.Commit(RepoId, new Dictionary<string, byte[]> { ["a.bin"] = Weights, ["copy/a.bin"] = Weights, ["b.json"] = Config });
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+
+        string folder = await client.SnapshotDownloadAsync(RepoId);
+
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(tmp.Path, "models--tessera-test--tiny-model", "blobs")).Length);
+        Assert.Equal(Weights, File.ReadAllBytes(Path.Combine(folder, "copy", "a.bin")));
+        Assert.Equal(1, hub.Requests.Count(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)));
+    }
+
     sealed class SynchronousProgress(Action<HubProgress> report) : IProgress<HubProgress>
     {
         public void Report(HubProgress value) => report(value);
