@@ -34,7 +34,7 @@ public sealed partial class HubClient
         HubCache.ValidateRepoId(repoId);
         HubCache.ValidateFilename(filename);
         HubCache.ValidateRevision(revision);
-        var tracker = new ProgressTracker(progress, null, 1);
+        var tracker = new ProgressTracker(progress, null, 1, learnTotal: true);
         return await DownloadCoreAsync(repoId, filename, revision, tracker, cancellationToken).ConfigureAwait(false);
     }
 
@@ -54,7 +54,7 @@ public sealed partial class HubClient
         {
             return CachedFileOrThrow(repoId, filename, revision, tracker, $"the hub at {Options.Endpoint} could not be reached ({e.Message})", e);
         }
-        tracker.SetTotalIfUnknown(meta.Size);
+        tracker.LearnTotal(meta.Size);
         Cache.WriteRef(repoId, revision, meta.Commit);
 
         string snapshotFile = Cache.SnapshotFilePath(repoId, meta.Commit, filename);
@@ -143,16 +143,27 @@ public sealed partial class HubClient
     {
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         string incomplete = blob + ".incomplete";
-        FileStream file;
-        try
+        FileStream? file = null;
+        while (file is null)
         {
-            // FileShare.None also takes an advisory lock on Unix, so two processes never write one partial file.
-            file = new FileStream(incomplete, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, CopyBufferSize, FileOptions.Asynchronous);
+            try
+            {
+                // FileShare.None also takes an advisory lock on Unix, so two processes never write one partial file.
+                file = new FileStream(incomplete, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, CopyBufferSize, FileOptions.Asynchronous);
+            }
+            catch (IOException) when (File.Exists(incomplete) || File.Exists(blob))
+            {
+                // Another client or process is downloading this blob; the lock goes when it finishes or dies.
+                await Task.Delay(TimeSpan.FromMilliseconds(100), ct).ConfigureAwait(false);
+            }
         }
-        catch (IOException e)
+        if (File.Exists(blob))
         {
-            throw new HubException($"{incomplete} is in use: another process seems to be downloading {HubException.Describe(repoId, revision, filename)}.",
-                repoId, revision, filename, inner: e);
+            // It finished while we waited.
+            await file.DisposeAsync().ConfigureAwait(false);
+            HubCache.TryDelete(incomplete);
+            tracker.AddBytes(new FileInfo(blob).Length, filename);
+            return;
         }
 
         await using (file)
@@ -207,6 +218,8 @@ public sealed partial class HubClient
     {
         long offset = file.Length;
         using var response = await http.SendAsync(HttpMethod.Get, meta.DownloadUri, offset, null, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && response.Content.Headers.ContentRange?.Length == offset)
+            return; // the partial file already holds every byte (its size was not announced)
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
             // The partial file does not fit what the server has: start over.

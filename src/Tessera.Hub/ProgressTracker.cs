@@ -1,15 +1,20 @@
 namespace Tessera.Hub;
 
 /// <summary>Sums byte and file counts over concurrent downloads into one ordered stream of <see cref="HubProgress"/> reports.</summary>
-internal sealed class ProgressTracker(IProgress<HubProgress>? progress, long? totalBytes, int totalFiles)
+/// <param name="progress">Where reports go.</param>
+/// <param name="totalBytes">The total, when known up front (a snapshot whose file sizes were all listed).</param>
+/// <param name="totalFiles">Files in the call.</param>
+/// <param name="learnTotal">Take the total from the first file's size (a single-file download).</param>
+internal sealed class ProgressTracker(IProgress<HubProgress>? progress, long? totalBytes, int totalFiles, bool learnTotal = false)
 {
     readonly Lock gate = new();
     long bytes;
     long? total = totalBytes;
     int filesDone;
 
-    public void SetTotalIfUnknown(long? size)
+    public void LearnTotal(long? size)
     {
+        if (!learnTotal) return;
         lock (gate) total ??= size;
     }
 

@@ -11,7 +11,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tessera.Hub;
-using Tessera.Tests.Shared;
 
 namespace Tessera.Hub.Tests;
 
@@ -296,6 +295,8 @@ internal sealed class FakeHub : IAsyncDisposable
             {
                 await ctx.Response.Body.WriteAsync(body[..(body.Length / 2)]);
                 await ctx.Response.Body.FlushAsync();
+                // Flushing hands the bytes to the transport; give the socket a moment to send them before the abort.
+                await Task.Delay(100);
                 ctx.Abort();
                 return;
             }
