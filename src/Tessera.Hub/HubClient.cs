@@ -1,0 +1,168 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Tessera.Hub;
+
+/// <summary>
+/// Downloads model repositories from the Hugging Face Hub (or a mirror) into the huggingface_hub cache layout, so
+/// the cache is shared with Python tools. Downloads resume after a broken connection, LFS files are checked against
+/// their sha256, and with <see cref="HubOptions.Offline"/> (or no network) files resolve from the cache alone.
+/// </summary>
+/// <example>
+/// <code>
+/// using var hub = new HubClient();                       // HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE
+/// string folder = await hub.SnapshotDownloadAsync("HuggingFaceTB/SmolLM-135M");
+/// </code>
+/// </example>
+public sealed partial class HubClient : IDisposable
+{
+    readonly HubHttp http;
+
+    /// <summary>A client configured from the environment (<see cref="HubOptions.FromEnvironment()"/>).</summary>
+    public HubClient() : this(HubOptions.FromEnvironment()) { }
+
+    /// <summary>A client with explicit options.</summary>
+    /// <exception cref="ArgumentException">The endpoint is not an absolute URL, or a count or timeout is not positive.</exception>
+    public HubClient(HubOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!Uri.TryCreate(options.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"Endpoint '{options.Endpoint}' is not an absolute http(s) URL.", nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxParallelDownloads, 1, nameof(options.MaxParallelDownloads));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetries, nameof(options.MaxRetries));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.RequestTimeout, TimeSpan.Zero, nameof(options.RequestTimeout));
+        Options = options;
+        Cache = new HubCache(options.CacheDir);
+        http = new HubHttp(options);
+    }
+
+    /// <summary>The options this client was made with.</summary>
+    public HubOptions Options { get; }
+
+    /// <summary>The cache this client reads and writes.</summary>
+    public HubCache Cache { get; }
+
+    /// <summary>Fetches a repository's metadata and file list at a revision (<c>GET /api/models/{repo}/revision/{revision}</c>).</summary>
+    /// <exception cref="RepositoryNotFoundException">No such repository (or private without access).</exception>
+    /// <exception cref="RevisionNotFoundException">No such branch, tag or commit.</exception>
+    /// <exception cref="GatedRepoException">A token is needed, or the token has no access.</exception>
+    /// <exception cref="HubException">Offline, the hub could not be reached, or it answered with something else.</exception>
+    public async Task<ModelInfo> GetModelInfoAsync(string repoId, string revision = RepoReference.DefaultRevision, CancellationToken cancellationToken = default)
+    {
+        HubCache.ValidateRepoId(repoId);
+        HubCache.ValidateRevision(revision);
+        if (Options.Offline)
+            throw new HubException($"Offline mode (HF_HUB_OFFLINE): cannot fetch model info for {HubException.Describe(repoId, revision, null)}.", repoId, revision);
+        Uri uri = http.Url($"api/models/{repoId}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(HttpMethod.Get, uri, null, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new HubException($"Could not reach {Options.Endpoint} for {HubException.Describe(repoId, revision, null)}: {e.Message}", repoId, revision, inner: e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+                throw await http.ErrorAsync(response, repoId, revision, null, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                var info = await JsonSerializer.DeserializeAsync(body, HubJsonContext.Default.ModelInfo, cancellationToken).ConfigureAwait(false);
+                return info ?? throw new HubException($"The hub sent an empty model info for '{repoId}'.", repoId, revision);
+            }
+            catch (JsonException e)
+            {
+                throw new HubException($"The hub sent model info for '{repoId}' that is not valid JSON: {e.Message}", repoId, revision, inner: e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Downloads every file of a repository at a revision (or those matching the patterns) into the cache, several at
+    /// once, and returns the snapshot folder <c>{cache}/models--org--name/snapshots/{commit}</c>. Files already cached
+    /// are not downloaded again. Offline, or when the hub cannot be reached, returns the cached snapshot folder.
+    /// </summary>
+    /// <param name="repoId">The repository id, e.g. <c>HuggingFaceTB/SmolLM-135M</c>.</param>
+    /// <param name="revision">A branch, tag or commit hash.</param>
+    /// <param name="progress">Receives one ordered stream of reports summed over all files.</param>
+    /// <param name="allowPatterns">If given, only files matching one of these fnmatch patterns (e.g. <c>*.json</c>).</param>
+    /// <param name="ignorePatterns">Files matching one of these are skipped.</param>
+    /// <param name="cancellationToken">Cancels the downloads; partial files are kept and resume next time.</param>
+    /// <exception cref="LocalEntryNotFoundException">Offline (or unreachable) and the snapshot is not cached.</exception>
+    /// <exception cref="HubException">See <see cref="GetModelInfoAsync"/> and <see cref="DownloadFileAsync"/>.</exception>
+    public async Task<string> SnapshotDownloadAsync(string repoId, string revision = RepoReference.DefaultRevision,
+        IProgress<HubProgress>? progress = null, IEnumerable<string>? allowPatterns = null, IEnumerable<string>? ignorePatterns = null,
+        CancellationToken cancellationToken = default)
+    {
+        HubCache.ValidateRepoId(repoId);
+        HubCache.ValidateRevision(revision);
+        if (Options.Offline) return CachedSnapshotOrThrow(repoId, revision, "offline mode (HF_HUB_OFFLINE)", null);
+
+        ModelInfo info;
+        try
+        {
+            info = await GetModelInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HubException e) when (e.StatusCode is null && e.InnerException is HttpRequestException)
+        {
+            return CachedSnapshotOrThrow(repoId, revision, $"the hub at {Options.Endpoint} could not be reached", e);
+        }
+        if (info.Sha is not { } commit || !RepoReference.IsCommitHash(commit))
+            throw new HubException($"The hub's model info for '{repoId}' at '{revision}' has no commit hash (sha).", repoId, revision);
+
+        IReadOnlyList<Regex>? allow = allowPatterns?.Select(GlobPattern.Compile).ToList();
+        IReadOnlyList<Regex>? ignore = ignorePatterns?.Select(GlobPattern.Compile).ToList();
+        var files = info.Siblings.Where(s => GlobPattern.Keep(s.RFilename, allow, ignore)).ToList();
+        foreach (var file in files)
+        {
+            try { HubCache.ValidateFilename(file.RFilename); }
+            catch (ArgumentException e)
+            {
+                // Never write outside the snapshot folder, whatever the server lists.
+                throw new HubException($"The hub lists a file '{file.RFilename}' in '{repoId}' that is not a safe relative path; nothing was downloaded.",
+                    repoId, revision, file.RFilename, inner: e);
+            }
+        }
+        long? total = files.All(f => f.Size is not null) ? files.Sum(f => f.Size!.Value) : null;
+        var tracker = new ProgressTracker(progress, total, files.Count);
+
+        await Parallel.ForEachAsync(files,
+            new ParallelOptions { MaxDegreeOfParallelism = Options.MaxParallelDownloads, CancellationToken = cancellationToken },
+            async (file, ct) => await DownloadCoreAsync(repoId, file.RFilename, commit, tracker, ct).ConfigureAwait(false)).ConfigureAwait(false);
+
+        Cache.WriteRef(repoId, revision, commit);
+        string folder = Cache.SnapshotPath(repoId, commit);
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+
+    /// <summary>
+    /// A local model folder for <paramref name="pathOrRepo"/>: an existing directory as is, otherwise a repository
+    /// reference (<c>org/name</c> or <c>org/name@revision</c>) downloaded with <see cref="SnapshotDownloadAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Neither an existing folder nor a valid repository id.</exception>
+    /// <exception cref="HubException">The download failed; see <see cref="SnapshotDownloadAsync"/>.</exception>
+    public Task<string> GetModelFolderAsync(string pathOrRepo, IProgress<HubProgress>? progress = null,
+        IEnumerable<string>? allowPatterns = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pathOrRepo);
+        if (Directory.Exists(pathOrRepo)) return Task.FromResult(Path.GetFullPath(pathOrRepo));
+        if (!RepoReference.TryParse(pathOrRepo, out var reference))
+            throw new ArgumentException($"'{pathOrRepo}' is neither an existing folder nor a repository id like 'org/name[@revision]'.", nameof(pathOrRepo));
+        return SnapshotDownloadAsync(reference.RepoId, reference.Revision, progress, allowPatterns, null, cancellationToken);
+    }
+
+    string CachedSnapshotOrThrow(string repoId, string revision, string why, Exception? inner)
+    {
+        if (Cache.TryGetSnapshotFolder(repoId, revision, out string? folder)) return folder;
+        throw new LocalEntryNotFoundException(
+            $"Cannot download {HubException.Describe(repoId, revision, null)}: {why}, and no snapshot of it is in the cache at {Cache.CacheDir}.",
+            repoId, revision, null, null, inner);
+    }
+
+    /// <summary>Frees the HTTP connections (an injected handler is left alone).</summary>
+    public void Dispose() => http.Dispose();
+}
