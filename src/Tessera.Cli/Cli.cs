@@ -18,6 +18,7 @@ public static class Cli
             EvalCommand.Create(),
             PredictCommand.Create(),
             LrFindCommand.Create(),
+            HubCommand.Create(),
             ExportCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),
@@ -41,7 +42,7 @@ public static class Cli
     // Failures a user can fix get one line; anything else is a bug and keeps its stack trace.
     static string? UserError(Exception e) => e switch
     {
-        TesseraFormatException or DatasetNotFoundException or FileNotFoundException or DirectoryNotFoundException
+        Hub.HubException or TesseraFormatException or DatasetNotFoundException or FileNotFoundException or DirectoryNotFoundException
             or ArgumentException or InvalidOperationException or IOException or NotSupportedException
             or OnnxExportException or TesseraRuntimeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => UserError(a.InnerException!),

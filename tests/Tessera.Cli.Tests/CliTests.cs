@@ -115,4 +115,23 @@ public class CliTests : IDisposable
         Assert.Contains("--resume: no checkpoint at", err);
         Assert.Contains(Path.Combine("empty", "checkpoints", "last"), err);
     }
+
+    [Fact]
+    public void Hub_download_offline_without_a_cached_copy_is_one_clear_line()
+    {
+        string? before = Environment.GetEnvironmentVariable("HF_HUB_OFFLINE");
+        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1"); // never touch the network from tests
+        try
+        {
+            var (code, _, err) = Run("hub", "download", "org/tiny-model@main", "--cache-dir", Path.Combine(temp.Path, "hub"));
+            Assert.Equal(1, code);
+            Assert.Single(err.Trim().Split('\n'));
+            Assert.Contains("org/tiny-model", err);
+            Assert.Contains("offline", err, StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", before);
+        }
+    }
 }
