@@ -14,8 +14,11 @@ public abstract class PreTrainedModel : nn.Module
     /// <summary>Names the module (TorchSharp's module name).</summary>
     protected PreTrainedModel(string name) : base(name) { }
 
-    /// <summary>The configuration the model was built from.</summary>
-    public abstract PretrainedConfig Config { get; }
+    /// <summary>The configuration the model was built from (derived models expose their own config type under the same name).</summary>
+    public PretrainedConfig Config => ConfigCore;
+
+    /// <summary>The configuration, for <see cref="Config"/>.</summary>
+    protected abstract PretrainedConfig ConfigCore { get; }
 
     /// <summary>
     /// The attribute that holds the base model inside task heads (<c>transformer</c> for GPT-2, <c>model</c> for
