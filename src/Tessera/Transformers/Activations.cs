@@ -1,0 +1,33 @@
+using static TorchSharp.torch;
+
+namespace Tessera.Transformers;
+
+/// <summary>The activations named by <c>hidden_act</c> / <c>activation_function</c> in Hugging Face configs.</summary>
+public static class Activations
+{
+    /// <summary>The names <see cref="Apply"/> understands.</summary>
+    public static IReadOnlyList<string> Supported { get; } = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh"];
+
+    /// <summary>Whether <paramref name="name"/> is in <see cref="Supported"/>.</summary>
+    public static bool IsSupported(string name) => Supported.Contains(name);
+
+    /// <summary>Applies the activation called <paramref name="name"/> (as <c>transformers</c>' ACT2FN defines it).</summary>
+    /// <exception cref="NotSupportedException">The name is not in <see cref="Supported"/>.</exception>
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        "gelu" => nn.functional.gelu(x),
+        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluTanh(x),
+        "relu" => nn.functional.relu(x),
+        "silu" or "swish" => nn.functional.silu(x),
+        "tanh" => x.tanh(),
+        _ => throw new NotSupportedException($"activation \"{name}\" is not supported (supported: {string.Join(", ", Supported)})"),
+    };
+
+    /// <summary>The tanh approximation of GELU: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).</summary>
+    public static Tensor GeluTanh(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor inner = (x + x.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
+        return (x * 0.5 * (inner.tanh() + 1.0)).MoveToOuterDisposeScope();
+    }
+}
