@@ -15,7 +15,7 @@ internal static class AttentionMasks
         if (attentionMask is null)
             return arange(pastLength, pastLength + newLength, dtype: ScalarType.Int64, device: device).unsqueeze(0);
         using var scope = NewDisposeScope();
-        Tensor mask = attentionMask.to_type(ScalarType.Int64);
+        Tensor mask = attentionMask.to(device).to_type(ScalarType.Int64);
         Tensor positions = mask.cumsum(-1, ScalarType.Int64) - 1;
         positions = positions.masked_fill(mask.eq(0), 1);
         return positions.narrow(1, positions.shape[1] - newLength, newLength).MoveToOuterDisposeScope();

@@ -31,10 +31,10 @@ public sealed class BertForMaskedLM : PreTrainedModel
         Build<BertForMaskedLM, BertConfig>(folder, options, c => new BertForMaskedLM(c));
 
     /// <summary>The configuration.</summary>
-    public new BertConfig Config => bert.Config;
+    public BertConfig Config => bert.Config;
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <summary>The encoder.</summary>
     public BertModel Bert => bert;

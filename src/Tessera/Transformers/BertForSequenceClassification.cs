@@ -35,10 +35,10 @@ public sealed class BertForSequenceClassification : PreTrainedModel
         Build<BertForSequenceClassification, BertConfig>(folder, options, c => new BertForSequenceClassification(c));
 
     /// <summary>The configuration.</summary>
-    public new BertConfig Config => bert.Config;
+    public BertConfig Config => bert.Config;
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <summary>The encoder.</summary>
     public BertModel Bert => bert;

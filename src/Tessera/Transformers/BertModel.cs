@@ -39,10 +39,10 @@ public sealed class BertModel : PreTrainedModel
         Build<BertModel, BertConfig>(folder, options, c => new BertModel(c));
 
     /// <summary>The configuration.</summary>
-    public new BertConfig Config { get; }
+    public BertConfig Config { get; }
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <inheritdoc/>
     public override string BaseModelPrefix => "bert";

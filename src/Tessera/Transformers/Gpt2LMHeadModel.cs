@@ -28,10 +28,10 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
         Build<Gpt2LMHeadModel, Gpt2Config>(folder, options, c => new Gpt2LMHeadModel(c));
 
     /// <summary>The configuration.</summary>
-    public new Gpt2Config Config => transformer.Config;
+    public Gpt2Config Config => transformer.Config;
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <summary>The transformer body.</summary>
     public Gpt2Model Transformer => transformer;

@@ -40,10 +40,10 @@ public sealed class Gpt2Model : PreTrainedModel
     }
 
     /// <summary>The configuration.</summary>
-    public new Gpt2Config Config { get; }
+    public Gpt2Config Config { get; }
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <inheritdoc/>
     public override string BaseModelPrefix => "transformer";

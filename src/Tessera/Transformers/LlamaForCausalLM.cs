@@ -31,10 +31,10 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         Build<LlamaForCausalLM, LlamaConfig>(folder, options, c => new LlamaForCausalLM(c));
 
     /// <summary>The configuration.</summary>
-    public new LlamaConfig Config => model.Config;
+    public LlamaConfig Config => model.Config;
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <summary>The decoder body.</summary>
     public LlamaModel Model => model;

@@ -35,10 +35,10 @@ public sealed class LlamaModel : PreTrainedModel
     }
 
     /// <summary>The configuration.</summary>
-    public new LlamaConfig Config { get; }
+    public LlamaConfig Config { get; }
 
     /// <inheritdoc/>
-    protected override PretrainedConfig ConfigCore => Config;
+    public override PretrainedConfig PretrainedConfig => Config;
 
     /// <inheritdoc/>
     public override string BaseModelPrefix => "model";

@@ -14,11 +14,11 @@ public abstract class PreTrainedModel : nn.Module
     /// <summary>Names the module (TorchSharp's module name).</summary>
     protected PreTrainedModel(string name) : base(name) { }
 
-    /// <summary>The configuration the model was built from (derived models expose their own config type under the same name).</summary>
-    public PretrainedConfig Config => ConfigCore;
-
-    /// <summary>The configuration, for <see cref="Config"/>.</summary>
-    protected abstract PretrainedConfig ConfigCore { get; }
+    /// <summary>
+    /// The configuration the model was built from; each model also has a <c>Config</c> property of its own config type.
+    /// (Not one covariant <c>Config</c>: TorchSharp's <c>Module.to</c> reflects over properties by name and rejects duplicates.)
+    /// </summary>
+    public abstract PretrainedConfig PretrainedConfig { get; }
 
     /// <summary>
     /// The attribute that holds the base model inside task heads (<c>transformer</c> for GPT-2, <c>model</c> for
@@ -46,7 +46,7 @@ public abstract class PreTrainedModel : nn.Module
     {
         Directory.CreateDirectory(folder);
         PretrainedWeights.Save(this, folder, maxShardBytes, dtype);
-        PretrainedConfig config = dtype is { } d ? Config with { TorchDtype = PretrainedWeights.TorchDtypeName(d) } : Config;
+        PretrainedConfig config = dtype is { } d ? PretrainedConfig with { TorchDtype = PretrainedWeights.TorchDtypeName(d) } : PretrainedConfig;
         config.Save(Path.Combine(folder, "config.json"));
     }
 
