@@ -125,6 +125,9 @@ public sealed record GenerationConfig
         Require(TopK >= 0, "top_k", $"must not be negative, got {TopK}");
         Require(TopP > 0 && TopP <= 1, "top_p", $"must be in (0, 1], got {TopP}");
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), "repetition_penalty", $"must be positive, got {RepetitionPenalty}");
+        Require(EosTokenId is null or { ValueKind: JsonValueKind.Null or JsonValueKind.Number }
+            || EosTokenId is { ValueKind: JsonValueKind.Array } a && a.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number),
+            "eos_token_id", $"must be a token id or a list of them, got {EosTokenId?.GetRawText()}");
         Require(StopStrings is null || StopStrings.All(s => !string.IsNullOrEmpty(s)), "stop_strings", "must not contain empty strings");
     }
 
@@ -146,7 +149,6 @@ public sealed record GenerationConfig
         {
             var config = JsonSerializer.Deserialize<GenerationConfig>(json, ReadOptions)
                 ?? throw new TesseraFormatException(sourceName, "generation config is null");
-            _ = config.EosTokenIds; // a string or an object here is a format error, not a later crash
             config.Validate();
             return config;
         }

@@ -106,7 +106,7 @@ public static class TextGeneration
     {
         config ??= new GenerationConfig();
         config.Validate();
-        PretrainedConfig modelConfig = model.Config;
+        PretrainedConfig modelConfig = model.PretrainedConfig;
         if (config.EosTokenIds.Count == 0)
         {
             IReadOnlyList<int> eos = modelConfig.EosTokenIds.Count > 0 ? modelConfig.EosTokenIds
