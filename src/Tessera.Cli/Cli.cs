@@ -19,6 +19,7 @@ public static class Cli
             PredictCommand.Create(),
             LrFindCommand.Create(),
             HubCommand.Create(),
+            GenerateCommand.Create(),
             ExportCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),

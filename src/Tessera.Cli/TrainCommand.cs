@@ -60,6 +60,7 @@ static class TrainCommand
             AnsiConsole.Write(table);
             return 0;
         });
+        command.Subcommands.Add(TrainLmCommand.Create());
         return command;
     }
 }

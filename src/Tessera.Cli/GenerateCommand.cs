@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Tessera.Hub;
+using Tessera.Text;
+using Tessera.Text.Generation;
+using Tessera.Transformers;
+
+namespace Tessera.Cli;
+
+static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "Model folder (config.json, safetensors, tokenizer) or hub repository org/name[@revision]" };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 40 };
+        var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (turns sampling on) [default: generation_config.json, else 1]" };
+        var topK = new Option<int?>("--top-k") { Description = "Sample among the k most likely tokens, 0 = all (turns sampling on) [default: generation_config.json, else 50]" };
+        var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling probability mass (turns sampling on) [default: generation_config.json, else 1]" };
+        var repetitionPenalty = new Option<double?>("--repetition-penalty") { Description = "Penalty on tokens already seen, 1 = none [default: generation_config.json, else 1]" };
+        var seed = new Option<long?>("--seed") { Description = "Seed for reproducible sampling [default: generation_config.json, else random]" };
+        var stop = new Option<string[]>("--stop") { Description = "Stop when the text reaches one of these strings", AllowMultipleArgumentsPerToken = true };
+        var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (overrides the sampling options)" };
+        var stream = new Option<bool>("--stream") { Description = "Print the text piece by piece as it is generated" };
+        var command = new Command("generate", "Continue a prompt with a causal language model (GPT-2, Llama family); prints the prompt and its completion")
+        {
+            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream,
+        };
+        command.SetAction(async (parse, cancel) =>
+        {
+            string folder;
+            using (var hub = new HubClient(HubOptions.FromEnvironment()))
+                folder = await hub.GetModelFolderAsync(parse.GetValue(model)!, cancellationToken: cancel);
+            GenerationConfig config = GenerationConfig.Load(folder) with { MaxNewTokens = parse.GetValue(maxNewTokens) };
+            bool sampling = config.DoSample;
+            if (parse.GetValue(temperature) is double t) { config = config with { Temperature = t }; sampling = true; }
+            if (parse.GetValue(topK) is int k) { config = config with { TopK = k }; sampling = true; }
+            if (parse.GetValue(topP) is double p) { config = config with { TopP = p }; sampling = true; }
+            if (parse.GetValue(repetitionPenalty) is double r) config = config with { RepetitionPenalty = r };
+            if (parse.GetValue(seed) is long s) config = config with { Seed = s };
+            if (parse.GetValue(stop) is { Length: > 0 } stops) config = config with { StopStrings = stops };
+            config = config with { DoSample = sampling && !parse.GetValue(greedy) };
+            config.Validate();
+
+            HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
+            using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
+            var output = parse.InvocationConfiguration.Output;
+            string text = parse.GetValue(prompt)!;
+            output.Write(text);
+            if (parse.GetValue(stream))
+            {
+                await foreach (string piece in lm.GenerateStream(tokenizer, text, config, cancel))
+                {
+                    output.Write(piece);
+                    output.Flush();
+                }
+            }
+            else
+            {
+                output.Write(lm.Generate(tokenizer, text, config).Text);
+            }
+            output.WriteLine();
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Tessera.Recipes;
+
+namespace Tessera.Cli;
+
+static class TrainLmCommand
+{
+    public static Command Create()
+    {
+        var defaults = new LanguageModelTrainingOptions();
+        var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files", DefaultValueFactory = _ => defaults.Data };
+        var model = new Option<string>("--model") { Description = "Architecture: gpt2-tiny (4x128) or gpt2-mini (6x192)", DefaultValueFactory = _ => defaults.Model };
+        model.AcceptOnlyFromAmong([.. LanguageModelTraining.Models]);
+        var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
+        var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize };
+        var block = new Option<int>("--block-size") { Description = "Tokens (bytes) per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate };
+        var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps", DefaultValueFactory = _ => defaults.ValidateEvery };
+        var limit = new Option<int?>("--limit-chars") { Description = "Use only the first N characters of text [default: all]" };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
+        var output = new Option<string>("--out") { Description = "Output folder (model/, metrics.csv)", DefaultValueFactory = _ => defaults.OutputDir };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" };
+        var command = new Command("lm", "Train a small GPT from scratch on text (byte-level tokens); writes a Hugging Face model folder with a model card")
+        {
+            data, model, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads,
+        };
+        command.SetAction(parse =>
+        {
+            var writer = parse.InvocationConfiguration.Output;
+            var result = LanguageModelTraining.Run(new LanguageModelTrainingOptions
+            {
+                Data = parse.GetValue(data)!,
+                Model = parse.GetValue(model)!,
+                MaxSteps = parse.GetValue(maxSteps),
+                BatchSize = parse.GetValue(batch),
+                BlockSize = parse.GetValue(block),
+                LearningRate = parse.GetValue(lr),
+                ValidateEvery = parse.GetValue(validateEvery),
+                LimitChars = parse.GetValue(limit),
+                Seed = parse.GetValue(seed),
+                OutputDir = parse.GetValue(output)!,
+                Device = parse.GetValue(device)!,
+                Threads = parse.GetValue(threads),
+                PlainProgress = true,
+            }, writer);
+            writer.WriteLine($"validation loss {result.ValidationLoss:0.000}, perplexity {result.ValidationPerplexity:0.00}, {result.Steps} steps in {result.TrainSeconds:0.0}s ({result.TokensPerSecond:0} tokens/s)");
+            foreach (string sample in result.Samples) writer.WriteLine($"--- {sample}");
+            writer.WriteLine(result.ModelDir);
+            return 0;
+        });
+        return command;
+    }
+}

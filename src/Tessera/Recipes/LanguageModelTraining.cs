@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Tessera.Data;
+using Tessera.Formats;
+using Tessera.Tasks;
+using Tessera.Text;
+using Tessera.Text.Generation;
+using Tessera.Training;
+using Tessera.Training.Callbacks;
+using Tessera.Training.Loggers;
+using Tessera.Transformers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Recipes;
+
+/// <summary>
+/// A tiny GPT trained from scratch on a text corpus (by default the <c>fortunes</c> files): byte-level tokens, packed
+/// blocks, the <see cref="Trainer"/> with <see cref="CausalLMModule"/>, validation perplexity on every 20th entry held
+/// out, and a Hugging Face model folder (config.json, model.safetensors, tokenizer.json, generation_config.json) with a
+/// model card holding the loss curve and samples. What <c>tessera train lm</c> runs.
+/// </summary>
+public static class LanguageModelTraining
+{
+    /// <summary>The architectures <see cref="LanguageModelTrainingOptions.Model"/> accepts.</summary>
+    public static IReadOnlyList<string> Models { get; } = ["gpt2-tiny", "gpt2-mini"];
+
+    /// <summary>Trains as <paramref name="options"/> says and writes the model folder; returns the measurements.</summary>
+    /// <exception cref="ArgumentException">An option is out of range, or the text is too short for one training and one validation block.</exception>
+    /// <exception cref="FileNotFoundException">The data path does not exist.</exception>
+    public static LanguageModelTrainingResult Run(LanguageModelTrainingOptions options, TextWriter? log = null)
+    {
+        log ??= Console.Out;
+        if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
+        if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
+        Gpt2Config config = Architecture(options.Model, options.BlockSize);
+        if (options.Threads is int t) set_num_threads(t);
+        manual_seed(options.Seed);
+
+        string outDir = Path.GetFullPath(options.OutputDir);
+        string modelDir = Path.Combine(outDir, "model");
+        ByteVocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(modelDir);
+        var (trainIds, valIds) = Tokenize(ReadEntries(options.Data, options.LimitChars), tokenizer);
+        using var train = new TokenBlockDataset(trainIds, options.BlockSize);
+        using var val = new TokenBlockDataset(valIds, options.BlockSize);
+        if (train.Count == 0 || val.Count == 0)
+            throw new ArgumentException($"{options.Data}: too little text for one training and one validation block of {options.BlockSize} tokens");
+
+        using var model = new Gpt2LMHeadModel(config);
+        long parameters = model.parameters().Sum(p => p.numel());
+        long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
+        using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup);
+        var curve = new LossCurve();
+        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
+        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"));
+        var trainer = new Trainer(new TrainerOptions
+        {
+            MaxEpochs = null,
+            MaxSteps = options.MaxSteps,
+            GradientClipNorm = 1.0,
+            ValCheckIntervalBatches = Math.Max(1, options.ValidateEvery),
+            LimitValBatches = Math.Max(1, options.ValidationBatches),
+            Seed = options.Seed,
+            Device = options.Device,
+            LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
+            Callbacks = [curve, new LearningRateMonitor(), progress],
+            Loggers = [csv],
+        });
+        log.WriteLine($"training {options.Model} ({parameters / 1e6:0.00}M parameters) on {trainIds.Length} tokens ({valIds.Length} held out), " +
+            $"{options.MaxSteps} steps of {options.BatchSize}x{options.BlockSize} tokens, device {trainer.Device.type}");
+        var clock = Stopwatch.StartNew();
+        trainer.Fit(module, new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
+            new DataLoader<Batch>(val, new DataLoaderOptions { BatchSize = options.BatchSize }));
+        clock.Stop();
+
+        model.to(CPU);
+        model.eval();
+        var generation = new GenerationConfig
+        {
+            DoSample = true, Temperature = 0.8, TopK = 40, MaxNewTokens = Math.Min(160, options.BlockSize - 16), Seed = options.Seed,
+            BosTokenId = ByteVocabulary.EndOfTextId, PadTokenId = ByteVocabulary.EndOfTextId,
+        }.WithEosTokenIds(ByteVocabulary.EndOfTextId);
+        // One seed per prompt, so the samples do not share their random draws.
+        var samples = options.SamplePrompts.Select((p, i) => p + model.Generate(tokenizer, p, generation with { Seed = options.Seed + i }).Text).ToArray();
+
+        var points = curve.Points;
+        var result = new LanguageModelTrainingResult
+        {
+            Model = options.Model,
+            Parameters = parameters,
+            Steps = trainer.GlobalStep,
+            Tokens = (trainIds.Length, valIds.Length),
+            TrainLoss = points.Count == 0 ? double.NaN : points.TakeLast(Math.Max(1, points.Count / 10)).Average(p => p.Loss),
+            ValidationLoss = trainer.CallbackMetrics.GetValueOrDefault("val_loss", double.NaN),
+            LossCurve = points,
+            Samples = samples,
+            TrainSeconds = clock.Elapsed.TotalSeconds,
+            BatchTokens = (long)options.BatchSize * options.BlockSize,
+            ModelDir = modelDir,
+        };
+        model.SavePretrained(modelDir);
+        generation.Save(modelDir);
+        AtomicFile.WriteAllText(Path.Combine(modelDir, "README.md"), Card(result, options));
+        return result;
+    }
+
+    static Gpt2Config Architecture(string name, int blockSize)
+    {
+        var (layers, heads, width) = name switch
+        {
+            "gpt2-tiny" => (4, 4, 128),
+            "gpt2-mini" => (6, 6, 192),
+            _ => throw new ArgumentException($"unknown model '{name}': expected {string.Join(" or ", Models)}"),
+        };
+        return new Gpt2Config
+        {
+            VocabSize = ByteVocabulary.VocabSize, NPositions = blockSize, NEmbd = width, NLayer = layers, NHead = heads,
+            BosTokenId = ByteVocabulary.EndOfTextId, EosTokenId = JsonSerializer.SerializeToElement(ByteVocabulary.EndOfTextId),
+        };
+    }
+
+    /// <summary>The entries of a fortune file or folder (separated by lines holding only %), in a stable order.</summary>
+    static List<string> ReadEntries(string path, int? limitChars)
+    {
+        IEnumerable<string> files = Directory.Exists(path)
+            ? Directory.GetFiles(path).Where(f => Path.GetExtension(f) is not (".dat" or ".u8")).Order(StringComparer.Ordinal)
+            : File.Exists(path) ? [path] : throw new FileNotFoundException($"{path}: no such file or folder", path);
+        var entries = new List<string>();
+        long chars = 0;
+        foreach (string file in files)
+            foreach (string entry in File.ReadAllText(file).Replace("\r\n", "\n").Split("\n%\n"))
+            {
+                string text = entry.Trim('%', '\n');
+                if (text.Trim().Length == 0) continue;
+                if (limitChars is int limit && chars + text.Length > limit) return entries;
+                entries.Add(text);
+                chars += text.Length + 1;
+            }
+        return entries;
+    }
+
+    /// <summary>Every entry followed by end-of-text; every 20th entry goes to validation.</summary>
+    static (long[] Train, long[] Validation) Tokenize(List<string> entries, HfTokenizer tokenizer)
+    {
+        var encoded = new IReadOnlyList<int>[entries.Count];
+        Parallel.For(0, entries.Count, i => encoded[i] = tokenizer.Encode(entries[i], addSpecialTokens: false).Ids);
+        var train = new List<long>();
+        var val = new List<long>();
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            var target = i % 20 == 10 ? val : train;
+            foreach (int id in encoded[i]) target.Add(id);
+            target.Add(ByteVocabulary.EndOfTextId);
+        }
+        return ([.. train], [.. val]);
+    }
+
+    static string Card(LanguageModelTrainingResult r, LanguageModelTrainingOptions o)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var card = new StringBuilder();
+        card.AppendLine(inv, $"# {r.Model} trained on {Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Data))}");
+        card.AppendLine();
+        card.AppendLine(inv, $"A GPT-2-architecture language model ({r.Parameters / 1e6:0.00}M parameters, context {o.BlockSize}) trained from scratch with Tessera's Trainer on byte-level tokens (one id per byte, `<|endoftext|>` between entries). Load it with `AutoModelForCausalLM.FromPretrained` or `transformers`; generate with `tessera generate <this folder> --prompt \"You will\" --stream`.");
+        card.AppendLine();
+        card.AppendLine("| | |");
+        card.AppendLine("|---|---|");
+        card.AppendLine(inv, $"| steps | {r.Steps} (batch {o.BatchSize} x {o.BlockSize} tokens) |");
+        card.AppendLine(inv, $"| training tokens | {r.Tokens.Train} ({r.Tokens.Validation} held out: every 20th entry) |");
+        card.AppendLine(inv, $"| final training loss | {r.TrainLoss:0.000} nats/token |");
+        card.AppendLine(inv, $"| validation loss | {r.ValidationLoss:0.000} nats/token |");
+        card.AppendLine(inv, $"| validation perplexity | {r.ValidationPerplexity:0.00} (bits per byte {r.ValidationLoss / Math.Log(2):0.000}) |");
+        card.AppendLine(inv, $"| learning rate | {o.LearningRate} peak, AdamW, warmup then cosine |");
+        card.AppendLine(inv, $"| training time | {r.TrainSeconds:0.0} s ({r.TokensPerSecond:0} tokens/s, {o.Device}) |");
+        card.AppendLine();
+        card.AppendLine("## Loss curve");
+        card.AppendLine();
+        card.AppendLine("| step | training loss |");
+        card.AppendLine("|---:|---:|");
+        int every = Math.Max(1, r.LossCurve.Count / 12);
+        for (int i = 0; i < r.LossCurve.Count; i++)
+            if (i % every == 0 || i == r.LossCurve.Count - 1) card.AppendLine(inv, $"| {r.LossCurve[i].Step} | {r.LossCurve[i].Loss:0.000} |");
+        card.AppendLine();
+        card.AppendLine("## Samples");
+        card.AppendLine();
+        card.AppendLine("Temperature 0.8, top-k 40, seed " + o.Seed.ToString(inv) + ":");
+        foreach (string sample in r.Samples)
+        {
+            card.AppendLine();
+            card.AppendLine("```text");
+            card.AppendLine(sample.Replace("```", "'''", StringComparison.Ordinal));
+            card.AppendLine("```");
+        }
+        return card.ToString();
+    }
+
+    /// <summary>Records the training loss at the trainer's logging steps.</summary>
+    sealed class LossCurve : Callback
+    {
+        public List<(long Step, double Loss)> Points { get; } = [];
+
+        public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize)
+        {
+            if (trainer.IsLoggingStep) Points.Add((trainer.GlobalStep, loss));
+        }
+    }
+}

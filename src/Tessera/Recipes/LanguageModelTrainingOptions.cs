@@ -1,0 +1,50 @@
+namespace Tessera.Recipes;
+
+/// <summary>Settings of <see cref="LanguageModelTraining"/>; the defaults are the ones <c>tessera train lm</c> uses.</summary>
+public sealed record LanguageModelTrainingOptions
+{
+    /// <summary>A text file, or a folder of fortune files (entries separated by lines holding only %); default /usr/share/games/fortunes.</summary>
+    public string Data { get; init; } = "/usr/share/games/fortunes";
+
+    /// <summary>Architecture: <c>gpt2-tiny</c> (4 layers, 4 heads, width 128; default) or <c>gpt2-mini</c> (6 layers, 6 heads, width 192).</summary>
+    public string Model { get; init; } = "gpt2-tiny";
+
+    /// <summary>Optimizer steps (default 2000).</summary>
+    public long MaxSteps { get; init; } = 2000;
+
+    /// <summary>Blocks per batch (default 32).</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Tokens per block, which is also the model's context (default 128).</summary>
+    public int BlockSize { get; init; } = 128;
+
+    /// <summary>Peak learning rate of AdamW (default 1e-3), after warmup, decaying by cosine to a tenth.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Validate every N steps (default 250) on at most <see cref="ValidationBatches"/> batches.</summary>
+    public int ValidateEvery { get; init; } = 250;
+
+    /// <summary>Validation batches per check (default 20).</summary>
+    public int ValidationBatches { get; init; } = 20;
+
+    /// <summary>Use at most this many characters of text (for quick runs); null uses all.</summary>
+    public int? LimitChars { get; init; }
+
+    /// <summary>Seed for initialization, shuffling and the samples (default 0).</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Output folder: model/ and metrics.csv (default runs/lm).</summary>
+    public string OutputDir { get; init; } = "runs/lm";
+
+    /// <summary>cpu, cuda, cuda:N or auto.</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>libtorch intra-op threads; null keeps libtorch's default.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Prompts whose sampled completions go into the model card.</summary>
+    public IReadOnlyList<string> SamplePrompts { get; init; } = ["You will", "The best", "Q:"];
+
+    /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>
+    public bool? PlainProgress { get; init; }
+}

@@ -1,0 +1,63 @@
+using Tessera.Tests.Shared;
+using Tessera.Text;
+using Tessera.Text.Generation;
+using Tessera.Transformers;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary><c>tessera generate</c> on a tiny random GPT-2 folder (config.json, model.safetensors, tokenizer files, generation_config.json).</summary>
+public class GenerateCommandTests : IDisposable
+{
+    private readonly TempDirectory temp = new("tessera-cli-gen-");
+    public void Dispose() => temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private string TinyModelFolder()
+    {
+        string folder = Path.Combine(temp.Path, "model");
+        TorchSharp.torch.manual_seed(1);
+        using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 64, NEmbd = 16, NLayer = 1, NHead = 2, BosTokenId = 50256 });
+        model.SavePretrained(folder);
+        Gpt2Vocabulary.WriteTokenizerFiles(folder);
+        new GenerationConfig { BosTokenId = 50256, EosTokenId = System.Text.Json.JsonSerializer.SerializeToElement(50256), MaxNewTokens = 5 }.Save(folder);
+        return folder;
+    }
+
+    [Fact]
+    public void Generate_prints_the_prompt_and_its_completion_streamed_or_not()
+    {
+        string folder = TinyModelFolder();
+        var (code, output, err) = Run("generate", folder, "--prompt", "You will", "--max-new-tokens", "6", "--greedy");
+        Assert.True(code == 0, err);
+        Assert.StartsWith("You will", output);
+        Assert.True(output.TrimEnd('\n').Length > "You will".Length, output);
+        var streamed = Run("generate", folder, "--prompt", "You will", "--max-new-tokens", "6", "--greedy", "--stream");
+        Assert.True(streamed.Code == 0, streamed.Err);
+        Assert.Equal(output, streamed.Out);
+
+        var a = Run("generate", folder, "--prompt", "You will", "--top-p", "0.9", "--temperature", "1.5", "--seed", "3");
+        var b = Run("generate", folder, "--prompt", "You will", "--top-p", "0.9", "--temperature", "1.5", "--seed", "3");
+        Assert.True(a.Code == 0, a.Err);
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
+    public void Bad_settings_and_missing_models_are_one_line_errors()
+    {
+        var (code, _, err) = Run("generate", Path.Combine(temp.Path, "nope"), "--prompt", "x");
+        Assert.NotEqual(0, code);
+        Assert.Single(err.Trim().Split('\n'));
+        string folder = TinyModelFolder();
+        var bad = Run("generate", folder, "--prompt", "x", "--top-p", "2");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("top_p", bad.Err);
+        Assert.Contains("--max-new-tokens", Run("generate", "--help").Out);
+    }
+}

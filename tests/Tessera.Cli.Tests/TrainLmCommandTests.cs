@@ -1,0 +1,40 @@
+using Tessera.Tests.Shared;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary><c>tessera train lm</c> on a few kilobytes of text for a few steps, then <c>tessera generate</c> on its model folder.</summary>
+public class TrainLmCommandTests : IDisposable
+{
+    private readonly TempDirectory temp = new("tessera-cli-lm-");
+    public void Dispose() => temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Train_lm_writes_a_model_folder_that_generate_can_use()
+    {
+        string data = Path.Combine(temp.Path, "fortunes");
+        File.WriteAllText(data, string.Join("\n%\n", Enumerable.Range(0, 200).Select(i => $"You will meet a tall stranger number {i}.\n\t-- Fortune {i % 7}")) + "\n%\n");
+        string outDir = Path.Combine(temp.Path, "run");
+        var (code, output, err) = Run("train", "lm", "--data", data, "--max-steps", "4", "--batch-size", "4", "--block-size", "32",
+            "--validate-every", "2", "--out", outDir);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("perplexity", output);
+        string model = Path.Combine(outDir, "model");
+        foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "README.md" })
+            Assert.True(File.Exists(Path.Combine(model, file)), file);
+        string card = File.ReadAllText(Path.Combine(model, "README.md"));
+        Assert.Contains("validation perplexity", card);
+        Assert.Contains("## Samples", card);
+
+        var generated = Run("generate", model, "--prompt", "You will", "--max-new-tokens", "8", "--stream");
+        Assert.True(generated.Code == 0, generated.Err);
+        Assert.StartsWith("You will", generated.Out);
+    }
+}
