@@ -6,7 +6,7 @@ namespace Tessera.Bench;
 /// <summary>Trains on Fashion-MNIST with the CLI defaults and reports test accuracy, wall time and RSS after each epoch.</summary>
 static class Accuracy
 {
-    public static object Run(string model, int epochs, string? threads, string? schedule, int seed, string? widths, double labelSmoothing)
+    public static object Run(string model, int epochs, string? threads, string? schedule, int seed, string? widths, double? labelSmoothing)
     {
         var rss = new RssPerEpoch();
         var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions

@@ -13,7 +13,7 @@ object result = args.FirstOrDefault() switch
 {
     "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
     "onnx" => OnnxBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "5")), opts.Get("model-folder", null)),
-    "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), double.Parse(opts.Get("label-smoothing", "0.1"), System.Globalization.CultureInfo.InvariantCulture)),
+    "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx [--option value ...]"),
 };
 string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");

@@ -18,7 +18,7 @@ static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" };
         var schedule = new Option<string?>("--schedule") { Description = "LR schedule: none, cosine or onecycle [default: cosine (5% warmup) for cnn/mlp, onecycle for resnet]" };
         schedule.AcceptOnlyFromAmong("none", "cosine", "onecycle");
-        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss", DefaultValueFactory = _ => 0.1 };
+        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss [default: 0.1 for cnn/mlp, 0 for resnet]" };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output folder (model/, checkpoints/, metrics.csv, events/)", DefaultValueFactory = _ => "runs/fashion-mnist" };
         var limit = new Option<int?>("--limit-train") { Description = "Train on the first N images only" };

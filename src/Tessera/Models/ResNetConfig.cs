@@ -25,7 +25,7 @@ public sealed record ResNetConfig() : ModelConfig(Type)
 
     /// <summary>Channels of each stage; the stem convolution outputs <c>widths[0]</c>.</summary>
     [JsonPropertyName("widths")]
-    public IReadOnlyList<int> Widths { get; init; } = [32, 64, 128];
+    public IReadOnlyList<int> Widths { get; init; } = [16, 32, 64];
 
     /// <summary>Epsilon of every BatchNorm layer.</summary>
     [JsonPropertyName("batch_norm_eps")]

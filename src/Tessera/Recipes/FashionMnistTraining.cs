@@ -39,8 +39,8 @@ public static class FashionMnistTraining
             _ => throw new ArgumentException($"unknown model '{options.Model}': expected cnn, mlp or resnet"),
         };
         var classifierOptions = model == "resnet"
-            ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = options.Schedule ?? "onecycle", LabelSmoothing = options.LabelSmoothing }
-            : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3, Schedule = options.Schedule ?? "cosine", LabelSmoothing = options.LabelSmoothing };
+            ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = options.Schedule ?? "onecycle", LabelSmoothing = options.LabelSmoothing ?? 0 }
+            : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3, Schedule = options.Schedule ?? "cosine", LabelSmoothing = options.LabelSmoothing ?? 0.1 };
 
         var normalize = new Normalize([FashionMnist.Mean], [FashionMnist.Std]);
         using var all = FashionMnist.Load(train: true, options.DataDir);

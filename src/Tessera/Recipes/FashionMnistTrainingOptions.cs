@@ -15,8 +15,8 @@ public sealed record FashionMnistTrainingOptions
     public double? LearningRate { get; init; }
     /// <summary>LR schedule: <c>none</c>, <c>cosine</c> (5% warmup, then cosine to 0) or <c>onecycle</c>; null: cosine for cnn/mlp, onecycle for resnet.</summary>
     public string? Schedule { get; init; }
-    /// <summary>Label smoothing of the cross-entropy loss (default 0.1: +0.3 points test accuracy on the cnn at 5 epochs, see bench/README.md).</summary>
-    public double LabelSmoothing { get; init; } = 0.1;
+    /// <summary>Label smoothing of the cross-entropy loss; null: 0.1 for cnn/mlp (+0.3 points on the cnn at 5 epochs, see bench/README.md), 0 for resnet.</summary>
+    public double? LabelSmoothing { get; init; }
     /// <summary>Seed for initialization, shuffling and augmentation (default 0).</summary>
     public int Seed { get; init; }
     /// <summary>Output folder: model/, checkpoints/, metrics.csv, events/ (default runs/fashion-mnist).</summary>

@@ -47,10 +47,10 @@ public class ResNetTests
         using var scope = NewDisposeScope();
         using var model = new ResNet(new ResNetConfig());
         var sd = model.state_dict();
-        Assert.Equal([128L, 64, 3, 3], sd["layers.2.0.conv1.weight"].shape);
-        Assert.False(sd.ContainsKey("layers.0.0.downsample.0.weight")); // 32 -> 32, stride 1: identity shortcut
-        Assert.Equal([128L, 64, 1, 1], sd["layers.2.0.downsample.0.weight"].shape);
-        Assert.Equal([10L, 128], sd["fc.weight"].shape);
+        Assert.Equal([64L, 32, 3, 3], sd["layers.2.0.conv1.weight"].shape);
+        Assert.False(sd.ContainsKey("layers.0.0.downsample.0.weight")); // 16 -> 16, stride 1: identity shortcut
+        Assert.Equal([64L, 32, 1, 1], sd["layers.2.0.downsample.0.weight"].shape);
+        Assert.Equal([10L, 64], sd["fc.weight"].shape);
         model.eval();
         using (no_grad()) Assert.Equal([2L, 10], model.call(randn(2, 1, 28, 28)).shape);
     }
