@@ -141,15 +141,6 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         BaseWeight.sub_(DeltaWeight(adapter));
     }
 
-    /// <summary>Copies <paramref name="a"/> [r, in] and <paramref name="b"/> [out, r] into an adapter (shapes must match; callers check).</summary>
-    public void SetWeights(string adapter, Tensor a, Tensor b)
-    {
-        using var noGrad = no_grad();
-        Parameter pa = LoraA(adapter), pb = LoraB(adapter);
-        pa.copy_(a);
-        pb.copy_(b);
-    }
-
     /// <summary>Whether the adapter's parameters receive gradients.</summary>
     public void SetTrainable(string adapter, bool trainable)
     {

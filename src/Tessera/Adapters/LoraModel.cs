@@ -26,6 +26,7 @@ public sealed class LoraModel
     readonly Dictionary<string, LoraLinear> layers = new(StringComparer.Ordinal);
     readonly Dictionary<string, ModulesToSaveWrapper> saved = new(StringComparer.Ordinal);
     readonly List<Action> hooks = [];
+    readonly List<Parameter> frozen = [];
     string? active;
     bool enabled = true;
 
@@ -126,8 +127,11 @@ public sealed class LoraModel
         if (config.ModulesToSave is { Count: > 0 } && toSave.Count == 0)
             throw new ArgumentException($"modules_to_save [{string.Join(", ", config.ModulesToSave)}] matches no module", nameof(config));
 
-        if (configs.Count == 0)
-            foreach (Parameter p in Model.parameters()) p.requires_grad = false;
+        if (configs.Count == 0 && frozen.Count == 0)
+        {
+            frozen.AddRange(Model.parameters().Where(p => p.requires_grad));
+            foreach (Parameter p in frozen) p.requires_grad = false;
+        }
         bool anyConv = false;
         foreach (var (name, module) in targets)
         {
@@ -249,8 +253,9 @@ public sealed class LoraModel
 
     /// <summary>
     /// Merges the active adapter into the base weights (and copies its saved modules over the originals), removes
-    /// every adapter and hook, and returns the plain model, ready for <see cref="PreTrainedModel.SavePretrained"/>.
-    /// This <see cref="LoraModel"/> is unusable afterwards.
+    /// every adapter and hook, and returns the plain model, ready for <see cref="PreTrainedModel.SavePretrained"/>
+    /// (while adapters are attached, the model's own state_dict also holds their <c>lora_A.{adapter}</c> tensors).
+    /// This <see cref="LoraModel"/> holds no adapters afterwards.
     /// </summary>
     public nn.Module MergeAndUnload()
     {
@@ -263,9 +268,14 @@ public sealed class LoraModel
         return Unload();
     }
 
-    /// <summary>Removes every adapter and hook without merging and returns the base model (weights as they are now).</summary>
+    /// <summary>
+    /// Removes every adapter and hook without merging and returns the base model (weights as they are now), with the
+    /// parameters <see cref="Wrap"/> froze trainable again.
+    /// </summary>
     public nn.Module Unload()
     {
+        foreach (Parameter p in frozen) p.requires_grad = true;
+        frozen.Clear();
         foreach (Action remove in hooks) remove();
         hooks.Clear();
         foreach (LoraLinear layer in layers.Values) layer.Detach();

@@ -184,33 +184,6 @@ public class LoraModelTests
     }
 
     [Fact]
-    public void Config_round_trips_with_unknown_fields_and_regex_targets()
-    {
-        string json = """
-            {"peft_type": "LORA", "r": 16, "lora_alpha": 32.5, "lora_dropout": 0.05, "target_modules": ".*\\.(q|v)_proj",
-             "modules_to_save": ["score"], "bias": "none", "fan_in_fan_out": false, "use_rslora": true, "init_lora_weights": true,
-             "base_model_name_or_path": "meta-llama/Llama-2-7b-hf", "task_type": "CAUSAL_LM", "inference_mode": true,
-             "layers_to_transform": null, "rank_pattern": {}, "auto_mapping": null, "use_dora": false}
-            """;
-        LoraConfig config = LoraConfig.Parse(json);
-        Assert.Equal(16, config.R);
-        Assert.Equal(32.5, config.Alpha);
-        Assert.Equal(@".*\.(q|v)_proj", config.TargetModulesRegex);
-        Assert.Null(config.TargetModules);
-        Assert.Equal(["score"], config.ModulesToSave!);
-        Assert.True(config.UseRslora);
-        Assert.Equal(32.5 / 4, config.Scaling);
-        Assert.True(config.ExtensionData.ContainsKey("use_dora"));
-        LoraConfig again = LoraConfig.Parse(config.ToJson());
-        Assert.Equal(config.ToJson(), again.ToJson());
-        using var doc = JsonDocument.Parse(again.ToJson());
-        Assert.Equal(JsonValueKind.Object, doc.RootElement.GetProperty("rank_pattern").ValueKind);
-
-        Assert.Throws<TesseraFormatException>(() => LoraConfig.Parse("""{"peft_type": "IA3", "r": 8}"""));
-        Assert.Throws<TesseraFormatException>(() => LoraConfig.Parse("""{"peft_type": "LORA", "r": "8"}"""));
-    }
-
-    [Fact]
     public void Regex_targets_match_full_paths()
     {
         using var llama = Llama(12);
@@ -368,6 +341,24 @@ public class LoraModelTests
         Assert.Contains("[4, 32]", e.Message, StringComparison.Ordinal);
         Assert.Contains("[4, 48]", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(wider.state_dict().Keys, k => k.Contains("lora", StringComparison.Ordinal));
+        Assert.All(wider.parameters(), p => Assert.True(p.requires_grad));
+    }
+
+    [Fact]
+    public void Dropout_acts_on_the_lora_input_only_in_training_mode()
+    {
+        using var scope = NewDisposeScope();
+        var (ids, _) = TinyModels.Inputs(100, 12, 28, 0, 0);
+        using var llama = Llama(29);
+        var peft = LoraModel.Wrap(llama, new LoraConfig(R: 4, Alpha: 8, TargetModules: ["q_proj", "v_proj"]) { Dropout = 0.5 });
+        RandomizeB(peft, 30);
+        Tensor eval1 = Logits(llama, ids), eval2 = Logits(llama, ids);
+        Assert.Equal(0.0, MaxDiff(eval1, eval2));
+        llama.train();
+        Tensor train1 = Logits(llama, ids), train2 = Logits(llama, ids);
+        Assert.True(MaxDiff(train1, train2) > 1e-4);
+        peft.DisableAdapters();
+        Assert.Equal(0.0, MaxDiff(Logits(llama, ids), Logits(llama, ids))); // the tiny Llama itself has no dropout
     }
 
     [Theory]
