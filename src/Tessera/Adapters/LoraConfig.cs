@@ -23,7 +23,10 @@ public sealed record LoraConfig(int R = 8, double Alpha = 8, IReadOnlyList<strin
     /// <summary><c>peft_type</c>; always <c>LORA</c>.</summary>
     public string PeftType => "LORA";
 
-    /// <summary><c>target_modules</c> given as a regular expression (PEFT's string form), matched against a module's full dotted path.</summary>
+    /// <summary>
+    /// <c>target_modules</c> given as a string (PEFT's string form): a regular expression matched against a module's
+    /// full dotted path, or <c>all-linear</c> for every Linear/Conv1D layer except the output head.
+    /// </summary>
     public string? TargetModulesRegex { get; init; }
 
     /// <summary><c>lora_dropout</c>: dropout probability on the input of A during training.</summary>
@@ -73,6 +76,19 @@ public sealed record LoraConfig(int R = 8, double Alpha = 8, IReadOnlyList<strin
         if ((TargetModules is null || TargetModules.Count == 0) && string.IsNullOrEmpty(TargetModulesRegex))
             throw new ArgumentException("target_modules is empty: name the modules to adapt (e.g. q_proj, v_proj) or give a regular expression", nameof(TargetModules));
         if (Bias != "none") throw new NotSupportedException($"bias \"{Bias}\" is not supported; only \"none\"");
+        // PEFT fields that would change the adapter's math: refuse rather than silently compute something else.
+        foreach (var (key, value) in ExtensionData)
+        {
+            bool used = value.ValueKind switch
+            {
+                JsonValueKind.Null or JsonValueKind.False => false,
+                JsonValueKind.Object => value.EnumerateObject().Any(),
+                JsonValueKind.Array => value.GetArrayLength() > 0,
+                _ => true,
+            };
+            if (used && key is "use_dora" or "rank_pattern" or "alpha_pattern" or "layers_to_transform" or "layer_replication" or "use_qalora" or "target_parameters")
+                throw new NotSupportedException($"adapter_config.json field \"{key}\" = {value.GetRawText()} is not supported by Tessera's LoRA");
+        }
     }
 
     /// <summary>The config as PEFT's <c>adapter_config.json</c> text.</summary>

@@ -16,6 +16,11 @@ namespace Tessera.Adapters;
 /// </summary>
 public sealed class LoraModel
 {
+    /// <summary>PEFT's <c>target_modules</c> shorthand for every linear layer except the output head.</summary>
+    public const string AllLinear = "all-linear";
+
+    static readonly HashSet<string> OutputHeads = new(StringComparer.Ordinal) { "lm_head", "classifier", "score" };
+
     /// <summary>The file name PEFT uses for adapter weights.</summary>
     public const string WeightsFileName = "adapter_model.safetensors";
 
@@ -115,7 +120,9 @@ public sealed class LoraModel
         config.Validate();
 
         var modules = Model.named_modules().Where(m => m.name.Length > 0 && !IsAdapterInternal(m.name)).ToList();
-        var targets = modules.Where(m => IsTarget(config, m.name)).ToList();
+        var targets = modules.Where(m => config.TargetModulesRegex == AllLinear
+            ? m.module is Linear or Conv1D && !OutputHeads.Contains(m.name[(m.name.LastIndexOf('.') + 1)..])
+            : IsTarget(config, m.name)).ToList();
         if (targets.Count == 0) throw new ArgumentException(NoMatchMessage(config, modules.Select(m => m.name)), nameof(config));
         foreach (var (name, module) in targets)
             if (module is not (Linear or Conv1D))

@@ -57,4 +57,31 @@ public class LoraConfigTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("modules_to_save").ValueKind);
         Assert.Equal(1.0, config.Scaling);
     }
+
+    [Fact]
+    public void Reads_a_config_with_every_field_peft_writes()
+    {
+        // Hand-written in the layout PEFT 0.1x saves (all dataclass fields, sorted); PEFT itself is not installed here.
+        LoraConfig config = LoraConfig.Load(Path.Combine(AppContext.BaseDirectory, "Adapters", "Fixtures", "adapter_config.peft-style.json"));
+        config.Validate();
+        Assert.Equal(4, config.R);
+        Assert.Equal(16, config.Alpha);
+        Assert.Equal(0.05, config.Dropout);
+        Assert.Equal(["v_proj", "q_proj"], config.TargetModules!);
+        Assert.Equal("CAUSAL_LM", config.TaskType);
+        Assert.True(config.InferenceMode);
+        Assert.Contains("megatron_core", config.ExtensionData.Keys);
+        Assert.Contains("\"megatron_core\": \"megatron.core\"", config.ToJson(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("use_dora", "true")]
+    [InlineData("rank_pattern", "{\"q_proj\": 8}")]
+    [InlineData("alpha_pattern", "{\"q_proj\": 8}")]
+    [InlineData("layers_to_transform", "[0, 1]")]
+    public void Fields_that_change_the_math_are_refused(string field, string value)
+    {
+        LoraConfig config = LoraConfig.Parse($$"""{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "{{field}}": {{value}}}""");
+        Assert.Contains(field, Assert.Throws<NotSupportedException>(config.Validate).Message, StringComparison.Ordinal);
+    }
 }

@@ -184,6 +184,17 @@ public class LoraModelTests
     }
 
     [Fact]
+    public void All_linear_targets_every_projection_but_the_head()
+    {
+        random.manual_seed(31);
+        using var bert = new BertForSequenceClassification(TinyModels.Bert());
+        var peft = LoraModel.Wrap(bert, new LoraConfig(R: 2, Alpha: 2) { TargetModulesRegex = LoraModel.AllLinear });
+        Assert.DoesNotContain("classifier", peft.Layers.Keys);
+        Assert.Contains("bert.encoder.layer.1.attention.self.query", peft.Layers.Keys);
+        Assert.Contains("bert.pooler.dense", peft.Layers.Keys);
+    }
+
+    [Fact]
     public void Regex_targets_match_full_paths()
     {
         using var llama = Llama(12);
