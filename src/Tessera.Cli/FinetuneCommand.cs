@@ -10,7 +10,9 @@ static class FinetuneCommand
         var defaults = new LoraFinetuningOptions { ModelFolder = "", Data = "" };
         var model = new Argument<string>("model") { Description = "Base causal LM folder (config.json, safetensors, tokenizer)" };
         var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field", Required = true };
-        var textField = new Option<string>("--text-field") { Description = "JSON field holding the text", DefaultValueFactory = _ => defaults.TextField };
+        var textField = new Option<string>("--text-field") { Description = "JSON field holding the text (loss on all tokens)", DefaultValueFactory = _ => defaults.TextField };
+        var promptField = new Option<string>("--prompt-field") { Description = "Prompt field; lines with prompt and completion fields get the loss on the completion only", DefaultValueFactory = _ => defaults.PromptField };
+        var completionField = new Option<string>("--completion-field") { Description = "Completion field", DefaultValueFactory = _ => defaults.CompletionField };
         var r = new Option<int>("--lora-r") { Description = "LoRA rank r", DefaultValueFactory = _ => defaults.R };
         var alpha = new Option<double>("--lora-alpha") { Description = "lora_alpha (scaling alpha/r)", DefaultValueFactory = _ => defaults.Alpha };
         var dropout = new Option<double>("--lora-dropout") { Description = "Dropout on the LoRA input", DefaultValueFactory = _ => defaults.Dropout };
@@ -23,9 +25,9 @@ static class FinetuneCommand
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
         var output = new Option<string>("--out") { Description = "Output folder (adapter/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
-        var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL text (loss on all tokens); saves the adapter in PEFT's layout")
+        var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, device,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, device,
         };
         command.SetAction(parse =>
         {
@@ -35,6 +37,8 @@ static class FinetuneCommand
                 ModelFolder = parse.GetValue(model)!,
                 Data = parse.GetValue(data)!,
                 TextField = parse.GetValue(textField)!,
+                PromptField = parse.GetValue(promptField)!,
+                CompletionField = parse.GetValue(completionField)!,
                 R = parse.GetValue(r),
                 Alpha = parse.GetValue(alpha),
                 Dropout = parse.GetValue(dropout),

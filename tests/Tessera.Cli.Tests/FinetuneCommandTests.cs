@@ -66,6 +66,21 @@ public class FinetuneCommandTests : IDisposable
     }
 
     [Fact]
+    public void Prompt_completion_lines_train_on_the_completion_only()
+    {
+        string folder = TinyModelFolder();
+        string data = Path.Combine(temp.Path, "pairs.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i => $$"""{"prompt": "{{i}} + 1 =", "completion": " {{i + 1}}"}"""));
+        string outDir = Path.Combine(temp.Path, "ft-pairs");
+        var ft = Run("finetune", folder, "--data", data, "--max-steps", "4", "--batch-size", "4", "--validate-every", "2", "--out", outDir);
+        Assert.True(ft.Code == 0, ft.Err);
+        Assert.Contains("loss on completions only", ft.Out);
+        Assert.Contains("validation loss", ft.Out);
+        Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_model.safetensors")));
+        Assert.Equal(["c_attn"], LoraConfig.Load(Path.Combine(outDir, "adapter")).TargetModules!);
+    }
+
+    [Fact]
     public void Bad_targets_and_bad_data_are_one_line_errors()
     {
         string folder = TinyModelFolder();

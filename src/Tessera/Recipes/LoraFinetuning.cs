@@ -44,19 +44,15 @@ public static class LoraFinetuning
         };
         LoraModel peft = LoraModel.Wrap(model, config);
 
-        List<string> texts = ReadJsonl(options.Data, options.TextField);
+        List<JsonElement> lines = ReadJsonl(options.Data);
         int? eos = tokenizer.EosTokenId ?? model.PretrainedConfig.EosTokenIds.Cast<int?>().FirstOrDefault();
-        var train = new List<long>();
-        var held = new List<long>();
-        for (int i = 0; i < texts.Count; i++)
-        {
-            var target = texts.Count >= 20 && i % 20 == 10 ? held : train;
-            foreach (int id in tokenizer.Encode(texts[i], addSpecialTokens: false).Ids) target.Add(id);
-            if (eos is int e) target.Add(e);
-        }
-        using var trainSet = new TokenBlockDataset(train.ToArray(), blockSize);
-        using var valSet = new TokenBlockDataset(held.ToArray(), blockSize);
-        if (trainSet.Count == 0) throw new ArgumentException($"{options.Data}: too little text for one training block of {blockSize} tokens");
+        bool completionOnly = lines.Count > 0 && lines[0].TryGetProperty(options.PromptField, out _) && lines[0].TryGetProperty(options.CompletionField, out _);
+        var (trainSet, valSet) = completionOnly
+            ? PromptCompletionSets(lines, options, tokenizer, eos, blockSize)
+            : PackedSets(lines, options, tokenizer, eos, blockSize);
+        using var trainDisposable = trainSet as IDisposable;
+        using var valDisposable = valSet as IDisposable;
+        if (trainSet.Count == 0) throw new ArgumentException($"{options.Data}: too little text for one training example of {blockSize} tokens");
 
         string outDir = Path.GetFullPath(options.OutputDir);
         Directory.CreateDirectory(outDir);
@@ -78,7 +74,8 @@ public static class LoraFinetuning
             Loggers = [csv],
         });
         var (trainable, total) = peft.ParameterCounts();
-        log.WriteLine($"fine-tuning {options.ModelFolder} with LoRA r={config.R} alpha={config.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", targets)}]: {peft.TrainableParametersSummary()}");
+        log.WriteLine($"fine-tuning {options.ModelFolder} with LoRA r={config.R} alpha={config.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", targets)}], " +
+            $"{(completionOnly ? "loss on completions only" : "loss on all tokens")}: {peft.TrainableParametersSummary()}");
         trainer.Fit(module, new DataLoader<Batch>(trainSet, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
             valSet.Count > 0 ? new DataLoader<Batch>(valSet, new DataLoaderOptions { BatchSize = options.BatchSize }) : null);
 
@@ -99,12 +96,49 @@ public static class LoraFinetuning
         return result;
     }
 
-    /// <summary>The text field of every line of a JSONL file (blank lines skipped).</summary>
-    /// <exception cref="TesseraFormatException">A line is not a JSON object with a string field <paramref name="field"/>.</exception>
-    public static List<string> ReadJsonl(string path, string field)
+    /// <summary>Every 20th line is held out for validation once there are at least 20.</summary>
+    static bool HeldOut(int index, int count) => count >= 20 && index % 20 == 10;
+
+    static (IDataset<Batch> Train, IDataset<Batch> Validation) PackedSets(List<JsonElement> lines, LoraFinetuningOptions o, HfTokenizer tokenizer, int? eos, int blockSize)
+    {
+        var train = new List<long>();
+        var held = new List<long>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var target = HeldOut(i, lines.Count) ? held : train;
+            foreach (int id in tokenizer.Encode(Field(lines[i], o.TextField, i, o.Data), addSpecialTokens: false).Ids) target.Add(id);
+            if (eos is int e) target.Add(e);
+        }
+        return (new TokenBlockDataset(train.ToArray(), blockSize), new TokenBlockDataset(held.ToArray(), blockSize));
+    }
+
+    static (IDataset<Batch> Train, IDataset<Batch> Validation) PromptCompletionSets(List<JsonElement> lines, LoraFinetuningOptions o, HfTokenizer tokenizer, int? eos, int blockSize)
+    {
+        var train = new List<(IReadOnlyList<int>, IReadOnlyList<int>)>();
+        var held = new List<(IReadOnlyList<int>, IReadOnlyList<int>)>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            IReadOnlyList<int> prompt = tokenizer.Encode(Field(lines[i], o.PromptField, i, o.Data), addSpecialTokens: false).Ids;
+            List<int> completion = [.. tokenizer.Encode(Field(lines[i], o.CompletionField, i, o.Data), addSpecialTokens: false).Ids];
+            if (eos is int e) completion.Add(e);
+            (HeldOut(i, lines.Count) ? held : train).Add((prompt, completion));
+        }
+        long pad = eos ?? 0;
+        return (new PromptCompletionDataset(train, blockSize, pad), new PromptCompletionDataset(held, blockSize, pad));
+    }
+
+    static string Field(JsonElement line, string field, int index, string path) =>
+        line.TryGetProperty(field, out JsonElement v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new TesseraFormatException(path, $"line {index + 1}: expected a string field \"{field}\"");
+
+    /// <summary>The JSON objects of a JSONL file, one per non-blank line.</summary>
+    /// <exception cref="TesseraFormatException">A line is not a JSON object (the message names the line).</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    static List<JsonElement> ReadJsonl(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
-        var texts = new List<string>();
+        var lines = new List<JsonElement>();
         int number = 0;
         foreach (string line in File.ReadLines(path))
         {
@@ -113,16 +147,15 @@ public static class LoraFinetuning
             try
             {
                 using var doc = JsonDocument.Parse(line);
-                if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(field, out JsonElement text) || text.ValueKind != JsonValueKind.String)
-                    throw new TesseraFormatException(path, $"line {number}: expected an object with a string field \"{field}\"");
-                texts.Add(text.GetString()!);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new TesseraFormatException(path, $"line {number}: expected a JSON object");
+                lines.Add(doc.RootElement.Clone());
             }
             catch (JsonException e)
             {
                 throw new TesseraFormatException(path, $"line {number}: invalid JSON: {e.Message}", e);
             }
         }
-        return texts;
+        return lines;
     }
 
     static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig c)
@@ -131,7 +164,7 @@ public static class LoraFinetuning
         var card = new StringBuilder();
         card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}").AppendLine("library_name: peft").AppendLine("tags: [lora, tessera]").AppendLine("---").AppendLine();
         card.AppendLine("# LoRA adapter").AppendLine();
-        card.AppendLine(inv, $"A LoRA adapter for `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (field `{o.TextField}`, loss on all tokens) for {r.Steps} steps of {o.BatchSize}x{o.BlockSize} tokens at learning rate {o.LearningRate}.");
+        card.AppendLine(inv, $"A LoRA adapter for `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (loss on all tokens of field `{o.TextField}`, or on `{o.CompletionField}` only for prompt/completion lines) for {r.Steps} steps of {o.BatchSize}x{o.BlockSize} tokens at learning rate {o.LearningRate}.");
         card.AppendLine(inv, $"Trainable parameters: {r.TrainableParameters:N0} of {r.TotalParameters:N0} ({100.0 * r.TrainableParameters / r.TotalParameters:F3}%). Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}.").AppendLine();
         card.AppendLine("Files in `adapter/` follow PEFT's layout; load with `PeftModel.from_pretrained(base, \"adapter\")`, `LoraModel.FromPretrained(model, \"adapter\")`, or `tessera generate <base> --adapter adapter`; merge with `tessera merge <base> adapter --out merged`.").AppendLine();
         card.AppendLine("## adapter_config.json").AppendLine().AppendLine("```json").AppendLine((c with { InferenceMode = true }).ToJson()).AppendLine("```");

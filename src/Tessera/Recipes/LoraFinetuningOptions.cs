@@ -6,11 +6,17 @@ public sealed record LoraFinetuningOptions
     /// <summary>The base model folder (config.json, safetensors, tokenizer).</summary>
     public required string ModelFolder { get; init; }
 
-    /// <summary>JSONL file: one JSON object per line with a text field.</summary>
+    /// <summary>JSONL file: one JSON object per line with a text field, or with prompt and completion fields.</summary>
     public required string Data { get; init; }
 
-    /// <summary>The JSON field holding the text.</summary>
+    /// <summary>The JSON field holding the text (loss on all tokens; entries packed into blocks).</summary>
     public string TextField { get; init; } = "text";
+
+    /// <summary>The prompt field: when the first line has both it and <see cref="CompletionField"/>, the loss covers the completion only (examples padded, not packed).</summary>
+    public string PromptField { get; init; } = "prompt";
+
+    /// <summary>The completion field of prompt/completion lines.</summary>
+    public string CompletionField { get; init; } = "completion";
 
     /// <summary>LoRA rank r.</summary>
     public int R { get; init; } = 8;
@@ -30,7 +36,7 @@ public sealed record LoraFinetuningOptions
     /// <summary>Blocks per batch.</summary>
     public int BatchSize { get; init; } = 8;
 
-    /// <summary>Tokens per packed block (capped at the model's context).</summary>
+    /// <summary>Tokens per packed block, or longest prompt + completion (capped at the model's context).</summary>
     public int BlockSize { get; init; } = 128;
 
     /// <summary>Peak learning rate (AdamW without weight decay, warmup, cosine to a tenth).</summary>
