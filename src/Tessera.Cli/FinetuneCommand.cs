@@ -23,11 +23,12 @@ static class FinetuneCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate };
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps on every 20th line", DefaultValueFactory = _ => defaults.ValidateEvery };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
-        var output = new Option<string>("--out") { Description = "Output folder (adapter/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
+        var output = new Option<string>("--out") { Description = "Output folder (adapter/, checkpoints/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
+        var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last (saved every --validate-every steps)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, device,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, device,
         };
         command.SetAction(parse =>
         {
@@ -51,6 +52,7 @@ static class FinetuneCommand
                 Seed = parse.GetValue(seed),
                 OutputDir = parse.GetValue(output)!,
                 Device = parse.GetValue(device)!,
+                Resume = parse.GetValue(resume),
             }, writer);
             writer.WriteLine($"train loss {result.TrainLoss:0.000}, validation loss {result.ValidationLoss:0.000}, {result.Steps} steps; adapter: {result.AdapterDir}");
             return 0;

@@ -78,6 +78,10 @@ public class FinetuneCommandTests : IDisposable
         Assert.Contains("validation loss", ft.Out);
         Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_model.safetensors")));
         Assert.Equal(["c_attn"], LoraConfig.Load(Path.Combine(outDir, "adapter")).TargetModules!);
+
+        var resumed = Run("finetune", folder, "--data", data, "--max-steps", "6", "--batch-size", "4", "--validate-every", "2", "--out", outDir, "--resume");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.Contains(", 6 steps;", resumed.Out);
     }
 
     [Fact]

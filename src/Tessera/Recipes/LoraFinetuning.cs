@@ -7,6 +7,7 @@ using Tessera.Formats;
 using Tessera.Tasks;
 using Tessera.Text;
 using Tessera.Training;
+using Tessera.Training.Callbacks;
 using Tessera.Training.Loggers;
 using Tessera.Transformers;
 using TorchSharp;
@@ -56,9 +57,16 @@ public static class LoraFinetuning
 
         string outDir = Path.GetFullPath(options.OutputDir);
         Directory.CreateDirectory(outDir);
+        string checkpoints = Path.Combine(outDir, "checkpoints");
+        string? resumeFrom = null;
+        if (options.Resume)
+        {
+            resumeFrom = Path.Combine(checkpoints, "last");
+            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+        }
         long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
         using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup, weightDecay: 0);
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"));
+        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
         var losses = new LastLosses();
         var trainer = new Trainer(new TrainerOptions
         {
@@ -70,14 +78,15 @@ public static class LoraFinetuning
             Seed = options.Seed,
             Device = options.Device,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
-            Callbacks = [losses],
+            // Checkpoints hold the whole module (frozen base included), so a resumed run needs nothing else.
+            Callbacks = [losses, new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: Math.Max(1, options.ValidateEvery))],
             Loggers = [csv],
         });
         var (trainable, total) = peft.ParameterCounts();
         log.WriteLine($"fine-tuning {options.ModelFolder} with LoRA r={config.R} alpha={config.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", targets)}], " +
             $"{(completionOnly ? "loss on completions only" : "loss on all tokens")}: {peft.TrainableParametersSummary()}");
         trainer.Fit(module, new DataLoader<Batch>(trainSet, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
-            valSet.Count > 0 ? new DataLoader<Batch>(valSet, new DataLoaderOptions { BatchSize = options.BatchSize }) : null);
+            valSet.Count > 0 ? new DataLoader<Batch>(valSet, new DataLoaderOptions { BatchSize = options.BatchSize }) : null, resumeFrom);
 
         model.to(CPU);
         string adapterDir = Path.Combine(outDir, "adapter");

@@ -48,8 +48,11 @@ public sealed record LoraFinetuningOptions
     /// <summary>Random seed.</summary>
     public int Seed { get; init; }
 
-    /// <summary>Output folder: <c>adapter/</c> (PEFT layout), <c>metrics.csv</c>, <c>README.md</c>.</summary>
+    /// <summary>Output folder: <c>adapter/</c> (PEFT layout), <c>checkpoints/</c>, <c>metrics.csv</c>, <c>README.md</c>.</summary>
     public string OutputDir { get; init; } = "runs/ft";
+
+    /// <summary>Continue from <c>{OutputDir}/checkpoints/last</c> (saved every <see cref="ValidateEvery"/> steps).</summary>
+    public bool Resume { get; init; }
 
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
