@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Tessera.Checkpoints;
 using Tessera.Formats;
 using Tessera.Transformers;
@@ -19,8 +18,6 @@ public sealed class LoraModel
     /// <summary>PEFT's <c>target_modules</c> shorthand for every linear layer except the output head.</summary>
     public const string AllLinear = "all-linear";
 
-    static readonly HashSet<string> OutputHeads = new(StringComparer.Ordinal) { "lm_head", "classifier", "score" };
-
     /// <summary>The file name PEFT uses for adapter weights.</summary>
     public const string WeightsFileName = "adapter_model.safetensors";
 
@@ -31,7 +28,8 @@ public sealed class LoraModel
     readonly Dictionary<string, LoraLinear> layers = new(StringComparer.Ordinal);
     readonly Dictionary<string, ModulesToSaveWrapper> saved = new(StringComparer.Ordinal);
     readonly List<Action> hooks = [];
-    readonly List<Parameter> frozen = [];
+    // By name: moving the model to another device replaces its Parameter objects.
+    readonly HashSet<string> frozen = new(StringComparer.Ordinal);
     string? active;
     bool enabled = true;
 
@@ -119,25 +117,29 @@ public sealed class LoraModel
         if (adapterName.Contains('.')) throw new ArgumentException($"adapter name \"{adapterName}\" must not contain '.'", nameof(adapterName));
         config.Validate();
 
-        var modules = Model.named_modules().Where(m => m.name.Length > 0 && !IsAdapterInternal(m.name)).ToList();
+        var modules = Model.named_modules().Where(m => m.name.Length > 0 && !TargetMatcher.IsAdapterInternal(m.name)).ToList();
         var targets = modules.Where(m => config.TargetModulesRegex == AllLinear
-            ? m.module is Linear or Conv1D && !OutputHeads.Contains(m.name[(m.name.LastIndexOf('.') + 1)..])
-            : IsTarget(config, m.name)).ToList();
-        if (targets.Count == 0) throw new ArgumentException(NoMatchMessage(config, modules.Select(m => m.name)), nameof(config));
+            ? m.module is Linear or Conv1D && !TargetMatcher.IsOutputHead(m.name)
+            : TargetMatcher.IsTarget(config, m.name)).ToList();
+        if (targets.Count == 0) throw new ArgumentException(TargetMatcher.NoMatchMessage(config, modules.Select(m => m.name)), nameof(config));
         foreach (var (name, module) in targets)
             if (module is not (Linear or Conv1D))
                 throw new NotSupportedException($"target module '{name}' is a {module.GetType().Name}; LoRA supports Linear and Conv1D layers");
 
         var toSave = config.ModulesToSave is { Count: > 0 } names
-            ? modules.Where(m => names.Any(n => EndsWithComponent(m.name, n))).ToList()
+            ? modules.Where(m => names.Any(n => TargetMatcher.EndsWithComponent(m.name, n))).ToList()
             : [];
         if (config.ModulesToSave is { Count: > 0 } && toSave.Count == 0)
             throw new ArgumentException($"modules_to_save [{string.Join(", ", config.ModulesToSave)}] matches no module", nameof(config));
 
         if (configs.Count == 0 && frozen.Count == 0)
         {
-            frozen.AddRange(Model.parameters().Where(p => p.requires_grad));
-            foreach (Parameter p in frozen) p.requires_grad = false;
+            foreach (var (name, p) in Model.named_parameters())
+            {
+                if (!p.requires_grad) continue;
+                frozen.Add(name);
+                p.requires_grad = false;
+            }
         }
         bool anyConv = false;
         foreach (var (name, module) in targets)
@@ -281,8 +283,6 @@ public sealed class LoraModel
     /// </summary>
     public nn.Module Unload()
     {
-        foreach (Parameter p in frozen) p.requires_grad = true;
-        frozen.Clear();
         foreach (Action remove in hooks) remove();
         hooks.Clear();
         foreach (LoraLinear layer in layers.Values) layer.Detach();
@@ -291,6 +291,9 @@ public sealed class LoraModel
             foreach (string a in w.Adapters.ToList()) w.DeleteAdapter(a);
             w.Detach();
         }
+        foreach (var (name, p) in Model.named_parameters())
+            if (frozen.Contains(name)) p.requires_grad = true;
+        frozen.Clear();
         layers.Clear();
         saved.Clear();
         configs.Clear();
@@ -368,46 +371,5 @@ public sealed class LoraModel
     {
         if (!configs.ContainsKey(adapterName))
             throw new ArgumentException($"no adapter named \"{adapterName}\" (adapters: {string.Join(", ", configs.Keys)})", nameof(adapterName));
-    }
-
-    static bool IsAdapterInternal(string path) =>
-        path.Contains(".lora_A", StringComparison.Ordinal) || path.Contains(".lora_B", StringComparison.Ordinal) || path.Contains(".modules_to_save", StringComparison.Ordinal)
-        || path.StartsWith("lora_", StringComparison.Ordinal) || path.StartsWith("modules_to_save", StringComparison.Ordinal);
-
-    static bool EndsWithComponent(string path, string target) =>
-        path == target || path.EndsWith("." + target, StringComparison.Ordinal);
-
-    static bool IsTarget(LoraConfig config, string path) => config.TargetModulesRegex is { } regex
-        ? Regex.IsMatch(path, $"^(?:{regex})$")
-        : config.TargetModules!.Any(t => EndsWithComponent(path, t));
-
-    static string NoMatchMessage(LoraConfig config, IEnumerable<string> paths)
-    {
-        string wanted = config.TargetModulesRegex is { } r ? $"regular expression \"{r}\"" : $"[{string.Join(", ", config.TargetModules!)}]";
-        var names = paths.Select(p => p[(p.LastIndexOf('.') + 1)..]).Where(n => !int.TryParse(n, out _)).Distinct().ToList();
-        var probes = config.TargetModules ?? [config.TargetModulesRegex!];
-        var similar = names
-            .Select(n => (Name: n, Distance: probes.Min(t => Levenshtein(t, n))))
-            .OrderBy(x => x.Distance).ThenBy(x => x.Name, StringComparer.Ordinal)
-            .Take(8).Select(x => x.Name);
-        return $"target_modules {wanted} matches no module of the model; similar module names: {string.Join(", ", similar)}";
-    }
-
-    static int Levenshtein(string a, string b)
-    {
-        var row = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++) row[j] = j;
-        for (int i = 1; i <= a.Length; i++)
-        {
-            int diagonal = row[0];
-            row[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int above = row[j];
-                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
-                diagonal = above;
-            }
-        }
-        return row[b.Length];
     }
 }
