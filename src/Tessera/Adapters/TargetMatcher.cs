@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+
 namespace Tessera.Adapters;
 
 /// <summary>How <c>target_modules</c> and <c>modules_to_save</c> select modules by path, and the error when nothing matches.</summary>
