@@ -20,6 +20,8 @@ public static class Cli
             LrFindCommand.Create(),
             HubCommand.Create(),
             GenerateCommand.Create(),
+            FinetuneCommand.Create(),
+            MergeCommand.Create(),
             ExportCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Tessera.Adapters;
 using Tessera.Hub;
 using Tessera.Text;
 using Tessera.Text.Generation;
@@ -21,9 +22,10 @@ static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text reaches one of these strings", AllowMultipleArgumentsPerToken = true };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (overrides the sampling options)" };
         var stream = new Option<bool>("--stream") { Description = "Print the text piece by piece as it is generated" };
+        var adapter = new Option<string?>("--adapter") { Description = "LoRA adapter folder (PEFT layout) to apply to the model" };
         var command = new Command("generate", "Continue a prompt with a causal language model (GPT-2, Llama family); prints the prompt and its completion")
         {
-            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream,
+            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream, adapter,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -43,6 +45,7 @@ static class GenerateCommand
 
             HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
             using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
+            if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);
             var output = parse.InvocationConfiguration.Output;
             string text = parse.GetValue(prompt)!;
             output.Write(text);

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Tessera.Recipes;
+
+namespace Tessera.Cli;
+
+static class FinetuneCommand
+{
+    public static Command Create()
+    {
+        var defaults = new LoraFinetuningOptions { ModelFolder = "", Data = "" };
+        var model = new Argument<string>("model") { Description = "Base causal LM folder (config.json, safetensors, tokenizer)" };
+        var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field", Required = true };
+        var textField = new Option<string>("--text-field") { Description = "JSON field holding the text (loss on all tokens)", DefaultValueFactory = _ => defaults.TextField };
+        var promptField = new Option<string>("--prompt-field") { Description = "Prompt field; lines with prompt and completion fields get the loss on the completion only", DefaultValueFactory = _ => defaults.PromptField };
+        var completionField = new Option<string>("--completion-field") { Description = "Completion field", DefaultValueFactory = _ => defaults.CompletionField };
+        var r = new Option<int>("--lora-r") { Description = "LoRA rank r", DefaultValueFactory = _ => defaults.R };
+        var alpha = new Option<double>("--lora-alpha") { Description = "lora_alpha (scaling alpha/r)", DefaultValueFactory = _ => defaults.Alpha };
+        var dropout = new Option<double>("--lora-dropout") { Description = "Dropout on the LoRA input", DefaultValueFactory = _ => defaults.Dropout };
+        var target = new Option<string?>("--target") { Description = "Comma-separated target modules [default: c_attn for GPT-2, q_proj,v_proj for Llama]" };
+        var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
+        var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize };
+        var block = new Option<int>("--block-size") { Description = "Tokens per packed block (capped at the model's context)", DefaultValueFactory = _ => defaults.BlockSize };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate };
+        var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps on every 20th line", DefaultValueFactory = _ => defaults.ValidateEvery };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
+        var output = new Option<string>("--out") { Description = "Output folder (adapter/, checkpoints/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
+        var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last (saved every --validate-every steps)" };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
+        var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
+        {
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, device,
+        };
+        command.SetAction(parse =>
+        {
+            var writer = parse.InvocationConfiguration.Output;
+            var result = LoraFinetuning.Run(new LoraFinetuningOptions
+            {
+                ModelFolder = parse.GetValue(model)!,
+                Data = parse.GetValue(data)!,
+                TextField = parse.GetValue(textField)!,
+                PromptField = parse.GetValue(promptField)!,
+                CompletionField = parse.GetValue(completionField)!,
+                R = parse.GetValue(r),
+                Alpha = parse.GetValue(alpha),
+                Dropout = parse.GetValue(dropout),
+                TargetModules = parse.GetValue(target) is { } t ? t.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null,
+                MaxSteps = parse.GetValue(maxSteps),
+                BatchSize = parse.GetValue(batch),
+                BlockSize = parse.GetValue(block),
+                LearningRate = parse.GetValue(lr),
+                ValidateEvery = parse.GetValue(validateEvery),
+                Seed = parse.GetValue(seed),
+                OutputDir = parse.GetValue(output)!,
+                Device = parse.GetValue(device)!,
+                Resume = parse.GetValue(resume),
+            }, writer);
+            writer.WriteLine($"train loss {result.TrainLoss:0.000}, validation loss {result.ValidationLoss:0.000}, {result.Steps} steps; adapter: {result.AdapterDir}");
+            return 0;
+        });
+        return command;
+    }
+}

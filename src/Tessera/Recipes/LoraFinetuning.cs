@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Tessera.Adapters;
+using Tessera.Data;
+using Tessera.Formats;
+using Tessera.Tasks;
+using Tessera.Text;
+using Tessera.Training;
+using Tessera.Training.Callbacks;
+using Tessera.Training.Loggers;
+using Tessera.Transformers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Recipes;
+
+/// <summary>
+/// <c>tessera finetune</c>: LoRA fine-tuning of a causal LM folder on a JSONL text file with the <see cref="Trainer"/>
+/// (loss on all tokens, entries packed into blocks with end-of-text between them); writes the adapter in PEFT's layout
+/// and a model card naming the base model and the adapter config.
+/// </summary>
+public static class LoraFinetuning
+{
+    /// <summary>Runs the fine-tuning.</summary>
+    /// <exception cref="ArgumentException">Invalid settings, or too little text for one block.</exception>
+    /// <exception cref="TesseraFormatException">A JSONL line is not an object with the text field (the message names the line).</exception>
+    /// <exception cref="FileNotFoundException">The data or model files are missing.</exception>
+    public static LoraFinetuningResult Run(LoraFinetuningOptions options, TextWriter? log = null)
+    {
+        log ??= Console.Out;
+        if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
+        if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
+        manual_seed(options.Seed);
+
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(options.ModelFolder);
+        using CausalLanguageModel model = AutoModelForCausalLM.FromPretrained(options.ModelFolder);
+        int blockSize = Math.Min(options.BlockSize, model.MaxPositions);
+        IReadOnlyList<string> targets = options.TargetModules ?? (model is Gpt2LMHeadModel ? ["c_attn"] : ["q_proj", "v_proj"]);
+        var config = new LoraConfig(options.R, options.Alpha, targets)
+        {
+            Dropout = options.Dropout,
+            BaseModelNameOrPath = options.ModelFolder,
+            TaskType = "CAUSAL_LM",
+        };
+        LoraModel peft = LoraModel.Wrap(model, config);
+
+        List<JsonElement> lines = ReadJsonl(options.Data);
+        int? eos = tokenizer.EosTokenId ?? model.PretrainedConfig.EosTokenIds.Cast<int?>().FirstOrDefault();
+        bool completionOnly = lines.Count > 0 && lines[0].TryGetProperty(options.PromptField, out _) && lines[0].TryGetProperty(options.CompletionField, out _);
+        var (trainSet, valSet) = completionOnly
+            ? PromptCompletionSets(lines, options, tokenizer, eos, blockSize)
+            : PackedSets(lines, options, tokenizer, eos, blockSize);
+        using var trainDisposable = trainSet as IDisposable;
+        using var valDisposable = valSet as IDisposable;
+        if (trainSet.Count == 0) throw new ArgumentException($"{options.Data}: too little text for one training example of {blockSize} tokens");
+
+        string outDir = Path.GetFullPath(options.OutputDir);
+        Directory.CreateDirectory(outDir);
+        string checkpoints = Path.Combine(outDir, "checkpoints");
+        string? resumeFrom = null;
+        if (options.Resume)
+        {
+            resumeFrom = Path.Combine(checkpoints, "last");
+            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+        }
+        long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
+        using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup, weightDecay: 0);
+        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
+        var losses = new LastLosses();
+        var trainer = new Trainer(new TrainerOptions
+        {
+            MaxEpochs = null,
+            MaxSteps = options.MaxSteps,
+            GradientClipNorm = 1.0,
+            ValCheckIntervalBatches = Math.Max(1, options.ValidateEvery),
+            LimitValBatches = 20,
+            Seed = options.Seed,
+            Device = options.Device,
+            LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
+            // Checkpoints hold the whole module (frozen base included), so a resumed run needs nothing else.
+            Callbacks = [losses, new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: Math.Max(1, options.ValidateEvery))],
+            Loggers = [csv],
+        });
+        var (trainable, total) = peft.ParameterCounts();
+        log.WriteLine($"fine-tuning {options.ModelFolder} with LoRA r={config.R} alpha={config.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", targets)}], " +
+            $"{(completionOnly ? "loss on completions only" : "loss on all tokens")}: {peft.TrainableParametersSummary()}");
+        trainer.Fit(module, new DataLoader<Batch>(trainSet, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
+            valSet.Count > 0 ? new DataLoader<Batch>(valSet, new DataLoaderOptions { BatchSize = options.BatchSize }) : null, resumeFrom);
+
+        model.to(CPU);
+        string adapterDir = Path.Combine(outDir, "adapter");
+        peft.SavePretrained(adapterDir);
+        double valLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double v) ? v : double.NaN;
+        var result = new LoraFinetuningResult
+        {
+            AdapterDir = adapterDir,
+            TrainableParameters = trainable,
+            TotalParameters = total,
+            Steps = trainer.GlobalStep,
+            TrainLoss = losses.Mean,
+            ValidationLoss = valLoss,
+        };
+        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, config));
+        return result;
+    }
+
+    /// <summary>Every 20th line is held out for validation once there are at least 20.</summary>
+    static bool HeldOut(int index, int count) => count >= 20 && index % 20 == 10;
+
+    static (IDataset<Batch> Train, IDataset<Batch> Validation) PackedSets(List<JsonElement> lines, LoraFinetuningOptions o, HfTokenizer tokenizer, int? eos, int blockSize)
+    {
+        var train = new List<long>();
+        var held = new List<long>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var target = HeldOut(i, lines.Count) ? held : train;
+            foreach (int id in tokenizer.Encode(Field(lines[i], o.TextField, i, o.Data), addSpecialTokens: false).Ids) target.Add(id);
+            if (eos is int e) target.Add(e);
+        }
+        return (new TokenBlockDataset(train.ToArray(), blockSize), new TokenBlockDataset(held.ToArray(), blockSize));
+    }
+
+    static (IDataset<Batch> Train, IDataset<Batch> Validation) PromptCompletionSets(List<JsonElement> lines, LoraFinetuningOptions o, HfTokenizer tokenizer, int? eos, int blockSize)
+    {
+        var train = new List<(IReadOnlyList<int>, IReadOnlyList<int>)>();
+        var held = new List<(IReadOnlyList<int>, IReadOnlyList<int>)>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            IReadOnlyList<int> prompt = tokenizer.Encode(Field(lines[i], o.PromptField, i, o.Data), addSpecialTokens: false).Ids;
+            List<int> completion = [.. tokenizer.Encode(Field(lines[i], o.CompletionField, i, o.Data), addSpecialTokens: false).Ids];
+            if (eos is int e) completion.Add(e);
+            (HeldOut(i, lines.Count) ? held : train).Add((prompt, completion));
+        }
+        long pad = eos ?? 0;
+        return (new PromptCompletionDataset(train, blockSize, pad), new PromptCompletionDataset(held, blockSize, pad));
+    }
+
+    static string Field(JsonElement line, string field, int index, string path) =>
+        line.TryGetProperty(field, out JsonElement v) && v.ValueKind == JsonValueKind.String
+            ? v.GetString()!
+            : throw new TesseraFormatException(path, $"line {index + 1}: expected a string field \"{field}\"");
+
+    /// <summary>The JSON objects of a JSONL file, one per non-blank line.</summary>
+    /// <exception cref="TesseraFormatException">A line is not a JSON object (the message names the line).</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    static List<JsonElement> ReadJsonl(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
+        var lines = new List<JsonElement>();
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new TesseraFormatException(path, $"line {number}: expected a JSON object");
+                lines.Add(doc.RootElement.Clone());
+            }
+            catch (JsonException e)
+            {
+                throw new TesseraFormatException(path, $"line {number}: invalid JSON: {e.Message}", e);
+            }
+        }
+        return lines;
+    }
+
+    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig c)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var card = new StringBuilder();
+        card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}").AppendLine("library_name: peft").AppendLine("tags: [lora, tessera]").AppendLine("---").AppendLine();
+        card.AppendLine("# LoRA adapter").AppendLine();
+        card.AppendLine(inv, $"A LoRA adapter for `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (loss on all tokens of field `{o.TextField}`, or on `{o.CompletionField}` only for prompt/completion lines) for {r.Steps} steps of {o.BatchSize}x{o.BlockSize} tokens at learning rate {o.LearningRate}.");
+        card.AppendLine(inv, $"Trainable parameters: {r.TrainableParameters:N0} of {r.TotalParameters:N0} ({100.0 * r.TrainableParameters / r.TotalParameters:F3}%). Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}.").AppendLine();
+        card.AppendLine("Files in `adapter/` follow PEFT's layout; load with `PeftModel.from_pretrained(base, \"adapter\")`, `LoraModel.FromPretrained(model, \"adapter\")`, or `tessera generate <base> --adapter adapter`; merge with `tessera merge <base> adapter --out merged`.").AppendLine();
+        card.AppendLine("## adapter_config.json").AppendLine().AppendLine("```json").AppendLine((c with { InferenceMode = true }).ToJson()).AppendLine("```");
+        return card.ToString();
+    }
+
+    sealed class LastLosses : Callback
+    {
+        readonly Queue<double> last = new();
+
+        public double Mean => last.Count == 0 ? double.NaN : last.Average();
+
+        public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize)
+        {
+            last.Enqueue(loss);
+            if (last.Count > 20) last.Dequeue();
+        }
+    }
+}

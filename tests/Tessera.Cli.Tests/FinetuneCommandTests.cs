@@ -1,0 +1,101 @@
+using Tessera.Adapters;
+using Tessera.Checkpoints;
+using Tessera.Tests.Shared;
+using Tessera.Text;
+using Tessera.Transformers;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary><c>tessera finetune</c>, <c>generate --adapter</c> and <c>merge</c> on a tiny random byte-level GPT-2 folder.</summary>
+public class FinetuneCommandTests : IDisposable
+{
+    private readonly TempDirectory temp = new("tessera-cli-ft-");
+    public void Dispose() => temp.Dispose();
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private string TinyModelFolder()
+    {
+        string folder = Path.Combine(temp.Path, "model");
+        TorchSharp.torch.manual_seed(1);
+        using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 257, NPositions = 64, NEmbd = 16, NLayer = 2, NHead = 2, EosTokenId = System.Text.Json.JsonSerializer.SerializeToElement(ByteVocabulary.EndOfTextId) });
+        model.SavePretrained(folder);
+        ByteVocabulary.WriteTokenizerFiles(folder, 64);
+        return folder;
+    }
+
+    [Fact]
+    public void Finetune_then_generate_with_the_adapter_equals_generate_on_the_merged_model()
+    {
+        string folder = TinyModelFolder();
+        string data = Path.Combine(temp.Path, "data.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 40).Select(i => $$"""{"text": "Q: what is {{i}} plus one? A: {{i + 1}}.", "id": {{i}}}"""));
+        string outDir = Path.Combine(temp.Path, "ft");
+        var ft = Run("finetune", folder, "--data", data, "--lora-r", "4", "--lora-alpha", "8", "--target", "c_attn,c_fc", "--max-steps", "6",
+            "--batch-size", "2", "--block-size", "32", "--validate-every", "3", "--lr", "0.01", "--out", outDir);
+        Assert.True(ft.Code == 0, ft.Err);
+        Assert.Contains("trainable params: ", ft.Out);
+        string adapter = Path.Combine(outDir, "adapter");
+        LoraConfig config = LoraConfig.Load(adapter);
+        Assert.Equal(4, config.R);
+        Assert.Equal(["c_attn", "c_fc"], config.TargetModules!);
+        Assert.True(config.FanInFanOut);
+        var keys = SafeTensorsTorch.Load(Path.Combine(adapter, "adapter_model.safetensors"));
+        Assert.Contains("base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight", keys.Keys);
+        Assert.Equal(8, keys.Count);
+        Assert.Contains(keys, kv => kv.Key.EndsWith("lora_B.weight", StringComparison.Ordinal) && kv.Value.abs().max().item<float>() > 0);
+        Assert.Contains("base_model: ", File.ReadAllText(Path.Combine(outDir, "README.md")));
+
+        var plain = Run("generate", folder, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy");
+        var adapted = Run("generate", folder, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy", "--adapter", adapter);
+        Assert.True(adapted.Code == 0, adapted.Err);
+        string merged = Path.Combine(temp.Path, "merged");
+        var merge = Run("merge", folder, adapter, "--out", merged);
+        Assert.True(merge.Code == 0, merge.Err);
+        Assert.Contains("merged 4 adapted layers", merge.Out);
+        var fromMerged = Run("generate", merged, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy");
+        Assert.True(fromMerged.Code == 0, fromMerged.Err);
+        Assert.Equal(adapted.Out, fromMerged.Out);
+        Assert.NotEqual(plain.Out, adapted.Out);
+    }
+
+    [Fact]
+    public void Prompt_completion_lines_train_on_the_completion_only()
+    {
+        string folder = TinyModelFolder();
+        string data = Path.Combine(temp.Path, "pairs.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i => $$"""{"prompt": "{{i}} + 1 =", "completion": " {{i + 1}}"}"""));
+        string outDir = Path.Combine(temp.Path, "ft-pairs");
+        var ft = Run("finetune", folder, "--data", data, "--max-steps", "4", "--batch-size", "4", "--validate-every", "2", "--out", outDir);
+        Assert.True(ft.Code == 0, ft.Err);
+        Assert.Contains("loss on completions only", ft.Out);
+        Assert.Contains("validation loss", ft.Out);
+        Assert.True(File.Exists(Path.Combine(outDir, "adapter", "adapter_model.safetensors")));
+        Assert.Equal(["c_attn"], LoraConfig.Load(Path.Combine(outDir, "adapter")).TargetModules!);
+
+        var resumed = Run("finetune", folder, "--data", data, "--max-steps", "6", "--batch-size", "4", "--validate-every", "2", "--out", outDir, "--resume");
+        Assert.True(resumed.Code == 0, resumed.Err);
+        Assert.Contains(", 6 steps;", resumed.Out);
+    }
+
+    [Fact]
+    public void Bad_targets_and_bad_data_are_one_line_errors()
+    {
+        string folder = TinyModelFolder();
+        string data = Path.Combine(temp.Path, "data.jsonl");
+        File.WriteAllLines(data, ["{\"text\": \"hello\"}", "{\"body\": \"no text\"}"]);
+        var noText = Run("finetune", folder, "--data", data, "--out", Path.Combine(temp.Path, "a"));
+        Assert.NotEqual(0, noText.Code);
+        Assert.Contains("line 2", noText.Err);
+        var badTarget = Run("finetune", folder, "--data", data, "--target", "q_proj", "--out", Path.Combine(temp.Path, "b"));
+        Assert.Equal(2, badTarget.Code);
+        Assert.Contains("c_attn", badTarget.Err);
+        Assert.Single(badTarget.Err.Trim().Split('\n'));
+    }
+}
