@@ -10,13 +10,7 @@ public class CliTests : IDisposable
     private readonly TempDirectory temp = new("tessera-cli-");
     public void Dispose() => temp.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Tessera.Cli.Cli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Every_command_has_help()

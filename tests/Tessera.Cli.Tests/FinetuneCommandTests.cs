@@ -12,13 +12,7 @@ public class FinetuneCommandTests : IDisposable
     private readonly TempDirectory temp = new("tessera-cli-ft-");
     public void Dispose() => temp.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Cli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     private string TinyModelFolder()
     {

@@ -12,13 +12,7 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     private readonly TempDirectory temp = new("tessera-cli-onnx-");
     public void Dispose() => temp.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Cli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     private static double Accuracy(string evalOutput)
     {

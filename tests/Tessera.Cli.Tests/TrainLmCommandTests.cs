@@ -8,13 +8,7 @@ public class TrainLmCommandTests : IDisposable
     private readonly TempDirectory temp = new("tessera-cli-lm-");
     public void Dispose() => temp.Dispose();
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = Cli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Train_lm_writes_a_model_folder_that_generate_can_use()

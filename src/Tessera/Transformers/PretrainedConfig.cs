@@ -16,18 +16,8 @@ namespace Tessera.Transformers;
 /// </remarks>
 public abstract record PretrainedConfig
 {
-    static readonly JsonSerializerOptions WriteOptions = new()
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    static readonly JsonSerializerOptions ReadOptions = new()
-    {
-        AllowTrailingCommas = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    static JsonSerializerOptions WriteOptions => Transformers.HfJson.Write;
+    static JsonSerializerOptions ReadOptions => Transformers.HfJson.Read;
 
     /// <summary>The architecture family, e.g. <c>gpt2</c>, <c>llama</c>, <c>qwen2</c>, <c>mistral</c>, <c>bert</c>.</summary>
     [JsonPropertyName("model_type")]

@@ -18,18 +18,8 @@ public sealed record GenerationConfig
     /// <summary>The number of new tokens used when neither <see cref="MaxNewTokens"/> nor <see cref="MaxLength"/> is set (20, as in <c>transformers</c>).</summary>
     public const int DefaultMaxLength = 20;
 
-    static readonly JsonSerializerOptions WriteOptions = new()
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    static readonly JsonSerializerOptions ReadOptions = new()
-    {
-        AllowTrailingCommas = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    static JsonSerializerOptions WriteOptions => Transformers.HfJson.Write;
+    static JsonSerializerOptions ReadOptions => Transformers.HfJson.Read;
 
     /// <summary>Most tokens to generate after the prompt (<c>max_new_tokens</c>); takes precedence over <see cref="MaxLength"/>.</summary>
     [JsonPropertyName("max_new_tokens")]
