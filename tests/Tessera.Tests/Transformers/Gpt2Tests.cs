@@ -59,21 +59,7 @@ public class Gpt2Tests
         TinyModels.Randomize(model, 2);
         model.eval();
         var (ids, mask) = TinyModels.Inputs(100, 10, seed: 5, 0, 3);
-        using var noGrad = no_grad();
-        Tensor full = model.forward(ids, mask, useCache: false).Logits;
-
-        // Prompt of 6, then one token at a time.
-        CausalLMOutput step = model.forward(ids.narrow(1, 0, 6), mask.narrow(1, 0, 6));
-        using KeyValueCache cache = step.PastKeyValues!;
-        var pieces = new List<Tensor> { step.Logits };
-        for (int t = 6; t < 10; t++)
-        {
-            CausalLMOutput next = model.forward(ids.narrow(1, t, 1), mask.narrow(1, 0, t + 1), cache);
-            Assert.Same(cache, next.PastKeyValues);
-            pieces.Add(next.Logits);
-        }
-        Assert.Equal(10, cache.SequenceLength);
-        Assert.True(TinyModels.MaxDifference(full, cat(pieces, 1), mask) <= 1e-5);
+        Assert.True(TinyModels.IncrementalVersusFull(model, ids, mask, prefill: 6) <= 1e-5); // prompt of 6, then one token at a time
     }
 
     [Fact]
@@ -84,11 +70,7 @@ public class Gpt2Tests
         using var model = new Gpt2LMHeadModel(TinyModels.Gpt2());
         TinyModels.Randomize(model, 3);
         model.eval();
-        var (ids, mask) = TinyModels.Inputs(100, 9, seed: 8, 0, 4);
-        using var noGrad = no_grad();
-        Tensor batched = model.forward(ids, mask).Logits;
-        Tensor alone = model.forward(ids.narrow(0, 1, 1).narrow(1, 4, 5)).Logits;
-        Assert.True(TinyModels.MaxDifference(batched.narrow(0, 1, 1).narrow(1, 4, 5), alone) <= 1e-5);
+        Assert.True(TinyModels.LeftPaddedRowVersusAlone(model) <= 1e-5);
     }
 
     [Fact]

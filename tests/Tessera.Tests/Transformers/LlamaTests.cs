@@ -92,16 +92,9 @@ public class LlamaTests
         TinyModels.Randomize(model, 7);
         model.eval();
         var (ids, mask) = TinyModels.Inputs(100, 12, seed: 2, 3, 0);
-        using var noGrad = no_grad();
-        Tensor full = model.forward(ids, mask, useCache: false).Logits;
-
-        CausalLMOutput step = model.forward(ids.narrow(1, 0, 7), mask.narrow(1, 0, 7));
-        using KeyValueCache cache = step.PastKeyValues!;
-        var pieces = new List<Tensor> { step.Logits };
-        for (int t = 7; t < 12; t++) pieces.Add(model.forward(ids.narrow(1, t, 1), mask.narrow(1, 0, t + 1), cache).Logits);
-        Assert.Equal(12, cache.SequenceLength);
-        Assert.Equal([2L, config.KeyValueHeads, 12, 8], cache.Keys(0)!.shape); // kv heads, not query heads, are cached
-        Assert.True(TinyModels.MaxDifference(full, cat(pieces, 1), mask) <= 1e-5);
+        double error = TinyModels.IncrementalVersusFull(model, ids, mask, prefill: 7,
+            cache => Assert.Equal([2L, config.KeyValueHeads, 12, 8], cache.Keys(0)!.shape)); // kv heads, not query heads, are cached
+        Assert.True(error <= 1e-5);
     }
 
     [Fact]
@@ -112,11 +105,7 @@ public class LlamaTests
         using var model = new LlamaForCausalLM(TinyModels.Llama());
         TinyModels.Randomize(model, 8);
         model.eval();
-        var (ids, mask) = TinyModels.Inputs(100, 9, seed: 8, 0, 4);
-        using var noGrad = no_grad();
-        Tensor batched = model.forward(ids, mask).Logits;
-        Tensor alone = model.forward(ids.narrow(0, 1, 1).narrow(1, 4, 5)).Logits;
-        Assert.True(TinyModels.MaxDifference(batched.narrow(0, 1, 1).narrow(1, 4, 5), alone) <= 1e-5);
+        Assert.True(TinyModels.LeftPaddedRowVersusAlone(model) <= 1e-5);
     }
 
     [Fact]

@@ -84,4 +84,35 @@ static class TinyModels
         if (mask is not null) diff = diff * mask.to_type(ScalarType.Float32).view(mask.shape[0], mask.shape[1], 1);
         return diff.max().item<float>();
     }
+
+    /// <summary>Max difference between full-sequence logits and a prefill of <paramref name="prefill"/> tokens followed by
+    /// one-token steps through the cache; <paramref name="inspect"/> sees the final cache.</summary>
+    public static double IncrementalVersusFull(CausalLanguageModel model, Tensor ids, Tensor mask, int prefill, Action<KeyValueCache>? inspect = null)
+    {
+        long seq = ids.shape[1];
+        using var noGrad = no_grad();
+        Tensor full = model.forward(ids, mask, useCache: false).Logits;
+        CausalLMOutput step = model.forward(ids.narrow(1, 0, prefill), mask.narrow(1, 0, prefill));
+        using KeyValueCache cache = step.PastKeyValues!;
+        var pieces = new List<Tensor> { step.Logits };
+        for (int t = prefill; t < seq; t++)
+        {
+            CausalLMOutput next = model.forward(ids.narrow(1, t, 1), mask.narrow(1, 0, t + 1), cache);
+            Assert.Same(cache, next.PastKeyValues);
+            pieces.Add(next.Logits);
+        }
+        Assert.Equal(seq, cache.SequenceLength);
+        inspect?.Invoke(cache);
+        return MaxDifference(full, cat(pieces, 1), mask);
+    }
+
+    /// <summary>Max difference between row 1 of a batch left-padded by <paramref name="pad"/> and that row run alone.</summary>
+    public static double LeftPaddedRowVersusAlone(CausalLanguageModel model, int seq = 9, int pad = 4)
+    {
+        var (ids, mask) = Inputs(100, seq, seed: 8, 0, pad);
+        using var noGrad = no_grad();
+        Tensor batched = model.forward(ids, mask).Logits;
+        Tensor alone = model.forward(ids.narrow(0, 1, 1).narrow(1, pad, seq - pad)).Logits;
+        return MaxDifference(batched.narrow(0, 1, 1).narrow(1, pad, seq - pad), alone);
+    }
 }
