@@ -1,0 +1,193 @@
+using Tessera.Transformers;
+using static Tessera.Export.OnnxGraphBuilder;
+using static TorchSharp.torch;
+using DataType = Tessera.Formats.Onnx.TensorProto.Types.DataType;
+
+namespace Tessera.Export.Decoders;
+
+/// <summary>
+/// The parts GPT-2 and Llama decoder graphs share: the inputs and outputs under Hugging Face Optimum's names, the
+/// additive causal-plus-padding mask built from <c>attention_mask</c>, weights read by state-dict name, linear
+/// layers, attention over past + new keys, and activations.
+/// </summary>
+internal sealed class DecoderGraph
+{
+    /// <summary>Symbolic dimension names, as Optimum writes them.</summary>
+    public const string Batch = "batch_size", Sequence = "sequence_length", Past = "past_sequence_length", Total = "total_sequence_length";
+
+    readonly Dictionary<string, Tensor> weights;
+    readonly Dictionary<string, string> added = new(StringComparer.Ordinal);
+
+    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim)
+    {
+        Builder = new OnnxGraphBuilder(model.GetType().Name);
+        weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        NumLayers = numLayers;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        InputIds = Builder.AddInput("input_ids", DataType.Int64, Batch, Sequence);
+        AttentionMask = Builder.AddInput("attention_mask", DataType.Int64, Batch, Total);
+        PositionIds = Builder.AddInput("position_ids", DataType.Int64, Batch, Sequence);
+        PastKeys = new string[numLayers];
+        PastValues = new string[numLayers];
+        for (int i = 0; i < numLayers; i++)
+        {
+            PastKeys[i] = Builder.AddInput($"past_key_values.{i}.key", DataType.Float, Batch, kvHeads, Past, headDim);
+            PastValues[i] = Builder.AddInput($"past_key_values.{i}.value", DataType.Float, Batch, kvHeads, Past, headDim);
+        }
+        Mask = BuildAdditiveMask();
+    }
+
+    public OnnxGraphBuilder Builder { get; }
+    public int NumLayers { get; }
+    public int KvHeads { get; }
+    public int HeadDim { get; }
+    public string InputIds { get; }
+    public string AttentionMask { get; }
+    public string PositionIds { get; }
+    public string[] PastKeys { get; }
+    public string[] PastValues { get; }
+
+    /// <summary>The additive mask [batch, 1, seq, total]: 0 where a query may attend, float.MinValue elsewhere.</summary>
+    public string Mask { get; }
+
+    /// <summary>A weight from the state dict as a float32 initializer (optionally transposed to [in, out]); added once per name and layout.</summary>
+    /// <exception cref="OnnxExportException">The model has no such parameter.</exception>
+    public string Weight(string name, bool transpose = false)
+    {
+        string key = transpose ? name + "#T" : name;
+        if (added.TryGetValue(key, out var existing)) return existing;
+        if (!weights.TryGetValue(name, out var t)) throw new OnnxExportException($"the model has no parameter '{name}'", name);
+        using var value = transpose ? t.detach().to_type(ScalarType.Float32).t().contiguous() : t.detach().to_type(ScalarType.Float32);
+        string result = Builder.AddInitializer(transpose ? name + "_transposed" : name, value);
+        added[key] = result;
+        return result;
+    }
+
+    /// <summary>Whether the state dict has <paramref name="name"/>.</summary>
+    public bool HasWeight(string name) => weights.ContainsKey(name);
+
+    /// <summary>An int64 constant (a 1-D initializer, or a scalar when <paramref name="scalar"/>).</summary>
+    public string Longs(string name, bool scalar, params long[] values) =>
+        Builder.AddInitializer(name, values, scalar ? Array.Empty<long>() : new long[] { values.Length });
+
+    /// <summary>A float32 scalar initializer.</summary>
+    public string Float(string name, float value) => Builder.AddInitializer(name, [value]);
+
+    /// <summary>x [.., in] @ weight [in, out] (+ bias).</summary>
+    public string Linear(string x, string weightInOut, string? bias, string name)
+    {
+        string y = Builder.Apply("MatMul", [x, weightInOut], name + "/matmul");
+        return bias is null ? y : Builder.Apply("Add", [y, bias], name + "/out");
+    }
+
+    /// <summary>[b, s, heads·d] → [b, heads, s, d].</summary>
+    public string SplitHeads(string x, int heads, string name)
+    {
+        string shape = Longs(name + "/shape", false, 0, 0, heads, HeadDim);
+        string r = Builder.Apply("Reshape", [x, shape], name + "/reshape");
+        return Builder.Apply("Transpose", [r], name + "/heads", Attr("perm", new long[] { 0, 2, 1, 3 }));
+    }
+
+    /// <summary>
+    /// Appends the new keys/values to layer <paramref name="layer"/>'s past (naming the results <c>present.{layer}.key/value</c>),
+    /// then softmax(q kᵀ · scale + mask) v with key/value heads repeated for grouped-query attention; returns [b, s, heads·d].
+    /// </summary>
+    public string Attention(int layer, string q, string k, string v, int heads, double scale, string name)
+    {
+        string presentKey = $"present.{layer}.key", presentValue = $"present.{layer}.value";
+        Builder.AddNode("Concat", [PastKeys[layer], k], [presentKey], Attr("axis", 2L));
+        Builder.AddNode("Concat", [PastValues[layer], v], [presentValue], Attr("axis", 2L));
+        Builder.AddOutput(presentKey, DataType.Float, Batch, KvHeads, Total, HeadDim);
+        Builder.AddOutput(presentValue, DataType.Float, Batch, KvHeads, Total, HeadDim);
+        string keys = RepeatKv(presentKey, heads, name + "/keys");
+        string values = RepeatKv(presentValue, heads, name + "/values");
+        string kT = Builder.Apply("Transpose", [keys], name + "/keys_t", Attr("perm", new long[] { 0, 1, 3, 2 }));
+        string scores = Builder.Apply("MatMul", [q, kT], name + "/scores");
+        scores = Builder.Apply("Mul", [scores, Float(name + "/scale", (float)scale)], name + "/scaled");
+        scores = Builder.Apply("Add", [scores, Mask], name + "/masked");
+        string probs = Builder.Apply("Softmax", [scores], name + "/probs", Attr("axis", -1L));
+        string y = Builder.Apply("MatMul", [probs, values], name + "/context");
+        y = Builder.Apply("Transpose", [y], name + "/context_t", Attr("perm", new long[] { 0, 2, 1, 3 }));
+        return Builder.Apply("Reshape", [y, Longs(name + "/merge_shape", false, 0, 0, (long)heads * HeadDim)], name + "/merged");
+    }
+
+    /// <summary>An activation from <see cref="Activations"/> written with ONNX operators.</summary>
+    /// <exception cref="OnnxExportException">The activation has no ONNX form here.</exception>
+    public string Activation(string activation, string x, string name) => activation switch
+    {
+        "gelu" => Gelu(x, name),
+        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluTanh(x, name),
+        "relu" => Builder.Apply("Relu", [x], name + "/relu"),
+        "silu" or "swish" => Builder.Apply("Mul", [x, Builder.Apply("Sigmoid", [x], name + "/sigmoid")], name + "/silu"),
+        "tanh" => Builder.Apply("Tanh", [x], name + "/tanh"),
+        _ => throw new OnnxExportException($"activation \"{activation}\" cannot be exported"),
+    };
+
+    /// <summary>Declares <paramref name="logits"/> as the <c>logits</c> output and builds the model.</summary>
+    public Formats.Onnx.ModelProto Finish(string logits, IReadOnlyDictionary<string, string> metadata)
+    {
+        Builder.Rename(logits, "logits");
+        Builder.AddOutput("logits", DataType.Float, Batch, Sequence, "vocab_size");
+        // Optimum's order: logits first, then present.* — move logits to the front.
+        var outputs = Builder.Graph.Output;
+        var last = outputs[^1];
+        outputs.RemoveAt(outputs.Count - 1);
+        outputs.Insert(0, last);
+        return Builder.Build(metadata, "Tessera decoder with past key/values (Optimum input/output names)");
+    }
+
+    string Gelu(string x, string name)
+    {
+        string scaled = Builder.Apply("Div", [x, Float(name + "/sqrt2", MathF.Sqrt(2f))], name + "/div");
+        string erf = Builder.Apply("Erf", [scaled], name + "/erf");
+        string onePlus = Builder.Apply("Add", [erf, Float(name + "/one", 1f)], name + "/one_plus");
+        string half = Builder.Apply("Mul", [x, Float(name + "/half", 0.5f)], name + "/half_x");
+        return Builder.Apply("Mul", [half, onePlus], name + "/gelu");
+    }
+
+    string GeluTanh(string x, string name)
+    {
+        string cube = Builder.Apply("Pow", [x, Float(name + "/three", 3f)], name + "/cube");
+        string inner = Builder.Apply("Add", [x, Builder.Apply("Mul", [cube, Float(name + "/c", 0.044715f)], name + "/cube_c")], name + "/inner");
+        inner = Builder.Apply("Mul", [inner, Float(name + "/k", (float)Math.Sqrt(2.0 / Math.PI))], name + "/inner_k");
+        string t = Builder.Apply("Tanh", [inner], name + "/tanh");
+        string onePlus = Builder.Apply("Add", [t, Float(name + "/one", 1f)], name + "/one_plus");
+        string half = Builder.Apply("Mul", [x, Float(name + "/half", 0.5f)], name + "/half_x");
+        return Builder.Apply("Mul", [half, onePlus], name + "/gelu");
+    }
+
+    /// <summary>[b, kv_heads, t, d] → [b, heads, t, d], query head h reading key/value head h / (heads / kv_heads).</summary>
+    string RepeatKv(string x, int heads, string name)
+    {
+        int groups = heads / KvHeads;
+        if (groups == 1) return x;
+        string u = Builder.Apply("Unsqueeze", [x, Longs(name + "/axis", false, 2)], name + "/unsqueeze");
+        string e = Builder.Apply("Expand", [u, Longs(name + "/expand_shape", false, 1, 1, groups, 1, 1)], name + "/expand");
+        return Builder.Apply("Reshape", [e, Longs(name + "/shape", false, 0, heads, -1, HeadDim)], name + "/repeat");
+    }
+
+    /// <summary>
+    /// Query i (absolute position past + i) may see key j when j ≤ past + i and attention_mask[b, j] is 1; past is
+    /// total (the mask's length) minus the number of new tokens.
+    /// </summary>
+    string BuildAdditiveMask()
+    {
+        const string n = "mask";
+        string zero = Longs(n + "/zero", true, 0), one = Longs(n + "/one", true, 1);
+        string idsShape = Builder.Apply("Shape", [InputIds], n + "/ids_shape");
+        string maskShape = Builder.Apply("Shape", [AttentionMask], n + "/mask_shape");
+        string seq = Builder.Apply("Gather", [idsShape, one], n + "/seq", Attr("axis", 0L));
+        string total = Builder.Apply("Gather", [maskShape, one], n + "/total", Attr("axis", 0L));
+        string past = Builder.Apply("Sub", [total, seq], n + "/past");
+        string queries = Builder.Apply("Range", [past, total, one], n + "/query_positions");
+        string keys = Builder.Apply("Range", [zero, total, one], n + "/key_positions");
+        string q2 = Builder.Apply("Unsqueeze", [queries, Longs(n + "/axis1", false, 1)], n + "/query_col");
+        string k2 = Builder.Apply("Unsqueeze", [keys, Longs(n + "/axis0", false, 0)], n + "/key_row");
+        string causal = Builder.Apply("LessOrEqual", [k2, q2], n + "/causal"); // [seq, total]
+        string keep = Builder.Apply("Cast", [AttentionMask], n + "/keep", Attr("to", (long)DataType.Bool));
+        keep = Builder.Apply("Unsqueeze", [keep, Longs(n + "/axes12", false, 1, 2)], n + "/keep4"); // [b, 1, 1, total]
+        string allowed = Builder.Apply("And", [causal, keep], n + "/allowed"); // [b, 1, seq, total]
+        return Builder.Apply("Where", [allowed, Float(n + "/open", 0f), Float(n + "/closed", float.MinValue)], "attention_bias");
+    }
+}
