@@ -125,10 +125,10 @@ internal sealed class DecoderGraph
     };
 
     /// <summary>Declares <paramref name="logits"/> as the <c>logits</c> output and builds the model.</summary>
-    public Formats.Onnx.ModelProto Finish(string logits, IReadOnlyDictionary<string, string> metadata)
+    public Formats.Onnx.ModelProto Finish(string logits, int vocabSize, IReadOnlyDictionary<string, string> metadata)
     {
         Builder.Rename(logits, "logits");
-        Builder.AddOutput("logits", DataType.Float, Batch, Sequence, "vocab_size");
+        Builder.AddOutput("logits", DataType.Float, Batch, Sequence, vocabSize);
         // Optimum's order: logits first, then present.* — move logits to the front.
         var outputs = Builder.Graph.Output;
         var last = outputs[^1];

@@ -41,7 +41,7 @@ internal static class Gpt2DecoderGraph
         }
         x = LayerNorm(g, x, $"{p}.ln_f", eps);
         string logits = b.Apply("MatMul", [x, g.Weight($"{p}.wte.weight", transpose: true)], "lm_head");
-        return g.Finish(logits, metadata);
+        return g.Finish(logits, c.VocabSize, metadata);
     }
 
     static string LayerNorm(DecoderGraph g, string x, string prefix, float eps) =>

@@ -49,7 +49,7 @@ internal static class LlamaDecoderGraph
         x = RmsNorm(g, x, $"{p}.norm.weight", eps, "norm");
         string head = g.HasWeight("lm_head.weight") ? g.Weight("lm_head.weight", transpose: true) : g.Weight($"{p}.embed_tokens.weight", transpose: true);
         string logits = b.Apply("MatMul", [x, head], "lm_head");
-        return g.Finish(logits, metadata);
+        return g.Finish(logits, c.VocabSize, metadata);
     }
 
     /// <summary>A Linear layer (weight [out, in] stored transposed) with its bias when the checkpoint has one.</summary>
