@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Tessera.Export;
+using Tessera.Export.Decoders;
+using Tessera.Transformers;
 
 namespace Tessera.Cli;
 
@@ -15,13 +18,18 @@ static class ExportCommand
         };
         var opset = new Option<int>("--opset") { Description = "ONNX opset (at least 17)", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip running the graph in ONNX Runtime against TorchSharp before writing it" };
-        var command = new Command("export", "Export a model folder to ONNX; checks the graph in ONNX Runtime against TorchSharp and prints the largest difference")
+        var command = new Command("export", "Export a model folder to ONNX; checks the graph in ONNX Runtime against TorchSharp and prints the largest difference. A Hugging Face causal LM folder (gpt2, llama, qwen2, mistral) becomes a decoder with past key/values in --out (a folder) [default: <model>/onnx]")
         {
             modelDir, output, opset, noVerify,
         };
         command.SetAction(parse =>
         {
             string folder = parse.GetValue(modelDir)!;
+            if (CausalModelType(folder) is not null)
+            {
+                ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
+                return 0;
+            }
             Models.ModelFolder.Open(folder); // a missing or malformed folder fails before --out's folder is created
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? Path.Combine(folder, Runtime.OnnxModel.ModelFileName));
             var report = OnnxExporter.ExportFolder(folder, file, new OnnxExportOptions { Opset = parse.GetValue(opset), Verify = !parse.GetValue(noVerify) });
@@ -30,6 +38,40 @@ static class ExportCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The folder's Hugging Face <c>model_type</c> when it names a decoder-only LM (gpt2, llama, ...); null otherwise.</summary>
+    static string? CausalModelType(string folder)
+    {
+        string config = Path.Combine(folder, "config.json");
+        if (!File.Exists(config)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(config));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("model_type", out var t)
+                && t.ValueKind == JsonValueKind.String && AutoModelForCausalLM.SupportedModelTypes.Contains(t.GetString())
+                ? t.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null; // ModelFolder.Open reports the malformed file
+        }
+    }
+
+    /// <summary>A causal LM goes to a folder (model.onnx with past key/values + config and tokenizer files) [default: &lt;model&gt;/onnx].</summary>
+    static void ExportDecoder(string folder, string? output, bool verify, TextWriter writer)
+    {
+        string outDir = output is null ? Path.Combine(folder, "onnx")
+            : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
+            : output;
+        using var model = AutoModelForCausalLM.FromPretrained(folder);
+        var report = DecoderOnnxExporter.Export(model, outDir, new DecoderExportOptions { SourceFolder = folder, Verify = verify });
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
+        writer.WriteLine($"decoder with past key/values: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
+        writer.WriteLine(report.PrefillMaxAbs is { } p && report.DecodeMaxAbs is { } q
+            ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: prefill {p:0.0e+00}, decode step {q:0.0e+00}")
+            : "not verified (--no-verify)");
     }
 
     static void Print(OnnxExportReport report, TextWriter output)
