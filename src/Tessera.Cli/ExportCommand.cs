@@ -66,7 +66,7 @@ static class ExportCommand
             : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
             : output;
         using var model = AutoModelForCausalLM.FromPretrained(folder);
-        var report = DecoderOnnxExporter.Export(model, outDir, new DecoderExportOptions { SourceFolder = folder, Verify = verify });
+        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify });
         writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
         writer.WriteLine($"decoder with past key/values: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.PrefillMaxAbs is { } p && report.DecodeMaxAbs is { } q

@@ -68,7 +68,7 @@ public class DecoderExportTests
     {
         using var dir = new ExportTempDir();
         using var model = TinyLlama();
-        var report = DecoderOnnxExporter.Export(model, dir.Path, new DecoderExportOptions { Verify = false });
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
         using var session = new InferenceSession(report.ModelPath);
         Assert.Equal(["input_ids", "attention_mask", "position_ids", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"],
             session.InputNames);
@@ -85,7 +85,7 @@ public class DecoderExportTests
     {
         using var dir = new ExportTempDir();
         using var model = TinyGpt2(seed: 5);
-        var report = DecoderOnnxExporter.Export(model, dir.Path, new DecoderExportOptions { Verify = false });
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
         using var session = new InferenceSession(report.ModelPath);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -129,7 +129,7 @@ public class DecoderExportTests
         model.PretrainedConfig.Save(src.File("config.json"));
         File.WriteAllText(src.File("tokenizer.json"), "{}");
         File.WriteAllText(src.File("generation_config.json"), "{\"eos_token_id\": 3}");
-        var report = DecoderOnnxExporter.Export(model, dir.Path, new DecoderExportOptions { SourceFolder = src.Path, Verify = false });
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { SourceFolder = src.Path, Verify = false });
         Assert.Equal(["config.json", "generation_config.json", "tokenizer.json"], report.CopiedFiles);
         Assert.Equal("{}", File.ReadAllText(dir.File("tokenizer.json")));
     }

@@ -1,3 +1,4 @@
+using Tessera.Export;
 using Tessera.Export.Decoders;
 using Tessera.Runtime.Generation;
 using Tessera.Tests.Text.Generation;
@@ -41,7 +42,7 @@ public class OrtGenerationTests
     public void Sampling_is_reproducible_by_seed_and_stops_at_eos()
     {
         using var dir = new ExportTempDir();
-        using (var model = GenerationFixtures.TinyGpt2(seed: 6)) DecoderOnnxExporter.Export(model, dir.Path, new DecoderExportOptions { Verify = false });
+        using (var model = GenerationFixtures.TinyGpt2(seed: 6)) DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
         using var lm = OrtCausalLM.Load(dir.Path);
         Assert.Equal(2, lm.NumLayers);
         Assert.Equal(64, lm.MaxPositions);
@@ -64,7 +65,7 @@ public class OrtGenerationTests
     public void Folder_eos_from_generation_config_is_used()
     {
         using var dir = new ExportTempDir();
-        using (var model = GenerationFixtures.TinyGpt2(seed: 7)) DecoderOnnxExporter.Export(model, dir.Path, new DecoderExportOptions { Verify = false });
+        using (var model = GenerationFixtures.TinyGpt2(seed: 7)) DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
         File.WriteAllText(Path.Combine(dir.Path, "generation_config.json"), "{\"eos_token_id\": [5, 9]}");
         using var lm = OrtCausalLM.Load(dir.Path);
         Assert.Equal([5, 9], lm.EosTokenIds);

@@ -10,18 +10,13 @@ namespace Tessera.Export.Decoders;
 /// additive causal-plus-padding mask built from <c>attention_mask</c>, weights read by state-dict name, linear
 /// layers, attention over past + new keys, and activations.
 /// </summary>
-internal sealed class DecoderGraph
+internal sealed class DecoderGraph : TransformerGraph
 {
     /// <summary>Symbolic dimension names, as Optimum writes them.</summary>
     public const string Batch = "batch_size", Sequence = "sequence_length", Past = "past_sequence_length", Total = "total_sequence_length";
 
-    readonly Dictionary<string, Tensor> weights;
-    readonly Dictionary<string, string> added = new(StringComparer.Ordinal);
-
-    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim)
+    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim) : base(model)
     {
-        Builder = new OnnxGraphBuilder(model.GetType().Name);
-        weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         NumLayers = numLayers;
         KvHeads = kvHeads;
         HeadDim = headDim;
@@ -38,7 +33,6 @@ internal sealed class DecoderGraph
         Mask = BuildAdditiveMask();
     }
 
-    public OnnxGraphBuilder Builder { get; }
     public int NumLayers { get; }
     public int KvHeads { get; }
     public int HeadDim { get; }
@@ -50,44 +44,6 @@ internal sealed class DecoderGraph
 
     /// <summary>The additive mask [batch, 1, seq, total]: 0 where a query may attend, float.MinValue elsewhere.</summary>
     public string Mask { get; }
-
-    /// <summary>A weight from the state dict as a float32 initializer (optionally transposed to [in, out]); added once per name and layout.</summary>
-    /// <exception cref="OnnxExportException">The model has no such parameter.</exception>
-    public string Weight(string name, bool transpose = false)
-    {
-        string key = transpose ? name + "#T" : name;
-        if (added.TryGetValue(key, out var existing)) return existing;
-        if (!weights.TryGetValue(name, out var t)) throw new OnnxExportException($"the model has no parameter '{name}'", name);
-        using var value = transpose ? t.detach().to_type(ScalarType.Float32).t().contiguous() : t.detach().to_type(ScalarType.Float32);
-        string result = Builder.AddInitializer(transpose ? name + "_transposed" : name, value);
-        added[key] = result;
-        return result;
-    }
-
-    /// <summary>Whether the state dict has <paramref name="name"/>.</summary>
-    public bool HasWeight(string name) => weights.ContainsKey(name);
-
-    /// <summary>An int64 constant (a 1-D initializer, or a scalar when <paramref name="scalar"/>).</summary>
-    public string Longs(string name, bool scalar, params long[] values) =>
-        Builder.AddInitializer(name, values, scalar ? Array.Empty<long>() : new long[] { values.Length });
-
-    /// <summary>A float32 scalar initializer.</summary>
-    public string Float(string name, float value) => Builder.AddInitializer(name, [value]);
-
-    /// <summary>x [.., in] @ weight [in, out] (+ bias).</summary>
-    public string Linear(string x, string weightInOut, string? bias, string name)
-    {
-        string y = Builder.Apply("MatMul", [x, weightInOut], name + "/matmul");
-        return bias is null ? y : Builder.Apply("Add", [y, bias], name + "/out");
-    }
-
-    /// <summary>[b, s, heads·d] → [b, heads, s, d].</summary>
-    public string SplitHeads(string x, int heads, string name)
-    {
-        string shape = Longs(name + "/shape", false, 0, 0, heads, HeadDim);
-        string r = Builder.Apply("Reshape", [x, shape], name + "/reshape");
-        return Builder.Apply("Transpose", [r], name + "/heads", Attr("perm", new long[] { 0, 2, 1, 3 }));
-    }
 
     /// <summary>
     /// Appends the new keys/values to layer <paramref name="layer"/>'s past (naming the results <c>present.{layer}.key/value</c>),
@@ -102,27 +58,8 @@ internal sealed class DecoderGraph
         Builder.AddOutput(presentValue, DataType.Float, Batch, KvHeads, Total, HeadDim);
         string keys = RepeatKv(presentKey, heads, name + "/keys");
         string values = RepeatKv(presentValue, heads, name + "/values");
-        string kT = Builder.Apply("Transpose", [keys], name + "/keys_t", Attr("perm", new long[] { 0, 1, 3, 2 }));
-        string scores = Builder.Apply("MatMul", [q, kT], name + "/scores");
-        scores = Builder.Apply("Mul", [scores, Float(name + "/scale", (float)scale)], name + "/scaled");
-        scores = Builder.Apply("Add", [scores, Mask], name + "/masked");
-        string probs = Builder.Apply("Softmax", [scores], name + "/probs", Attr("axis", -1L));
-        string y = Builder.Apply("MatMul", [probs, values], name + "/context");
-        y = Builder.Apply("Transpose", [y], name + "/context_t", Attr("perm", new long[] { 0, 2, 1, 3 }));
-        return Builder.Apply("Reshape", [y, Longs(name + "/merge_shape", false, 0, 0, (long)heads * HeadDim)], name + "/merged");
+        return ScaledDotProductAttention(q, keys, values, Mask, heads, HeadDim, scale, name);
     }
-
-    /// <summary>An activation from <see cref="Activations"/> written with ONNX operators.</summary>
-    /// <exception cref="OnnxExportException">The activation has no ONNX form here.</exception>
-    public string Activation(string activation, string x, string name) => activation switch
-    {
-        "gelu" => Gelu(x, name),
-        "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => GeluTanh(x, name),
-        "relu" => Builder.Apply("Relu", [x], name + "/relu"),
-        "silu" or "swish" => Builder.Apply("Mul", [x, Builder.Apply("Sigmoid", [x], name + "/sigmoid")], name + "/silu"),
-        "tanh" => Builder.Apply("Tanh", [x], name + "/tanh"),
-        _ => throw new OnnxExportException($"activation \"{activation}\" cannot be exported"),
-    };
 
     /// <summary>Declares <paramref name="logits"/> as the <c>logits</c> output and builds the model.</summary>
     public Formats.Onnx.ModelProto Finish(string logits, int vocabSize, IReadOnlyDictionary<string, string> metadata)
@@ -135,26 +72,6 @@ internal sealed class DecoderGraph
         outputs.RemoveAt(outputs.Count - 1);
         outputs.Insert(0, last);
         return Builder.Build(metadata, "Tessera decoder with past key/values (Optimum input/output names)");
-    }
-
-    string Gelu(string x, string name)
-    {
-        string scaled = Builder.Apply("Div", [x, Float(name + "/sqrt2", MathF.Sqrt(2f))], name + "/div");
-        string erf = Builder.Apply("Erf", [scaled], name + "/erf");
-        string onePlus = Builder.Apply("Add", [erf, Float(name + "/one", 1f)], name + "/one_plus");
-        string half = Builder.Apply("Mul", [x, Float(name + "/half", 0.5f)], name + "/half_x");
-        return Builder.Apply("Mul", [half, onePlus], name + "/gelu");
-    }
-
-    string GeluTanh(string x, string name)
-    {
-        string cube = Builder.Apply("Pow", [x, Float(name + "/three", 3f)], name + "/cube");
-        string inner = Builder.Apply("Add", [x, Builder.Apply("Mul", [cube, Float(name + "/c", 0.044715f)], name + "/cube_c")], name + "/inner");
-        inner = Builder.Apply("Mul", [inner, Float(name + "/k", (float)Math.Sqrt(2.0 / Math.PI))], name + "/inner_k");
-        string t = Builder.Apply("Tanh", [inner], name + "/tanh");
-        string onePlus = Builder.Apply("Add", [t, Float(name + "/one", 1f)], name + "/one_plus");
-        string half = Builder.Apply("Mul", [x, Float(name + "/half", 0.5f)], name + "/half_x");
-        return Builder.Apply("Mul", [half, onePlus], name + "/gelu");
     }
 
     /// <summary>[b, kv_heads, t, d] → [b, heads, t, d], query head h reading key/value head h / (heads / kv_heads).</summary>

@@ -20,26 +20,25 @@ public static class DecoderOnnxExporter
     /// <summary><c>metadata_props</c> key of the exported architecture (<c>gpt2</c>, <c>llama</c>, ...).</summary>
     public const string ModelTypeKey = "tessera.model_type";
 
-    /// <summary>Files copied from <see cref="DecoderExportOptions.SourceFolder"/> when present.</summary>
-    public static IReadOnlyList<string> CompanionFiles { get; } =
-        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model"];
+    /// <summary>Files copied from <see cref="TransformerExportOptions.SourceFolder"/> when present (config, generation config, tokenizer files).</summary>
+    public static IReadOnlyList<string> CompanionFiles => TransformerExportFiles.Names;
 
     /// <summary>Whether <paramref name="model"/>'s architecture has a decoder graph here.</summary>
     public static bool IsSupported(CausalLanguageModel model) => model is Gpt2LMHeadModel or LlamaForCausalLM;
 
     /// <summary>
     /// Writes <c>model.onnx</c> (and the config/tokenizer files) into <paramref name="outputDir"/>. With
-    /// <see cref="DecoderExportOptions.Verify"/> the graph first runs in ONNX Runtime on a left-padded batch of two
+    /// <see cref="TransformerExportOptions.Verify"/> the graph first runs in ONNX Runtime on a left-padded batch of two
     /// (prefill with no past, then one decode step fed the presents) and is compared with TorchSharp; the file is moved
     /// into place only when it matches.
     /// </summary>
     /// <exception cref="NotSupportedException">The architecture has no decoder graph here.</exception>
     /// <exception cref="OnnxExportException">A weight is missing, an activation cannot be exported, ONNX Runtime rejects the graph, or its outputs differ beyond the tolerance.</exception>
-    public static DecoderExportReport Export(CausalLanguageModel model, string outputDir, DecoderExportOptions? options = null)
+    public static DecoderExportReport Export(CausalLanguageModel model, string outputDir, TransformerExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(outputDir);
-        options ??= new DecoderExportOptions();
+        options ??= new TransformerExportOptions();
         var metadata = new Dictionary<string, string>
         {
             [OnnxExporter.VersionKey] = TesseraInfo.Version,
@@ -66,32 +65,12 @@ public static class DecoderOnnxExporter
                 if (!options.Verify) return;
                 (prefill, decode) = DecoderVerifier.Verify(model, temp, kvHeads, headDim, options.Tolerance);
             });
-            var copied = CopyCompanions(model, outputDir, options.SourceFolder);
+            var copied = TransformerExportFiles.Copy(model.PretrainedConfig, outputDir, options.SourceFolder);
             return new DecoderExportReport(path, data, model.NumLayers, kvHeads, headDim, model.VocabSize, prefill, decode, copied);
         }
         finally
         {
             if (wasTraining) model.train();
         }
-    }
-
-    static List<string> CopyCompanions(CausalLanguageModel model, string outputDir, string? source)
-    {
-        var copied = new List<string>();
-        if (source is not null)
-            foreach (string name in CompanionFiles)
-            {
-                string from = Path.Combine(source, name);
-                if (!File.Exists(from)) continue;
-                string to = Path.Combine(outputDir, name);
-                if (Path.GetFullPath(from) != Path.GetFullPath(to)) File.Copy(from, to, overwrite: true);
-                copied.Add(name);
-            }
-        if (!copied.Contains("config.json"))
-        {
-            model.PretrainedConfig.Save(Path.Combine(outputDir, "config.json"));
-            copied.Add("config.json");
-        }
-        return copied;
     }
 }

@@ -34,9 +34,9 @@ internal static class LlamaDecoderGraph
         {
             string l = $"{p}.layers.{i}";
             string h = RmsNorm(g, x, $"{l}.input_layernorm.weight", eps, $"{l}/input_norm");
-            string q = g.SplitHeads(Proj(g, h, $"{l}.self_attn.q_proj"), heads, $"{l}/q");
-            string k = g.SplitHeads(Proj(g, h, $"{l}.self_attn.k_proj"), kvHeads, $"{l}/k");
-            string v = g.SplitHeads(Proj(g, h, $"{l}.self_attn.v_proj"), kvHeads, $"{l}/v");
+            string q = g.SplitHeads(Proj(g, h, $"{l}.self_attn.q_proj"), heads, d, $"{l}/q");
+            string k = g.SplitHeads(Proj(g, h, $"{l}.self_attn.k_proj"), kvHeads, d, $"{l}/k");
+            string v = g.SplitHeads(Proj(g, h, $"{l}.self_attn.v_proj"), kvHeads, d, $"{l}/v");
             q = rope.Apply(q, $"{l}/q_rope");
             k = rope.Apply(k, $"{l}/k_rope");
             string attn = g.Attention(i, q, k, v, heads, 1.0 / Math.Sqrt(d), $"{l}/attn");

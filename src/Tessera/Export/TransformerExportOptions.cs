@@ -1,9 +1,9 @@
-namespace Tessera.Export.Decoders;
+namespace Tessera.Export;
 
-/// <summary>Options for <see cref="DecoderOnnxExporter.Export"/>.</summary>
-public sealed record DecoderExportOptions
+/// <summary>Options for <see cref="Decoders.DecoderOnnxExporter.Export"/> and <see cref="Encoders.EncoderOnnxExporter.Export"/>.</summary>
+public sealed record TransformerExportOptions
 {
-    /// <summary>Run a prefill and a decode step through TorchSharp and ONNX Runtime before the file is moved into place (default true).</summary>
+    /// <summary>Run sample inputs (for decoders a prefill and a decode step) through TorchSharp and ONNX Runtime before the file is moved into place (default true).</summary>
     public bool Verify { get; init; } = true;
 
     /// <summary>Largest allowed |TorchSharp − ONNX Runtime| over logits and present keys/values (default 1e-4).</summary>
