@@ -133,4 +133,19 @@ public class DecoderExportTests
         Assert.Equal(["config.json", "generation_config.json", "tokenizer.json"], report.CopiedFiles);
         Assert.Equal("{}", File.ReadAllText(dir.File("tokenizer.json")));
     }
+
+    [Theory]
+    [InlineData("qwen2", null)]
+    [InlineData("mistral", 3)]
+    public void Qwen2_biases_and_Mistral_sliding_window_match_TorchSharp(string modelType, int? window)
+    {
+        using var dir = new ExportTempDir();
+        manual_seed(8);
+        using var model = new LlamaForCausalLM(TinyModels.Llama() with { ModelType = modelType, SlidingWindow = window });
+        TinyModels.Randomize(model, 8);
+        model.eval();
+        var report = DecoderOnnxExporter.Export(model, dir.Path);
+        Assert.True(report.PrefillMaxAbs <= 1e-4 && report.DecodeMaxAbs <= 1e-4, $"{report.PrefillMaxAbs} {report.DecodeMaxAbs}");
+        OnnxChecker.Check(report.ModelPath);
+    }
 }

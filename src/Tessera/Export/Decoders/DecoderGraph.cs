@@ -15,7 +15,7 @@ internal sealed class DecoderGraph : TransformerGraph
     /// <summary>Symbolic dimension names, as Optimum writes them.</summary>
     public const string Batch = "batch_size", Sequence = "sequence_length", Past = "past_sequence_length", Total = "total_sequence_length";
 
-    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim) : base(model)
+    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim, int? slidingWindow = null) : base(model)
     {
         NumLayers = numLayers;
         KvHeads = kvHeads;
@@ -30,7 +30,7 @@ internal sealed class DecoderGraph : TransformerGraph
             PastKeys[i] = Builder.AddInput($"past_key_values.{i}.key", DataType.Float, Batch, kvHeads, Past, headDim);
             PastValues[i] = Builder.AddInput($"past_key_values.{i}.value", DataType.Float, Batch, kvHeads, Past, headDim);
         }
-        Mask = BuildAdditiveMask();
+        Mask = BuildAdditiveMask(slidingWindow);
     }
 
     public int NumLayers { get; }
@@ -42,7 +42,7 @@ internal sealed class DecoderGraph : TransformerGraph
     public string[] PastKeys { get; }
     public string[] PastValues { get; }
 
-    /// <summary>The additive mask [batch, 1, seq, total]: 0 where a query may attend, float.MinValue elsewhere.</summary>
+    /// <summary>The additive mask [batch, 1, seq, total]: 0 where a query may attend, float.MinValue elsewhere (later positions, padding, outside the sliding window).</summary>
     public string Mask { get; }
 
     /// <summary>
@@ -86,9 +86,9 @@ internal sealed class DecoderGraph : TransformerGraph
 
     /// <summary>
     /// Query i (absolute position past + i) may see key j when j ≤ past + i and attention_mask[b, j] is 1; past is
-    /// total (the mask's length) minus the number of new tokens.
+    /// total (the mask's length) minus the number of new tokens; with a sliding window also past + i − j &lt; window.
     /// </summary>
-    string BuildAdditiveMask()
+    string BuildAdditiveMask(int? slidingWindow)
     {
         const string n = "mask";
         string zero = Longs(n + "/zero", true, 0), one = Longs(n + "/one", true, 1);
@@ -102,6 +102,12 @@ internal sealed class DecoderGraph : TransformerGraph
         string q2 = Builder.Apply("Unsqueeze", [queries, Longs(n + "/axis1", false, 1)], n + "/query_col");
         string k2 = Builder.Apply("Unsqueeze", [keys, Longs(n + "/axis0", false, 0)], n + "/key_row");
         string causal = Builder.Apply("LessOrEqual", [k2, q2], n + "/causal"); // [seq, total]
+        if (slidingWindow is int window)
+        {
+            string distance = Builder.Apply("Sub", [q2, k2], n + "/distance");
+            string inWindow = Builder.Apply("Less", [distance, Longs(n + "/window", true, window)], n + "/in_window");
+            causal = Builder.Apply("And", [causal, inWindow], n + "/causal_window");
+        }
         string keep = Builder.Apply("Cast", [AttentionMask], n + "/keep", Attr("to", (long)DataType.Bool));
         keep = Builder.Apply("Unsqueeze", [keep, Longs(n + "/axes12", false, 1, 2)], n + "/keep4"); // [b, 1, 1, total]
         string allowed = Builder.Apply("And", [causal, keep], n + "/allowed"); // [b, 1, seq, total]

@@ -8,17 +8,15 @@ namespace Tessera.Export.Decoders;
 /// Writes <see cref="LlamaForCausalLM"/> as an ONNX decoder with past key/values: RMSNorm as
 /// <c>x / sqrt(mean(x²) + eps) · w</c>, rotary embedding from cos/sin tables gathered by <c>position_ids</c> with
 /// <c>rotate_half</c> as Slice/Neg/Concat, grouped-query attention (key/value heads repeated with Expand/Reshape),
-/// the SwiGLU MLP, and the head (tied to <c>embed_tokens</c> or <c>lm_head</c>).
+/// the SwiGLU MLP, the sliding window of Mistral/Qwen2 when set, and the head (tied to <c>embed_tokens</c> or <c>lm_head</c>).
 /// </summary>
 internal static class LlamaDecoderGraph
 {
     public static Formats.Onnx.ModelProto Build(LlamaForCausalLM model, IReadOnlyDictionary<string, string> metadata)
     {
         LlamaConfig c = model.Config;
-        if (c.EffectiveSlidingWindow is not null)
-            throw new OnnxExportException("decoders with a sliding attention window cannot be exported yet");
         int heads = c.NumAttentionHeads, kvHeads = c.KeyValueHeads, d = c.HeadDim;
-        var g = new DecoderGraph(model, c.NumHiddenLayers, kvHeads, d);
+        var g = new DecoderGraph(model, c.NumHiddenLayers, kvHeads, d, c.EffectiveSlidingWindow);
         OnnxGraphBuilder b = g.Builder;
         const string p = "model";
         float eps = (float)c.RmsNormEps;
