@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Tessera.Export;
 using Tessera.Export.Decoders;
+using Tessera.Export.Encoders;
 using Tessera.Transformers;
 
 namespace Tessera.Cli;
@@ -18,16 +19,19 @@ static class ExportCommand
         };
         var opset = new Option<int>("--opset") { Description = "ONNX opset (at least 17)", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip running the graph in ONNX Runtime against TorchSharp before writing it" };
-        var command = new Command("export", "Export a model folder to ONNX; checks the graph in ONNX Runtime against TorchSharp and prints the largest difference. A Hugging Face causal LM folder (gpt2, llama, qwen2, mistral) becomes a decoder with past key/values in --out (a folder) [default: <model>/onnx]")
+        var command = new Command("export", "Export a model folder to ONNX; checks the graph in ONNX Runtime against TorchSharp and prints the largest difference. A Hugging Face folder goes to --out as a folder [default: <model>/onnx]: a causal LM (gpt2, llama, qwen2, mistral) as a decoder with past key/values, BERT as an encoder")
         {
             modelDir, output, opset, noVerify,
         };
         command.SetAction(parse =>
         {
             string folder = parse.GetValue(modelDir)!;
-            if (CausalModelType(folder) is not null)
+            if (TransformersModelType(folder) is { } modelType)
             {
-                ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
+                if (AutoModelForCausalLM.SupportedModelTypes.Contains(modelType))
+                    ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
+                else
+                    ExportEncoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
                 return 0;
             }
             Models.ModelFolder.Open(folder); // a missing or malformed folder fails before --out's folder is created
@@ -40,8 +44,8 @@ static class ExportCommand
         return command;
     }
 
-    /// <summary>The folder's Hugging Face <c>model_type</c> when it names a decoder-only LM (gpt2, llama, ...); null otherwise.</summary>
-    static string? CausalModelType(string folder)
+    /// <summary>The folder's Hugging Face <c>model_type</c> when it is a transformers architecture (gpt2, llama, bert, ...); null otherwise.</summary>
+    static string? TransformersModelType(string folder)
     {
         string config = Path.Combine(folder, "config.json");
         if (!File.Exists(config)) return null;
@@ -49,7 +53,7 @@ static class ExportCommand
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(config));
             return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("model_type", out var t)
-                && t.ValueKind == JsonValueKind.String && AutoModelForCausalLM.SupportedModelTypes.Contains(t.GetString())
+                && t.ValueKind == JsonValueKind.String && PretrainedConfig.SupportedModelTypes.Contains(t.GetString())
                 ? t.GetString()
                 : null;
         }
@@ -62,9 +66,7 @@ static class ExportCommand
     /// <summary>A causal LM goes to a folder (model.onnx with past key/values + config and tokenizer files) [default: &lt;model&gt;/onnx].</summary>
     static void ExportDecoder(string folder, string? output, bool verify, TextWriter writer)
     {
-        string outDir = output is null ? Path.Combine(folder, "onnx")
-            : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
-            : output;
+        string outDir = OutputFolder(folder, output);
         using var model = AutoModelForCausalLM.FromPretrained(folder);
         var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify });
         writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
@@ -73,6 +75,27 @@ static class ExportCommand
             ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: prefill {p:0.0e+00}, decode step {q:0.0e+00}")
             : "not verified (--no-verify)");
     }
+
+    /// <summary>A BERT folder becomes the head its <c>architectures</c> names (masked LM, sequence classification, else the bare encoder).</summary>
+    static void ExportEncoder(string folder, string? output, bool verify, TextWriter writer)
+    {
+        string outDir = OutputFolder(folder, output);
+        var architectures = AutoConfig.FromPretrained(folder).Architectures ?? [];
+        using PreTrainedModel model = architectures.Contains("BertForMaskedLM") ? AutoModelForMaskedLM.FromPretrained(folder)
+            : architectures.Contains("BertForSequenceClassification") ? AutoModelForSequenceClassification.FromPretrained(folder)
+            : AutoModel.FromPretrained(folder);
+        var report = EncoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify });
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
+        writer.WriteLine($"{model.GetType().Name} encoder: outputs {string.Join(", ", report.OutputNames)}; copied {string.Join(", ", report.CopiedFiles)}");
+        writer.WriteLine(report.MaxAbs is { } m
+            ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: {m:0.0e+00}")
+            : "not verified (--no-verify)");
+    }
+
+    static string OutputFolder(string folder, string? output) =>
+        output is null ? Path.Combine(folder, "onnx")
+        : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
+        : output;
 
     static void Print(OnnxExportReport report, TextWriter output)
     {

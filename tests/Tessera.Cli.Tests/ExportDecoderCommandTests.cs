@@ -4,7 +4,7 @@ using Tessera.Transformers;
 
 namespace Tessera.Cli.Tests;
 
-/// <summary><c>tessera export</c> on a Hugging Face causal-LM folder routes to the decoder exporter.</summary>
+/// <summary><c>tessera export</c> on Hugging Face folders: causal LMs go to the decoder exporter, BERT to the encoder exporter.</summary>
 public class ExportDecoderCommandTests : IDisposable
 {
     private readonly TempDirectory temp = new("tessera-cli-decexport-");
@@ -31,5 +31,21 @@ public class ExportDecoderCommandTests : IDisposable
 
         using var lm = OrtCausalLM.Load(outDir);
         Assert.Equal(5, lm.Generate([1, 2, 3], new OrtGenerationSettings { MaxNewTokens = 5, EosTokenIds = [] }).Length);
+    }
+
+    [Fact]
+    public void Export_of_a_BERT_masked_LM_folder_writes_an_encoder()
+    {
+        string folder = Path.Combine(temp.Path, "bert");
+        TorchSharp.torch.manual_seed(2);
+        using (var model = new BertForMaskedLM(new BertConfig { VocabSize = 50, HiddenSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 32, MaxPositionEmbeddings = 16, Architectures = ["BertForMaskedLM"] }))
+            model.SavePretrained(folder);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(["export", folder], output, error);
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("BertForMaskedLM encoder: outputs logits", output.ToString());
+        Assert.Matches(@"max abs error vs TorchSharp: \d\.\de[+-]\d\d", output.ToString());
+        Assert.True(File.Exists(Path.Combine(folder, "onnx", "model.onnx")));
     }
 }
