@@ -1,14 +1,13 @@
 using Tessera.Transformers;
 using static Tessera.Export.OnnxGraphBuilder;
-using static TorchSharp.torch;
 using DataType = Tessera.Formats.Onnx.TensorProto.Types.DataType;
 
 namespace Tessera.Export.Decoders;
 
 /// <summary>
 /// The parts GPT-2 and Llama decoder graphs share: the inputs and outputs under Hugging Face Optimum's names, the
-/// additive causal-plus-padding mask built from <c>attention_mask</c>, weights read by state-dict name, linear
-/// layers, attention over past + new keys, and activations.
+/// additive causal-plus-padding (and sliding-window) mask built from <c>attention_mask</c>, and attention over past +
+/// new keys with grouped-query heads repeated; weights, linear layers and activations come from <see cref="TransformerGraph"/>.
 /// </summary>
 internal sealed class DecoderGraph : TransformerGraph
 {
