@@ -116,41 +116,83 @@ public sealed class OrtCausalLM : IDisposable
     public IEnumerable<int> GenerateTokens(IReadOnlyList<int> promptIds, OrtGenerationSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(promptIds);
-        if (promptIds.Count == 0) throw new ArgumentException("the prompt has no tokens", nameof(promptIds));
         settings ??= new OrtGenerationSettings();
-        settings.Validate();
-        int budget = settings.MaxNewTokens;
-        if (MaxPositions is int max)
-        {
-            if (promptIds.Count >= max) throw new ArgumentException($"the prompt has {promptIds.Count} tokens; the model's context is {max} positions", nameof(promptIds));
-            budget = Math.Min(budget, max - promptIds.Count);
-        }
-        return Loop(promptIds, settings, budget);
+        int budget = Budget([promptIds], settings);
+        return Loop([promptIds], settings, budget).Select(step => step[0]).TakeWhile(id => id >= 0);
     }
 
-    IEnumerable<int> Loop(IReadOnlyList<int> promptIds, OrtGenerationSettings settings, int budget)
+    /// <summary>
+    /// Generates for several prompts at once: left-padded to the longest (padding masked out, positions counted over
+    /// real tokens, as <c>transformers</c> does), one ONNX Runtime call per step for the whole batch. A row ends after
+    /// its EOS id; the others go on. Sampling draws for the rows in order from one seeded generator.
+    /// </summary>
+    /// <returns>The generated ids of each prompt.</returns>
+    /// <exception cref="ArgumentException">There are no prompts, a prompt is empty, or the longest fills the context.</exception>
+    public int[][] Generate(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings? settings = null)
     {
-        var eos = new HashSet<int>(settings.EosTokenIds ?? EosTokenIds);
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0) throw new ArgumentException("no prompts", nameof(prompts));
+        settings ??= new OrtGenerationSettings();
+        int budget = Budget(prompts, settings);
+        var generated = prompts.Select(_ => new List<int>()).ToArray();
+        foreach (int[] step in Loop(prompts, settings, budget))
+            for (int r = 0; r < step.Length; r++)
+                if (step[r] >= 0) generated[r].Add(step[r]);
+        return generated.Select(g => g.ToArray()).ToArray();
+    }
+
+    int Budget(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings)
+    {
+        settings.Validate();
+        if (prompts.Any(p => p is null || p.Count == 0)) throw new ArgumentException("a prompt has no tokens", nameof(prompts));
+        int width = prompts.Max(p => p.Count), budget = settings.MaxNewTokens;
+        if (MaxPositions is int max)
+        {
+            if (width >= max) throw new ArgumentException($"the prompt has {width} tokens; the model's context is {max} positions", nameof(prompts));
+            budget = Math.Min(budget, max - width);
+        }
+        return budget;
+    }
+
+    /// <summary>Yields each step's new id per row (-1 for rows already finished); ends when every row is finished or the budget is spent.</summary>
+    IEnumerable<int[]> Loop(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings, int budget)
+    {
+        var eosIds = settings.EosTokenIds ?? EosTokenIds;
+        var eos = new HashSet<int>(eosIds);
+        long pad = eosIds.Count > 0 ? eosIds[0] : 0;
         var random = new DeterministicRandom(settings.Seed);
-        var history = new List<int>(promptIds);
-        long[] step = promptIds.Select(i => (long)i).ToArray();
-        int past = 0;
+        int batch = prompts.Count, width = prompts.Max(p => p.Count);
+        var history = prompts.Select(p => new List<int>(p)).ToArray();
+        var finished = new bool[batch];
+        var mask = new List<long>[batch];
+        long[] step = new long[batch * width];
+        for (int r = 0; r < batch; r++)
+        {
+            int offset = width - prompts[r].Count;
+            mask[r] = [.. Enumerable.Range(0, width).Select(k => k < offset ? 0L : 1L)];
+            for (int k = 0; k < width; k++) step[r * width + k] = k < offset ? pad : prompts[r][k - offset];
+        }
         IDisposableReadOnlyCollection<OrtValue>? previous = null;
-        var emptyPast = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, KeyValueHeads, 0, HeadDim]);
+        var emptyPast = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [batch, KeyValueHeads, 0, HeadDim]);
         using var runOptions = new RunOptions();
         try
         {
-            for (int produced = 0; produced < budget; produced++)
+            for (int produced = 0; produced < budget && !finished.All(f => f); produced++)
             {
-                float[] scores = Run(step, past, previous, emptyPast, runOptions, out var results);
+                float[][] scores = Run(step, batch, mask, previous, emptyPast, runOptions, out var results);
                 previous?.Dispose();
                 previous = results;
-                past += step.Length;
-                int next = TokenSampling.Next(scores, settings, history, random);
-                history.Add(next);
+                var next = new int[batch];
+                for (int r = 0; r < batch; r++)
+                {
+                    if (finished[r]) { next[r] = -1; continue; }
+                    next[r] = TokenSampling.Next(scores[r], settings, history[r], random);
+                    history[r].Add(next[r]);
+                    if (eos.Contains(next[r])) finished[r] = true;
+                }
                 yield return next;
-                if (eos.Contains(next)) yield break;
-                step = [next];
+                step = next.Select(id => id < 0 ? pad : id).ToArray();
+                foreach (var m in mask) m.Add(1);
             }
         }
         finally
@@ -160,18 +202,18 @@ public sealed class OrtCausalLM : IDisposable
         }
     }
 
-    /// <summary>One call: <paramref name="ids"/> as new tokens after <paramref name="past"/> cached ones; returns the last position's logits.</summary>
-    float[] Run(long[] ids, int past, IDisposableReadOnlyCollection<OrtValue>? previous, OrtValue emptyPast, RunOptions runOptions,
+    /// <summary>One call with <paramref name="ids"/> [batch, n] as the new tokens; returns each row's last-position logits.</summary>
+    float[][] Run(long[] ids, int batch, List<long>[] mask, IDisposableReadOnlyCollection<OrtValue>? previous, OrtValue emptyPast, RunOptions runOptions,
         out IDisposableReadOnlyCollection<OrtValue> results)
     {
-        int total = past + ids.Length;
+        int n = ids.Length / batch, total = mask[0].Count;
+        long[] maskValues = mask.SelectMany(m => m).ToArray();
         var owned = new List<OrtValue>
         {
-            OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]),
-            OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, total).ToArray(), [1, total]),
+            OrtValue.CreateTensorValueFromMemory(ids, [batch, n]),
+            OrtValue.CreateTensorValueFromMemory(maskValues, [batch, total]),
         };
-        if (hasPositionIds)
-            owned.Add(OrtValue.CreateTensorValueFromMemory(Enumerable.Range(past, ids.Length).Select(p => (long)p).ToArray(), [1, ids.Length]));
+        if (hasPositionIds) owned.Add(OrtValue.CreateTensorValueFromMemory(PositionIds(maskValues, batch, total, n), [batch, n]));
         var values = new List<OrtValue>(owned);
         for (int i = 0; i < 2 * NumLayers; i++) values.Add(previous is null ? emptyPast : previous[1 + i]);
         try
@@ -186,9 +228,28 @@ public sealed class OrtCausalLM : IDisposable
         {
             foreach (var v in owned) v.Dispose();
         }
-        long[] shape = results[0].GetTensorTypeAndShape().Shape;
-        int vocab = (int)shape[^1];
-        return results[0].GetTensorDataAsSpan<float>().Slice((ids.Length - 1) * vocab, vocab).ToArray();
+        int vocab = (int)results[0].GetTensorTypeAndShape().Shape[^1];
+        ReadOnlySpan<float> logits = results[0].GetTensorDataAsSpan<float>();
+        var rows = new float[batch][];
+        for (int r = 0; r < batch; r++) rows[r] = logits.Slice(((r * n) + n - 1) * vocab, vocab).ToArray();
+        return rows;
+    }
+
+    /// <summary>Positions of the last <paramref name="n"/> tokens: <c>cumsum(mask) − 1</c>, 1 on padding (as <c>transformers</c>' generate).</summary>
+    static long[] PositionIds(long[] mask, int batch, int total, int n)
+    {
+        var positions = new long[batch * n];
+        for (int r = 0; r < batch; r++)
+        {
+            long count = 0;
+            for (int t = 0; t < total; t++)
+            {
+                if (mask[r * total + t] != 0) count++;
+                int k = t - (total - n);
+                if (k >= 0) positions[r * n + k] = mask[r * total + t] != 0 ? count - 1 : 1;
+            }
+        }
+        return positions;
     }
 
     /// <inheritdoc/>

@@ -70,4 +70,22 @@ public class OrtGenerationTests
         using var lm = OrtCausalLM.Load(dir.Path);
         Assert.Equal([5, 9], lm.EosTokenIds);
     }
+
+    [Fact]
+    public void Batched_left_padded_greedy_matches_TorchSharp_batched_generation()
+    {
+        using var dir = new ExportTempDir();
+        using var model = GenerationFixtures.TinyLlama(seed: 9);
+        DecoderOnnxExporter.Export(model, dir.Path);
+        var tokenizer = GenerationFixtures.SentencePieceTokenizer;
+        string[] prompts = ["The quick brown fox jumps", "Hello", "A tale of two"];
+        var config = new GenerationConfig { MaxNewTokens = 8 }.WithEosTokenIds();
+        var expected = model.Generate(tokenizer, prompts, config);
+
+        using var lm = OrtCausalLM.Load(dir.Path);
+        int[][] actual = lm.Generate(expected.Select(e => e.PromptIds).ToArray(), new OrtGenerationSettings { MaxNewTokens = 8, EosTokenIds = [] });
+        for (int r = 0; r < prompts.Length; r++) Assert.Equal(expected[r].TokenIds, actual[r]);
+        for (int r = 0; r < prompts.Length; r++)
+            Assert.Equal(actual[r], lm.Generate(expected[r].PromptIds, new OrtGenerationSettings { MaxNewTokens = 8, EosTokenIds = [] }));
+    }
 }
