@@ -107,4 +107,17 @@ internal class TransformerGraph
     /// <summary>LayerNormalization over the last axis with <c>{prefix}.weight</c> and <c>{prefix}.bias</c>.</summary>
     public string LayerNorm(string x, string prefix, double eps) =>
         Builder.Apply("LayerNormalization", [x, Weight(prefix + ".weight"), Weight(prefix + ".bias")], prefix, Attr("axis", -1L), Attr("epsilon", (float)eps));
+
+    /// <summary>
+    /// x [b, s, hidden] @ weightᵀ for a weight [out, hidden] stored once (an embedding tied to the output head): Gemm
+    /// with transB on the flattened rows, so the file holds no transposed copy.
+    /// </summary>
+    public string TiedProjection(string x, string weight, long hidden, long outFeatures, string name)
+    {
+        string rows = Builder.Apply("Reshape", [x, Longs(name + "/rows_shape", false, -1, hidden)], name + "/rows");
+        string y = Builder.Apply("Gemm", [rows, weight], name + "/gemm", Attr("transB", 1L));
+        string leading = Builder.Apply("Slice", [Builder.Apply("Shape", [x], name + "/shape"), Longs(name + "/from", false, 0), Longs(name + "/to", false, 2)], name + "/leading");
+        string shape = Builder.Apply("Concat", [leading, Longs(name + "/out", false, outFeatures)], name + "/out_shape", Attr("axis", 0L));
+        return Builder.Apply("Reshape", [y, shape], name + "/out");
+    }
 }

@@ -39,6 +39,9 @@ public class DecoderExportTests
         Assert.Equal(4, report.KeyValueHeads);
         Assert.True(File.Exists(dir.File("config.json")));
         OnnxChecker.Check(report.ModelPath);
+        // The head tied to wte reuses the one initializer (no transposed copy): the file is about the size of the weights.
+        long weightBytes = model.parameters().Sum(p => p.numel()) * 4;
+        Assert.InRange(new FileInfo(report.ModelPath).Length, weightBytes, weightBytes + 200_000);
     }
 
     [Fact]

@@ -40,7 +40,7 @@ internal static class Gpt2DecoderGraph
             x = b.Apply("Add", [x, h], $"{l}/residual2");
         }
         x = LayerNorm(g, x, $"{p}.ln_f", eps);
-        string logits = b.Apply("MatMul", [x, g.Weight($"{p}.wte.weight", transpose: true)], "lm_head");
+        string logits = g.TiedProjection(x, g.Weight($"{p}.wte.weight"), c.NEmbd, c.VocabSize, "lm_head");
         return g.Finish(logits, c.VocabSize, metadata);
     }
 

@@ -45,8 +45,9 @@ internal static class LlamaDecoderGraph
             x = b.Apply("Add", [x, Proj(g, up, $"{l}.mlp.down_proj")], $"{l}/residual2");
         }
         x = RmsNorm(g, x, $"{p}.norm.weight", eps, "norm");
-        string head = g.HasWeight("lm_head.weight") ? g.Weight("lm_head.weight", transpose: true) : g.Weight($"{p}.embed_tokens.weight", transpose: true);
-        string logits = b.Apply("MatMul", [x, head], "lm_head");
+        string logits = g.HasWeight("lm_head.weight")
+            ? b.Apply("MatMul", [x, g.Weight("lm_head.weight", transpose: true)], "lm_head")
+            : g.TiedProjection(x, g.Weight($"{p}.embed_tokens.weight"), c.HiddenSize, c.VocabSize, "lm_head");
         return g.Finish(logits, c.VocabSize, metadata);
     }
 

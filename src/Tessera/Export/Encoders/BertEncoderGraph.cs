@@ -55,7 +55,7 @@ internal static class BertEncoderGraph
             {
                 string t = Proj(g, x, "cls.predictions.transform.dense");
                 t = g.LayerNorm(g.Activation(c.HiddenAct, t, "cls/act"), "cls.predictions.transform.LayerNorm", c.LayerNormEps);
-                string logits = b.Apply("MatMul", [t, g.Weight($"{p}embeddings.word_embeddings.weight", transpose: true)], "cls/decoder");
+                string logits = g.TiedProjection(t, g.Weight($"{p}embeddings.word_embeddings.weight"), c.HiddenSize, c.VocabSize, "cls/decoder");
                 Output(b, b.Apply("Add", [logits, g.Weight("cls.predictions.bias")], "cls/logits"), "logits", Batch, Sequence, c.VocabSize);
                 outputs = ["logits"];
                 break;
