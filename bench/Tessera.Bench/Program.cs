@@ -6,6 +6,7 @@ using Tessera.Bench;
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
+//   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12]   GPT-2-small greedy: TorchSharp KV cache vs exported ONNX decoder
 var opts = Args.Parse(args.Skip(1).ToArray());
 string outDir = opts.Get("out", "bench/results");
 Directory.CreateDirectory(outDir);
@@ -13,8 +14,9 @@ object result = args.FirstOrDefault() switch
 {
     "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
     "onnx" => OnnxBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "5")), opts.Get("model-folder", null)),
+    "decoder" => DecoderBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")), int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), double.Parse(opts.Get("label-smoothing", "0.1"), System.Globalization.CultureInfo.InvariantCulture)),
-    _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx [--option value ...]"),
+    _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|decoder [--option value ...]"),
 };
 string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
