@@ -52,7 +52,8 @@ internal static class DecoderVerifier
         (float[] Data, long[] Shape)[] past, KeyValueCache cache, double tolerance, string what)
     {
         int total = mask.Length / batch, layers = model.NumLayers;
-        var output = model.forward(tensor(ids, [batch, seq]), tensor(mask, [batch, total]), cache, useCache: true);
+        Device device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        var output = model.forward(tensor(ids, [batch, seq], device: device), tensor(mask, [batch, total], device: device), cache, useCache: true);
 
         var names = new List<string> { "input_ids", "attention_mask", "position_ids" };
         var values = new List<OrtValue>

@@ -80,7 +80,8 @@ public static class EncoderOnnxExporter
         }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor tIds = tensor(ids, [batch, seq]), tMask = tensor(mask, [batch, seq]), tTypes = tensor(types, [batch, seq]);
+        Device device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        Tensor tIds = tensor(ids, [batch, seq], device: device), tMask = tensor(mask, [batch, seq], device: device), tTypes = tensor(types, [batch, seq], device: device);
         Tensor[] expected = model switch
         {
             BertModel m => m.forward(tIds, tMask, tTypes) is var o && o.PoolerOutput is { } pooled && outputs.Count == 2 ? [o.LastHiddenState, pooled] : [o.LastHiddenState],
@@ -98,7 +99,7 @@ public static class EncoderOnnxExporter
             double worst = 0;
             for (int o = 0; o < outputs.Count; o++)
             {
-                using var want = expected[o].contiguous();
+                using var want = expected[o].detach().cpu().to_type(ScalarType.Float32).contiguous();
                 long[] shape = results[o].GetTensorTypeAndShape().Shape;
                 if (!shape.SequenceEqual(want.shape))
                     throw new OnnxExportException($"{outputs[o]}: ONNX Runtime gives [{string.Join(", ", shape)}], TorchSharp [{string.Join(", ", want.shape)}]");
