@@ -11,7 +11,7 @@ static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "Model folder (config.json, safetensors, tokenizer) or hub repository org/name[@revision]" };
+        var model = new Argument<string>("model") { Description = "Model folder (config.json, safetensors, tokenizer), a folder from tessera export (model.onnx + tokenizer; runs in ONNX Runtime), or hub repository org/name[@revision]" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue", Required = true };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate", DefaultValueFactory = _ => 40 };
         var temperature = new Option<double?>("--temperature") { Description = "Sampling temperature (turns sampling on) [default: generation_config.json, else 1]" };
@@ -43,6 +43,15 @@ static class GenerateCommand
             config = config with { DoSample = sampling && !parse.GetValue(greedy) };
             config.Validate();
 
+            if (OnnxGeneration.IsDecoderFolder(folder))
+            {
+                var writer = parse.InvocationConfiguration.Output;
+                string promptText = parse.GetValue(prompt)!;
+                writer.Write(promptText);
+                OnnxGeneration.Run(folder, promptText, config, parse.GetValue(stream), writer);
+                writer.WriteLine();
+                return 0;
+            }
             HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
             using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
             if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);

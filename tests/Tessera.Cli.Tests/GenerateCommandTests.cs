@@ -54,4 +54,20 @@ public class GenerateCommandTests : IDisposable
         Assert.Contains("top_p", bad.Err);
         Assert.Contains("--max-new-tokens", Run("generate", "--help").Out);
     }
+
+    [Fact]
+    public void Generate_on_an_exported_folder_runs_in_ONNX_Runtime_and_matches_TorchSharp()
+    {
+        string folder = TinyModelFolder();
+        string onnx = Path.Combine(temp.Path, "lm-onnx");
+        Assert.Equal(0, Run("export", folder, "--out", onnx).Code);
+        var torch = Run("generate", folder, "--prompt", "You will", "--max-new-tokens", "6", "--greedy");
+        var ort = Run("generate", onnx, "--prompt", "You will", "--max-new-tokens", "6", "--greedy");
+        Assert.True(ort.Code == 0, ort.Err);
+        Assert.Equal(torch.Out, ort.Out);
+        var streamed = Run("generate", onnx, "--prompt", "You will", "--max-new-tokens", "6", "--greedy", "--stream");
+        Assert.Equal(torch.Out, streamed.Out);
+        var sampled = Run("generate", onnx, "--prompt", "You will", "--max-new-tokens", "6", "--top-p", "0.9", "--seed", "3");
+        Assert.Equal(sampled.Out, Run("generate", onnx, "--prompt", "You will", "--max-new-tokens", "6", "--top-p", "0.9", "--seed", "3").Out);
+    }
 }

@@ -1,0 +1,31 @@
+using Tessera.Transformers;
+
+namespace Tessera.Export;
+
+/// <summary>The Hugging Face files (config, generation config, tokenizer) that travel with an exported transformer.</summary>
+internal static class TransformerExportFiles
+{
+    public static IReadOnlyList<string> Names { get; } =
+        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer.model"];
+
+    /// <summary>Copies the files <paramref name="source"/> has into <paramref name="outputDir"/>; writes config.json from <paramref name="config"/> when none was copied.</summary>
+    public static List<string> Copy(PretrainedConfig config, string outputDir, string? source)
+    {
+        var copied = new List<string>();
+        if (source is not null)
+            foreach (string name in Names)
+            {
+                string from = Path.Combine(source, name);
+                if (!File.Exists(from)) continue;
+                string to = Path.Combine(outputDir, name);
+                if (Path.GetFullPath(from) != Path.GetFullPath(to)) File.Copy(from, to, overwrite: true);
+                copied.Add(name);
+            }
+        if (!copied.Contains("config.json"))
+        {
+            config.Save(Path.Combine(outputDir, "config.json"));
+            copied.Add("config.json");
+        }
+        return copied;
+    }
+}

@@ -1,0 +1,21 @@
+namespace Tessera.Export;
+
+/// <summary>Options for <see cref="Decoders.DecoderOnnxExporter.Export"/> and <see cref="Encoders.EncoderOnnxExporter.Export"/>.</summary>
+public sealed record TransformerExportOptions
+{
+    /// <summary>Run sample inputs (for decoders a prefill and a decode step) through TorchSharp and ONNX Runtime before the file is moved into place (default true).</summary>
+    public bool Verify { get; init; } = true;
+
+    /// <summary>Largest allowed |TorchSharp − ONNX Runtime| over logits and present keys/values (default 1e-4).</summary>
+    public double Tolerance { get; init; } = 1e-4;
+
+    /// <summary>
+    /// The model's Hugging Face folder; its <c>config.json</c>, <c>generation_config.json</c>, <c>tokenizer.json</c>,
+    /// <c>tokenizer_config.json</c> and friends are copied beside <c>model.onnx</c>. When null, <c>config.json</c> is
+    /// written from the model's config and nothing else is copied.
+    /// </summary>
+    public string? SourceFolder { get; init; }
+
+    /// <summary>Store weights in <c>model.onnx.data</c>; null (default) does so only past 1.5 GB, below protobuf's 2 GB limit.</summary>
+    public bool? ExternalData { get; init; }
+}

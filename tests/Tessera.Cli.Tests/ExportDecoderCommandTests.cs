@@ -1,0 +1,51 @@
+using Tessera.Runtime.Generation;
+using Tessera.Tests.Shared;
+using Tessera.Transformers;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary><c>tessera export</c> on Hugging Face folders: causal LMs go to the decoder exporter, BERT to the encoder exporter.</summary>
+public class ExportDecoderCommandTests : IDisposable
+{
+    private readonly TempDirectory temp = new("tessera-cli-decexport-");
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public void Export_of_a_causal_LM_folder_writes_a_decoder_with_past_that_ONNX_Runtime_generates_from()
+    {
+        string folder = Path.Combine(temp.Path, "model");
+        TorchSharp.torch.manual_seed(1);
+        using (var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 300, NPositions = 64, NEmbd = 16, NLayer = 1, NHead = 2 }))
+            model.SavePretrained(folder);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), "{}");
+        string outDir = Path.Combine(temp.Path, "lm-onnx") + "/";
+
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(["export", folder, "--out", outDir], output, error);
+        Assert.True(code == 0, error.ToString());
+        Assert.Matches(@"max abs error vs TorchSharp: prefill \d\.\de[+-]\d\d, decode step \d\.\de[+-]\d\d", output.ToString());
+        Assert.True(File.Exists(Path.Combine(outDir, "model.onnx")));
+        Assert.True(File.Exists(Path.Combine(outDir, "tokenizer.json")));
+        Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
+
+        using var lm = OrtCausalLM.Load(outDir);
+        Assert.Equal(5, lm.Generate([1, 2, 3], new OrtGenerationSettings { MaxNewTokens = 5, EosTokenIds = [] }).Length);
+    }
+
+    [Fact]
+    public void Export_of_a_BERT_masked_LM_folder_writes_an_encoder()
+    {
+        string folder = Path.Combine(temp.Path, "bert");
+        TorchSharp.torch.manual_seed(2);
+        using (var model = new BertForMaskedLM(new BertConfig { VocabSize = 50, HiddenSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 32, MaxPositionEmbeddings = 16, Architectures = ["BertForMaskedLM"] }))
+            model.SavePretrained(folder);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(["export", folder], output, error);
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("BertForMaskedLM encoder: outputs logits", output.ToString());
+        Assert.Matches(@"max abs error vs TorchSharp: \d\.\de[+-]\d\d", output.ToString());
+        Assert.True(File.Exists(Path.Combine(folder, "onnx", "model.onnx")));
+    }
+}

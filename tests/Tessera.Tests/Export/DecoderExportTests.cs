@@ -1,0 +1,154 @@
+using Microsoft.ML.OnnxRuntime;
+using Tessera.Export;
+using Tessera.Export.Decoders;
+using Tessera.Tests.Transformers;
+using Tessera.Transformers;
+using static TorchSharp.torch;
+
+namespace Tessera.Tests.Export;
+
+public class DecoderExportTests
+{
+    static Gpt2LMHeadModel TinyGpt2(int seed = 1)
+    {
+        manual_seed(seed);
+        var model = new Gpt2LMHeadModel(TinyModels.Gpt2());
+        TinyModels.Randomize(model, seed);
+        model.eval();
+        return model;
+    }
+
+    static LlamaForCausalLM TinyLlama(int seed = 2, bool tied = false)
+    {
+        manual_seed(seed);
+        var model = new LlamaForCausalLM(TinyModels.Llama() with { TieWordEmbeddings = tied });
+        TinyModels.Randomize(model, seed);
+        model.eval();
+        return model;
+    }
+
+    [Fact]
+    public void Gpt2_export_matches_TorchSharp_on_prefill_and_decode()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyGpt2();
+        var report = DecoderOnnxExporter.Export(model, dir.Path);
+        Assert.True(report.PrefillMaxAbs <= 1e-4, $"prefill {report.PrefillMaxAbs}");
+        Assert.True(report.DecodeMaxAbs <= 1e-4, $"decode {report.DecodeMaxAbs}");
+        Assert.Equal(2, report.NumLayers);
+        Assert.Equal(4, report.KeyValueHeads);
+        Assert.True(File.Exists(dir.File("config.json")));
+        OnnxChecker.Check(report.ModelPath);
+        // The head tied to wte reuses the one initializer (no transposed copy): the file is about the size of the weights.
+        long weightBytes = model.parameters().Sum(p => p.numel()) * 4;
+        Assert.InRange(new FileInfo(report.ModelPath).Length, weightBytes, weightBytes + 200_000);
+    }
+
+    [Fact]
+    public void Llama_with_grouped_query_attention_matches_TorchSharp_on_prefill_and_decode()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyLlama();
+        var report = DecoderOnnxExporter.Export(model, dir.Path);
+        Assert.True(report.PrefillMaxAbs <= 1e-4, $"prefill {report.PrefillMaxAbs}");
+        Assert.True(report.DecodeMaxAbs <= 1e-4, $"decode {report.DecodeMaxAbs}");
+        Assert.Equal(2, report.KeyValueHeads);
+        OnnxChecker.Check(report.ModelPath);
+    }
+
+    [Fact]
+    public void Tied_Llama_exports_and_verifies()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyLlama(seed: 3, tied: true);
+        var report = DecoderOnnxExporter.Export(model, dir.Path);
+        Assert.True(report.DecodeMaxAbs <= 1e-4);
+        OnnxChecker.Check(report.ModelPath);
+    }
+
+    [Fact]
+    public void Graph_has_Optimum_names_and_dynamic_batch_and_past()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyLlama();
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
+        using var session = new InferenceSession(report.ModelPath);
+        Assert.Equal(["input_ids", "attention_mask", "position_ids", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"],
+            session.InputNames);
+        Assert.Equal(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], session.OutputNames);
+        Assert.Equal([-1, 2, -1, 8], session.InputMetadata["past_key_values.0.key"].Dimensions);
+        Assert.Equal([-1, -1, 100], session.OutputMetadata["logits"].Dimensions);
+    }
+
+    [Theory]
+    [InlineData(1, 0, 4)]
+    [InlineData(3, 6, 1)]
+    [InlineData(2, 3, 2)]
+    public void Any_batch_and_past_length_matches_TorchSharp(int batch, int pastLength, int newLength)
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyGpt2(seed: 5);
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
+        using var session = new InferenceSession(report.ModelPath);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var (ids, _) = TinyModels.Inputs(100, pastLength + newLength, seed: batch * 10 + pastLength, leftPad: new int[batch]);
+        using var cache = new KeyValueCache(model.NumLayers);
+        if (pastLength > 0) model.forward(ids.narrow(1, 0, pastLength), null, cache);
+        var expected = model.forward(ids.narrow(1, pastLength, newLength), null, cache).Logits;
+
+        var past = new float[2][];
+        var inputs = new Dictionary<string, OrtValue>();
+        long total = pastLength + newLength;
+        inputs["input_ids"] = OrtValue.CreateTensorValueFromMemory(ids.narrow(1, pastLength, newLength).contiguous().data<long>().ToArray(), [batch, newLength]);
+        inputs["attention_mask"] = OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, (int)(batch * total)).ToArray(), [batch, total]);
+        inputs["position_ids"] = OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(pastLength, newLength).Select(p => (long)p)).ToArray(), [batch, newLength]);
+        using var pastCache = new KeyValueCache(model.NumLayers);
+        if (pastLength > 0) model.forward(ids.narrow(1, 0, pastLength), null, pastCache);
+        for (int i = 0; i < model.NumLayers; i++)
+        {
+            inputs[$"past_key_values.{i}.key"] = Past(pastCache.Keys(i), batch);
+            inputs[$"past_key_values.{i}.value"] = Past(pastCache.Values(i), batch);
+        }
+        using var results = session.Run(new RunOptions(), inputs.Keys.ToArray(), inputs.Values.ToArray(), ["logits", "present.0.key"]);
+        foreach (var v in inputs.Values) v.Dispose();
+        float[] got = results[0].GetTensorDataAsSpan<float>().ToArray();
+        Assert.Equal([batch, newLength, 100L], results[0].GetTensorTypeAndShape().Shape);
+        Assert.Equal([batch, 4L, total, 8L], results[1].GetTensorTypeAndShape().Shape);
+        double worst = (tensor(got).view(expected.shape) - expected).abs().max().item<float>();
+        Assert.True(worst <= 1e-4, $"max abs {worst}");
+    }
+
+    static OrtValue Past(Tensor? t, int batch) => t is null
+        ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [batch, 4, 0, 8])
+        : OrtValue.CreateTensorValueFromMemory(t.contiguous().data<float>().ToArray(), t.shape);
+
+    [Fact]
+    public void Companion_files_are_copied_from_the_source_folder()
+    {
+        using var src = new ExportTempDir();
+        using var dir = new ExportTempDir();
+        using var model = TinyGpt2();
+        model.PretrainedConfig.Save(src.File("config.json"));
+        File.WriteAllText(src.File("tokenizer.json"), "{}");
+        File.WriteAllText(src.File("generation_config.json"), "{\"eos_token_id\": 3}");
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { SourceFolder = src.Path, Verify = false });
+        Assert.Equal(["config.json", "generation_config.json", "tokenizer.json"], report.CopiedFiles);
+        Assert.Equal("{}", File.ReadAllText(dir.File("tokenizer.json")));
+    }
+
+    [Theory]
+    [InlineData("qwen2", null)]
+    [InlineData("mistral", 3)]
+    public void Qwen2_biases_and_Mistral_sliding_window_match_TorchSharp(string modelType, int? window)
+    {
+        using var dir = new ExportTempDir();
+        manual_seed(8);
+        using var model = new LlamaForCausalLM(TinyModels.Llama() with { ModelType = modelType, SlidingWindow = window });
+        TinyModels.Randomize(model, 8);
+        model.eval();
+        var report = DecoderOnnxExporter.Export(model, dir.Path);
+        Assert.True(report.PrefillMaxAbs <= 1e-4 && report.DecodeMaxAbs <= 1e-4, $"{report.PrefillMaxAbs} {report.DecodeMaxAbs}");
+        OnnxChecker.Check(report.ModelPath);
+    }
+}
