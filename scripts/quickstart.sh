@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fresh machine to trained model: installs the data, builds Tessera, trains the small CNN on Fashion-MNIST
-# (5 epochs, Adam 1e-3 with cosine decay, batch 128), evaluates it and prints the results.
+# Fresh machine to deployed model: installs the data, builds Tessera, trains the small CNN on Fashion-MNIST
+# (5 epochs, Adam 1e-3 with cosine decay, batch 128), evaluates it, exports it to ONNX (checked against TorchSharp),
+# quantizes it to int8 and benchmarks TorchSharp vs ONNX Runtime fp32 vs int8.
 # Extra arguments go to `tessera train` (e.g. --model resnet --epochs 15, or --out DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,6 @@ for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--out" ] && out="${arg
 if [ "$out" = runs/fashion-mnist ]; then set -- --out "$out" "$@"; fi
 artifacts/bin/tessera train fashion-mnist "$@"
 artifacts/bin/tessera eval "$out/model"
+artifacts/bin/tessera export "$out/model" --out "$out/onnx/"
+artifacts/bin/tessera quantize "$out/onnx/model.onnx" --out "$out/onnx/model.int8.onnx"
+artifacts/bin/tessera bench "$out/model" --batch 1,32,256
