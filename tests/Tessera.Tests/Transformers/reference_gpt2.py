@@ -84,11 +84,13 @@ class Gpt2LMHead(nn.Module):
         return F.linear(t.ln_f(x), t.wte.weight)  # lm_head tied to wte
 
 
-d, rows = sys.argv[1], int(sys.argv[2])
-config = json.load(open(d + "/config.json"))
-state, meta = read_safetensors(d + "/model.safetensors")
-assert meta.get("format") == "pt", meta
-model = Gpt2LMHead(config)
-model.load_state_dict(state, strict=True)  # names and shapes exactly as the HF checkpoint
-ids, mask = read_ids(d + "/ids.bin", rows), read_ids(d + "/mask.bin", rows)
-write(d + "/logits.bin", model(ids, mask))
+# Command-line part; bench/gpt2_torch_onnx.py loads this file for the module only.
+if __name__ == "__main__":
+    d, rows = sys.argv[1], int(sys.argv[2])
+    config = json.load(open(d + "/config.json"))
+    state, meta = read_safetensors(d + "/model.safetensors")
+    assert meta.get("format") == "pt", meta
+    model = Gpt2LMHead(config)
+    model.load_state_dict(state, strict=True)  # names and shapes exactly as the HF checkpoint
+    ids, mask = read_ids(d + "/ids.bin", rows), read_ids(d + "/mask.bin", rows)
+    write(d + "/logits.bin", model(ids, mask))
