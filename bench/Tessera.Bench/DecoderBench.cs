@@ -42,7 +42,8 @@ static class DecoderBench
             CopyFolder(fp32Dir, int8Dir);
             var quant = DynamicQuantizer.Quantize(report.ModelPath, Path.Combine(int8Dir, OrtCausalLM.ModelFileName));
 
-            // (2b) weight bytes read per generated token: every parameter once (the tied wte is read by the head).
+            // (2b) weight bytes read per generated token: every weight once (the tied wte is read in full by the head),
+            // embedding tables that are only looked up count one row.
             long torchBytes = TorchParameterBytes(model);
             var fp32Weights = InitializerBytes(report.ModelPath);
             var int8Weights = InitializerBytes(Path.Combine(int8Dir, OrtCausalLM.ModelFileName));
@@ -80,6 +81,7 @@ static class DecoderBench
 
             string[] names = ["TorchSharp eager (KV cache)", "ORT fp32 (OrtCausalLM)", "ORT int8 (DynamicQuantizer)"];
             Console.WriteLine($"GPT-2 shape: {layers} layers x 768, vocab 50257; prompt {promptLength}, {newTokens} new tokens, batch 1, {threads} threads, median of {rounds} interleaved rounds");
+            foreach (var skipped in quant.SkippedNodes.Take(2)) Console.WriteLine($"  int8 skipped: {skipped}");
             Console.WriteLine($"export {exportSeconds:0.0} s, model.onnx {new FileInfo(report.ModelPath).Length / 1e6:0} MB, int8 {quant.OutputFileBytes / 1e6:0} MB ({quant.QuantizedNodes.Count} MatMul/Gemm quantized, {quant.SkippedNodes.Count} skipped)");
             Console.WriteLine($"{"engine",-30} {"tokens/s",9} {"MB/token",9} {"GB/s",6} {"of bound",9}");
             for (int i = 0; i < 3; i++)
@@ -117,20 +119,32 @@ static class DecoderBench
 
     static long TorchParameterBytes(nn.Module model)
     {
-        // GPT-2's head has no parameter of its own (it multiplies by wte), so each parameter is listed once.
+        // GPT-2's head has no parameter of its own (it multiplies by wte), so each parameter is listed once; wpe is only
+        // looked up, so it counts one row (as in the ONNX count).
         long total = 0;
-        foreach (var p in model.parameters()) total += p.numel() * p.element_size();
+        foreach (var (name, p) in model.named_parameters())
+            total += name.EndsWith("wpe.weight", StringComparison.Ordinal) ? p.shape[1] * p.element_size() : p.numel() * p.element_size();
         return total;
     }
 
-    /// <summary>Initializer bytes of an ONNX file by element type: int8/uint8, float32, and the rest (int64 shapes etc.).</summary>
+    /// <summary>
+    /// Initializer bytes one generated token reads, by element type (int8/uint8, float32, the rest): a tensor whose only
+    /// consumers are Gather nodes (an embedding table looked up, not multiplied: wpe, and the fp32 wte once the int8
+    /// head has its own copy) counts one row; every other initializer counts in full.
+    /// </summary>
     static (long Total, long Int8, long Float, long Other) InitializerBytes(string path)
     {
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        var consumers = new Dictionary<string, HashSet<string>>();
+        foreach (var node in model.Graph.Node)
+            foreach (var input in node.Input)
+                (consumers.TryGetValue(input, out var ops) ? ops : consumers[input] = []).Add(node.OpType);
         long i8 = 0, f32 = 0, other = 0;
         foreach (var t in model.Graph.Initializer)
         {
             long n = t.RawData.Length + 4L * t.FloatData.Count + 4L * t.Int32Data.Count + 8L * t.Int64Data.Count;
+            if (consumers.TryGetValue(t.Name, out var ops) && ops.All(o => o == "Gather") && t.Dims.Count == 2 && t.Dims[0] > 0)
+                n /= t.Dims[0];
             switch ((TensorProto.Types.DataType)t.DataType)
             {
                 case TensorProto.Types.DataType.Int8 or TensorProto.Types.DataType.Uint8: i8 += n; break;
