@@ -20,8 +20,13 @@ namespace Tessera.Bench;
 /// </summary>
 static class DecoderBench
 {
-    public static object Run(int threads, int promptLength, int newTokens, int layers, int rounds, int latencySeq, int latencyRounds, string python, string script)
+    public static object Run(int threads, int promptLength, int newTokens, int layers, int rounds, int latencySeq, int latencyRounds, string python, string script, string ompWait)
     {
+        // libgomp reads OMP_WAIT_POLICY from the native environment when libtorch loads (the next line); .NET's
+        // Environment.SetEnvironmentVariable does not reach it, so setenv is called directly. An explicit setting wins.
+        if (ompWait != "default" && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) _ = SetEnv("OMP_WAIT_POLICY", ompWait.ToUpperInvariant(), 0);
+        string ompPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? (ompWait == "default" ? "unset" : ompWait.ToUpperInvariant());
+        Console.WriteLine($"OMP_WAIT_POLICY for libtorch: {ompPolicy}");
         set_num_threads(threads);
         manual_seed(0);
         string dir = Path.Combine(Path.GetTempPath(), "tessera-decoder-bench-" + Guid.NewGuid().ToString("N"));
@@ -75,7 +80,7 @@ static class DecoderBench
             // (3) prefill latency: ours vs torch.onnx, same weights, same session options, interleaved.
             string torchOnnx = Path.Combine(dir, "torch_gpt2.onnx");
             string? exportError = RunPython(python, script, weightsDir, torchOnnx, latencySeq);
-            double oursMs = double.NaN, theirsMs = double.NaN, logitsDiff = double.NaN;
+            double? oursMs = null, theirsMs = null, logitsDiff = null;
             if (exportError is null)
                 (oursMs, theirsMs, logitsDiff) = PrefillLatency(report.ModelPath, torchOnnx, threads, latencySeq, latencyRounds);
 
@@ -94,7 +99,7 @@ static class DecoderBench
                 Console.WriteLine($"prefill comparison skipped: {exportError}");
             return new
             {
-                layers, promptLength, newTokens, threads, rounds, exportSeconds,
+                layers, promptLength, newTokens, threads, rounds, exportSeconds, ompPolicy,
                 copyBandwidth1Thread = bw1, copyBandwidth2Threads = bw2, boundBandwidth = bandwidth,
                 torchTokensPerSecond = tokensPerSecond[0], ortFp32TokensPerSecond = tokensPerSecond[1], ortInt8TokensPerSecond = tokensPerSecond[2],
                 torchBytesPerToken = torchBytes, ortFp32BytesPerToken = fp32Weights.Total, ortInt8BytesPerToken = int8Weights.Total,
@@ -109,6 +114,9 @@ static class DecoderBench
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
         }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "setenv")]
+    static extern int SetEnv(string name, string value, int overwrite);
 
     static void CopyFolder(string from, string to)
     {
