@@ -21,7 +21,7 @@ public static class CsvParser
         var records = new List<string[]>();
         var fields = new List<string>();
         var field = new StringBuilder();
-        int line = 1, i = 0;
+        int line = 1, i = 0, openedAt = 1;
         bool quoted = false, wasQuoted = false, any = false;
         if (text.Length > 0 && text[0] == '\uFEFF') i = 1;
         void EndField()
@@ -60,6 +60,7 @@ public static class CsvParser
                     if (field.Length > 0 || wasQuoted)
                         throw new TesseraFormatException(sourceName, $"line {line}: a double quote inside an unquoted field (quote the field and double the quote)");
                     quoted = wasQuoted = any = true;
+                    openedAt = line;
                     break;
                 case ',':
                     any = true;
@@ -79,7 +80,7 @@ public static class CsvParser
                     break;
             }
         }
-        if (quoted) throw new TesseraFormatException(sourceName, $"line {line}: a quoted field is not closed");
+        if (quoted) throw new TesseraFormatException(sourceName, $"line {openedAt}: a quoted field is not closed");
         if (field.Length > 0 || fields.Count > 0 || any) EndRecord();
         return records;
     }
