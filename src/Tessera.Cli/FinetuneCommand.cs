@@ -8,8 +8,8 @@ static class FinetuneCommand
     public static Command Create()
     {
         var defaults = new LoraFinetuningOptions { ModelFolder = "", Data = "" };
-        var model = new Argument<string>("model") { Description = "Base causal LM folder (config.json, safetensors, tokenizer)" };
-        var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field", Required = true };
+        var model = new Argument<string>("model") { Description = "Base model folder (config.json, safetensors, tokenizer): a causal LM, or BERT with --task classify" };
+        var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field (classify: CSV with a header row, or JSONL)", Required = true };
         var textField = new Option<string>("--text-field") { Description = "JSON field holding the text (loss on all tokens)", DefaultValueFactory = _ => defaults.TextField };
         var promptField = new Option<string>("--prompt-field") { Description = "Prompt field; lines with prompt and completion fields get the loss on the completion only", DefaultValueFactory = _ => defaults.PromptField };
         var completionField = new Option<string>("--completion-field") { Description = "Completion field", DefaultValueFactory = _ => defaults.CompletionField };
@@ -25,15 +25,21 @@ static class FinetuneCommand
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
         var output = new Option<string>("--out") { Description = "Output folder (adapter/, checkpoints/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
         var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last (saved every --validate-every steps)" };
+        var task = new Option<string>("--task") { Description = "causal-lm (JSONL text or prompt/completion) or classify (a BERT folder on CSV/JSONL text+label)", DefaultValueFactory = _ => "causal-lm" };
+        task.AcceptOnlyFromAmong("causal-lm", "classify");
+        var textColumn = new Option<string>("--text-column") { Description = "classify: CSV column / JSONL field of the text", DefaultValueFactory = _ => defaults.TextColumn };
+        var labelColumn = new Option<string>("--label-column") { Description = "classify: CSV column / JSONL field of the label (strings or integers)", DefaultValueFactory = _ => defaults.LabelColumn };
+        var valData = new Option<string?>("--val-data") { Description = "classify: validation file [default: every 10th example of --data]" };
+        var full = new Option<bool>("--full") { Description = "classify: fine-tune all weights instead of LoRA (saves <out>/model)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, device,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, device, task, textColumn, labelColumn, valData, full,
         };
         command.SetAction(parse =>
         {
             var writer = parse.InvocationConfiguration.Output;
-            var result = LoraFinetuning.Run(new LoraFinetuningOptions
+            var options = new LoraFinetuningOptions
             {
                 ModelFolder = parse.GetValue(model)!,
                 Data = parse.GetValue(data)!,
@@ -53,7 +59,18 @@ static class FinetuneCommand
                 OutputDir = parse.GetValue(output)!,
                 Device = parse.GetValue(device)!,
                 Resume = parse.GetValue(resume),
-            }, writer);
+                TextColumn = parse.GetValue(textColumn)!,
+                LabelColumn = parse.GetValue(labelColumn)!,
+                ValData = parse.GetValue(valData),
+                Full = parse.GetValue(full),
+            };
+            if (parse.GetValue(task) == "classify")
+            {
+                var classified = ClassifierFinetuning.Run(options, writer);
+                writer.WriteLine($"train loss {classified.TrainLoss:0.000}, validation loss {classified.ValidationLoss:0.000}, validation accuracy {classified.ValidationAccuracy:0.000}, {classified.Steps} steps; {(options.Full ? "model" : "adapter")}: {classified.AdapterDir}");
+                return 0;
+            }
+            var result = LoraFinetuning.Run(options, writer);
             writer.WriteLine($"train loss {result.TrainLoss:0.000}, validation loss {result.ValidationLoss:0.000}, {result.Steps} steps; adapter: {result.AdapterDir}");
             return 0;
         });

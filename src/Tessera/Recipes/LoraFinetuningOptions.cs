@@ -56,4 +56,16 @@ public sealed record LoraFinetuningOptions
 
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
+
+    /// <summary>Classification (<c>--task classify</c>): CSV column or JSONL field of the text.</summary>
+    public string TextColumn { get; init; } = "text";
+
+    /// <summary>Classification: CSV column or JSONL field of the label (strings or integers).</summary>
+    public string LabelColumn { get; init; } = "label";
+
+    /// <summary>Classification: held-out file in the same format; null holds out every 10th example of <see cref="Data"/> once there are at least 20.</summary>
+    public string? ValData { get; init; }
+
+    /// <summary>Classification: fine-tune every weight instead of LoRA adapters (for comparison); saves a full model folder.</summary>
+    public bool Full { get; init; }
 }

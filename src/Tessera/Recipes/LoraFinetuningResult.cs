@@ -20,4 +20,7 @@ public sealed record LoraFinetuningResult
 
     /// <summary>Validation loss of the last validation (NaN without held-out data).</summary>
     public required double ValidationLoss { get; init; }
+
+    /// <summary>Classification: accuracy of the last validation (NaN without held-out data).</summary>
+    public double ValidationAccuracy { get; init; } = double.NaN;
 }

@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text;
+using Tessera.Adapters;
+using Tessera.Data;
+using Tessera.Formats;
+using Tessera.Tasks;
+using Tessera.Text;
+using Tessera.Training;
+using Tessera.Training.Callbacks;
+using Tessera.Training.Loggers;
+using Tessera.Transformers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Recipes;
+
+/// <summary>
+/// <c>tessera finetune --task classify</c>: fine-tunes a BERT folder as a sequence classifier on CSV or JSONL
+/// text+label data with the <see cref="Trainer"/>: LoRA adapters on the encoder with the <c>classifier</c> head in
+/// <c>modules_to_save</c> (saved in PEFT's layout with task_type SEQ_CLS), or every weight with
+/// <see cref="LoraFinetuningOptions.Full"/>. Labels found in the data become the config's id2label/label2id.
+/// </summary>
+public static class ClassifierFinetuning
+{
+    /// <summary>The head trained fully next to the adapters.</summary>
+    public const string HeadName = "classifier";
+
+    /// <summary>Runs the fine-tuning.</summary>
+    /// <exception cref="ArgumentException">Invalid settings, or no training examples.</exception>
+    /// <exception cref="TesseraFormatException">The data is malformed or lacks a column (the message names the file and the available columns).</exception>
+    /// <exception cref="FileNotFoundException">The data or model files are missing.</exception>
+    public static LoraFinetuningResult Run(LoraFinetuningOptions options, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        log ??= Console.Out;
+        if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
+        if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
+        manual_seed(options.Seed);
+
+        List<LabeledText> all = TextClassificationDataset.Read(options.Data, options.TextColumn, options.LabelColumn);
+        List<LabeledText> train, held;
+        if (options.ValData is { } valPath)
+        {
+            train = all;
+            held = TextClassificationDataset.Read(valPath, options.TextColumn, options.LabelColumn);
+        }
+        else
+        {
+            bool split = all.Count >= 20;
+            train = [.. all.Where((_, i) => !split || i % 10 != 5)];
+            held = [.. all.Where((_, i) => split && i % 10 == 5)];
+        }
+        if (train.Count == 0) throw new ArgumentException($"{options.Data}: no training examples");
+        IReadOnlyList<string> labels = TextClassificationDataset.LabelsOf(train.Concat(held));
+
+        var baseConfig = PretrainedConfig.Load(options.ModelFolder) as BertConfig
+            ?? throw new TesseraFormatException(Path.Combine(options.ModelFolder, "config.json"), "--task classify needs a BERT model folder (model_type \"bert\")");
+        BertConfig config = WithLabels(baseConfig, labels);
+        bool sameHead = baseConfig.Id2Label is { } old && old.Count == labels.Count;
+        using BertForSequenceClassification model = PreTrainedModel.Build(options.ModelFolder, config,
+            new FromPretrainedOptions { AllowMissingKeys = true }, c => new BertForSequenceClassification(c));
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(options.ModelFolder);
+        int maxLength = Math.Min(options.BlockSize, config.MaxPositionEmbeddings);
+
+        LoraConfig? lora = null;
+        LoraModel? peft = null;
+        if (!options.Full)
+        {
+            lora = new LoraConfig(options.R, options.Alpha, options.TargetModules ?? ["query", "value"])
+            {
+                Dropout = options.Dropout,
+                ModulesToSave = [HeadName],
+                BaseModelNameOrPath = options.ModelFolder,
+                TaskType = "SEQ_CLS",
+            };
+            peft = LoraModel.Wrap(model, lora);
+        }
+        long trainable = model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+        long total = model.parameters().Sum(p => p.numel());
+
+        var trainSet = new TextClassificationDataset(train, labels, tokenizer, maxLength);
+        var valSet = new TextClassificationDataset(held, labels, tokenizer, maxLength);
+        string outDir = Path.GetFullPath(options.OutputDir);
+        Directory.CreateDirectory(outDir);
+        string checkpoints = Path.Combine(outDir, "checkpoints");
+        string? resumeFrom = null;
+        if (options.Resume)
+        {
+            resumeFrom = Path.Combine(checkpoints, "last");
+            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+        }
+        long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
+        using var module = new SequenceClassificationModule(model, options.LearningRate, options.MaxSteps, warmup);
+        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
+        var trainer = new Trainer(new TrainerOptions
+        {
+            MaxEpochs = null,
+            MaxSteps = options.MaxSteps,
+            GradientClipNorm = 1.0,
+            ValCheckIntervalBatches = Math.Max(1, options.ValidateEvery),
+            Seed = options.Seed,
+            Device = options.Device,
+            LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
+            Callbacks = [new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: Math.Max(1, options.ValidateEvery))],
+            Loggers = [csv],
+        });
+        log.WriteLine($"fine-tuning {options.ModelFolder} as a {labels.Count}-label classifier ({string.Join(", ", labels)}) on {train.Count} examples, validating on {held.Count}" +
+            (peft is null ? $", all weights: trainable params: {trainable:N0} || all params: {total:N0}" : $", LoRA r={lora!.R} alpha={lora.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", lora.TargetModules!)}] + {HeadName}: {peft.TrainableParametersSummary()}") +
+            (sameHead ? "" : $" (new {HeadName} head)"));
+        trainer.Fit(module, new DataLoader<ClassificationBatch>(trainSet, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
+            valSet.Count > 0 ? new DataLoader<ClassificationBatch>(valSet, new DataLoaderOptions { BatchSize = options.BatchSize }) : null, resumeFrom);
+
+        model.to(CPU);
+        model.eval();
+        string saved;
+        if (peft is not null)
+        {
+            saved = Path.Combine(outDir, "adapter");
+            peft.SavePretrained(saved);
+            config.Save(Path.Combine(saved, "config.json"));
+        }
+        else
+        {
+            saved = Path.Combine(outDir, "model");
+            model.SavePretrained(saved);
+            foreach (string file in Directory.EnumerateFiles(options.ModelFolder))
+            {
+                string name = Path.GetFileName(file);
+                if (name.StartsWith("tokenizer", StringComparison.Ordinal) || name is "vocab.txt" or "special_tokens_map.json" or "merges.txt" or "vocab.json")
+                    File.Copy(file, Path.Combine(saved, name), overwrite: true);
+            }
+        }
+        var result = new LoraFinetuningResult
+        {
+            AdapterDir = saved,
+            TrainableParameters = trainable,
+            TotalParameters = total,
+            Steps = trainer.GlobalStep,
+            TrainLoss = trainer.CallbackMetrics.TryGetValue("train_loss", out double tl) ? tl : double.NaN,
+            ValidationLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double vl) ? vl : double.NaN,
+            ValidationAccuracy = trainer.CallbackMetrics.TryGetValue("val_acc", out double va) ? va : double.NaN,
+        };
+        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, lora, labels));
+        return result;
+    }
+
+    /// <summary>
+    /// Loads a classifier fine-tuned with LoRA: the base folder's encoder with the labels of <c>config.json</c> in
+    /// <paramref name="adapterFolder"/> (when present), and the adapter (with its saved head) on top.
+    /// </summary>
+    /// <exception cref="TesseraFormatException">The base is not BERT, or the adapter does not fit it.</exception>
+    /// <exception cref="FileNotFoundException">Files are missing.</exception>
+    public static (BertForSequenceClassification Model, LoraModel Adapter) LoadWithAdapter(string baseFolder, string adapterFolder)
+    {
+        string labelled = Path.Combine(adapterFolder, "config.json");
+        var config = PretrainedConfig.Load(File.Exists(labelled) ? labelled : baseFolder) as BertConfig
+            ?? throw new TesseraFormatException(Path.Combine(baseFolder, "config.json"), "expected a BERT config (model_type \"bert\")");
+        BertForSequenceClassification model = PreTrainedModel.Build(baseFolder, config, new FromPretrainedOptions { AllowMissingKeys = true }, c => new BertForSequenceClassification(c));
+        try
+        {
+            LoraModel peft = LoraModel.FromPretrained(model, adapterFolder);
+            model.eval();
+            return (model, peft);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    static BertConfig WithLabels(BertConfig config, IReadOnlyList<string> labels) => config with
+    {
+        Id2Label = Enumerable.Range(0, labels.Count).ToDictionary(i => i.ToString(CultureInfo.InvariantCulture), i => labels[i]),
+        Label2Id = Enumerable.Range(0, labels.Count).ToDictionary(i => labels[i], i => i),
+    };
+
+    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var card = new StringBuilder();
+        card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}");
+        if (c is not null) card.AppendLine("library_name: peft");
+        card.AppendLine("pipeline_tag: text-classification").AppendLine("tags: [tessera, text-classification" + (c is null ? "" : ", lora") + "]").AppendLine("---").AppendLine();
+        card.AppendLine(c is null ? "# Fine-tuned classifier" : "# LoRA classification adapter").AppendLine();
+        card.AppendLine(inv, $"{(c is null ? "All weights of" : "A LoRA adapter (with a fully trained `classifier` head) for")} `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (text column `{o.TextColumn}`, label column `{o.LabelColumn}`) for {r.Steps} steps of batch {o.BatchSize} (at most {o.BlockSize} tokens) at learning rate {o.LearningRate}.");
+        card.AppendLine(inv, $"Labels (id: name): {string.Join(", ", labels.Select((l, i) => $"{i}: {l}"))}.");
+        card.AppendLine(inv, $"Trainable parameters: {r.TrainableParameters:N0} of {r.TotalParameters:N0} ({100.0 * r.TrainableParameters / r.TotalParameters:F3}%). Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}, validation accuracy {r.ValidationAccuracy:0.000}.").AppendLine();
+        if (c is not null)
+        {
+            card.AppendLine("Files in `adapter/` follow PEFT's layout (`config.json` there carries the id2label/label2id); load with `PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, num_labels=...), \"adapter\")` or `ClassifierFinetuning.LoadWithAdapter(base, \"adapter\")`.").AppendLine();
+            card.AppendLine("## adapter_config.json").AppendLine().AppendLine("```json").AppendLine((c with { InferenceMode = true }).ToJson()).AppendLine("```");
+        }
+        else
+        {
+            card.AppendLine("`model/` is a complete model folder (config.json with the labels, safetensors, tokenizer files).");
+        }
+        return card.ToString();
+    }
+}
