@@ -210,7 +210,7 @@ static class DecoderBench
     }
 
     /// <summary>A prefill call for either graph: ids, an all-ones mask, positions 0..n-1, empty pasts; all outputs fetched.</summary>
-    static Func<float[]> Prefill(InferenceSession session, long[] ids)
+    internal static Func<float[]> Prefill(InferenceSession session, long[] ids)
     {
         int n = ids.Length;
         var names = new List<string>();
@@ -238,7 +238,7 @@ static class DecoderBench
         };
     }
 
-    static int[] TorchGreedy(CausalLanguageModel model, int[] prompt, int newTokens)
+    internal static int[] TorchGreedy(CausalLanguageModel model, int[] prompt, int newTokens)
     {
         using var noGrad = no_grad();
         using var cache = new KeyValueCache(model.NumLayers);

@@ -5,6 +5,7 @@ using Tessera.Bench;
 // Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
+//   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32]   ORT profiler: kernel time per op type per token
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
@@ -20,6 +21,9 @@ object result = args.FirstOrDefault() switch
     "decoder" => DecoderBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")), int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")),
         int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("latency-rounds", "10")),
         opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/gpt2_torch_onnx.py"), opts.Get("omp-wait", "passive")),
+    "decoder-profile" => DecoderProfile.Run(opts.Get("dir", "bench/results/decoder-models"), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")),
+        int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")), opts.Get("variants", "int8,fp32"),
+        opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|decoder [--option value ...]"),

@@ -22,4 +22,10 @@ public sealed record OnnxSessionOptions
 
     /// <summary>Sequential (default) or parallel execution of independent graph branches.</summary>
     public ExecutionMode ExecutionMode { get; init; } = ExecutionMode.Sequential;
+
+    /// <summary>
+    /// When set, ONNX Runtime records the time of every operator call and writes a Chrome-trace JSON file whose name
+    /// starts with this prefix (a path) when the session is disposed. For finding where inference time goes.
+    /// </summary>
+    public string? ProfileFilePrefix { get; init; }
 }

@@ -104,6 +104,11 @@ internal static class OrtConversions
             GraphOptimizationLevel.Extended => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             _ => Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (options.ProfileFilePrefix is string prefix)
+        {
+            so.ProfileOutputPathPrefix = prefix; // read when profiling is switched on, so set first
+            so.EnableProfiling = true;
+        }
         return so;
     }
 }

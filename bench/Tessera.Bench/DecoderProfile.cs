@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Tessera.Export.Decoders;
+using Tessera.Runtime;
+using Tessera.Runtime.Generation;
+using Tessera.Runtime.Quantization;
+using Tessera.Transformers;
+using static TorchSharp.torch;
+
+namespace Tessera.Bench;
+
+/// <summary>
+/// Where ORT's time goes in greedy generation with the GPT-2-small-shaped export: runs <see cref="OrtCausalLM"/> with
+/// ONNX Runtime's profiler on the fp32 and int8 models and sums kernel time per operator type, per generated token.
+/// The models are made once into <c>--dir</c> (export + quantize) and reused by later runs.
+/// </summary>
+static class DecoderProfile
+{
+    public static object Run(string dir, int threads, int promptLength, int newTokens, int layers, string variants, string? torchOnnx, int prefillSeq)
+    {
+        Prepare(dir, layers);
+        int[] prompt = Enumerable.Range(0, promptLength).Select(i => 1 + i * 37 % 50000).ToArray();
+        var settings = new OrtGenerationSettings { MaxNewTokens = newTokens, EosTokenIds = [] };
+        var results = new Dictionary<string, object>();
+        foreach (string variant in variants.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (variant == "gemv")
+            {
+                set_num_threads(threads);
+                using var w = randn(768, 3072); using var wt = w.t().contiguous(); using var b = randn(3072); using var x = randn(1, 1, 768);
+                using var head = randn(50257, 768);
+                using var headT = head.t().contiguous();
+                using var h0 = head.narrow(0, 0, 25128); using var h1 = head.narrow(0, 25128, 50257 - 25128);
+                Tensor Split()
+                {
+                    var parts = new Tensor[2];
+                    Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i => { set_num_threads(1); parts[i] = nn.functional.linear(x, i == 0 ? h0 : h1); });
+                    var r = cat(parts, -1); parts[0].Dispose(); parts[1].Dispose(); return r;
+                }
+                using var noGrad = no_grad();
+                var forms = new (string, Func<Tensor>)[]
+                {
+                    ("addmm x[1,768] W[768,3072] (Conv1D)", () => addmm(b, x.view(1, 768), w, 1, 1)),
+                    ("linear x W^T[3072,768] (Linear)", () => nn.functional.linear(x, wt, b)),
+                    ("matmul x W[768,3072]", () => matmul(x, w)),
+                    ("addmv W^T x", () => addmv(b, wt, x.view(768), 1, 1)),
+                    ("head linear x wte[50257,768]", () => nn.functional.linear(x, head)),
+                    ("head matmul x wte^T[768,50257]", () => matmul(x, headT)),
+                    ("head mv", () => mv(head, x.view(768))),
+                    ("head 2 .NET threads x linear half", Split),
+                };
+                for (int round = 0; round < 3; round++)
+                    foreach (var (label, f) in forms)
+                    {
+                        for (int i = 0; i < 5; i++) f().Dispose();
+                        var c = Stopwatch.StartNew();
+                        for (int i = 0; i < 200; i++) f().Dispose();
+                        if (round == 2) Console.WriteLine($"{label,-40} {c.Elapsed.TotalMilliseconds / 200 * 1e3,8:0} us");
+                    }
+                continue;
+            }
+            if (variant == "torch")
+            {
+                set_num_threads(threads);
+                using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
+                model.eval();
+                DecoderBench.TorchGreedy(model, prompt, newTokens);
+                var times = new List<double>();
+                for (int r = 0; r < 3; r++)
+                {
+                    var c = Stopwatch.StartNew();
+                    DecoderBench.TorchGreedy(model, prompt, newTokens);
+                    times.Add(c.Elapsed.TotalSeconds);
+                }
+                double best = times.Min();
+                Console.WriteLine($"torch ({threads} threads, OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "unset"}): {newTokens / best:0.0} tokens/s best of 3 ({string.Join(", ", times.Select(t => $"{newTokens / t:0.0}"))})");
+                results[variant] = new { tokensPerSecond = newTokens / best };
+                continue;
+            }
+            string prefix = Path.Combine(dir, $"profile-{variant}");
+            double seconds;
+            using (var lm = OrtCausalLM.Load(Path.Combine(dir, variant), new OnnxSessionOptions { IntraOpThreads = threads, ProfileFilePrefix = prefix }))
+            {
+                lm.Generate(prompt, settings);
+                var clock = Stopwatch.StartNew();
+                lm.Generate(prompt, settings);
+                seconds = clock.Elapsed.TotalSeconds;
+            }
+            string file = Directory.GetFiles(dir, $"profile-{variant}*.json").OrderByDescending(File.GetLastWriteTimeUtc).First();
+            var (byOp, runs, runMicros) = Aggregate(file);
+            File.Delete(file);
+            double perToken = 1e6 * seconds / newTokens;
+            double kernels = byOp.Values.Sum();
+            Console.WriteLine($"{variant}: {newTokens / seconds:0.0} tokens/s ({perToken / 1e3:0.00} ms/token wall); per ORT run: {runMicros / runs / 1e3:0.00} ms in Run, {kernels / runs / 1e3:0.00} ms in kernels ({runs} runs, 2 generations)");
+            foreach (var (op, micros) in byOp.OrderByDescending(kv => kv.Value).Take(14))
+                Console.WriteLine($"  {op,-28} {micros / runs / 1e3,8:0.000} ms/run {micros / kernels,7:0.0%}");
+            results[variant] = new { tokensPerSecond = newTokens / seconds, runMs = runMicros / runs / 1e3, kernelMs = kernels / runs / 1e3, byOp = byOp.ToDictionary(kv => kv.Key, kv => kv.Value / runs / 1e3) };
+        }
+        if (torchOnnx is not null)
+            foreach (var (name, file) in new[] { ("prefill-ours", Path.Combine(dir, "fp32", OrtCausalLM.ModelFileName)), ("prefill-torch", torchOnnx) })
+                results[name] = ProfilePrefill(name, file, Path.Combine(dir, $"profile-{name}"), threads, prefillSeq);
+        return results;
+    }
+
+    /// <summary>Kernel time per operator type of one prefill call (no past), averaged over 5 calls after 2 warm-ups.</summary>
+    static object ProfilePrefill(string name, string model, string prefix, int threads, int seq)
+    {
+        using var so = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = threads, InterOpNumThreads = 1,
+            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ProfileOutputPathPrefix = prefix,
+        };
+        so.EnableProfiling = true;
+        long[] ids = Enumerable.Range(0, seq).Select(i => 1L + i * 37 % 50000).ToArray();
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model, so))
+        {
+            var run = DecoderBench.Prefill(session, ids);
+            for (int i = 0; i < 7; i++) run();
+        }
+        string file = Directory.GetFiles(Path.GetDirectoryName(prefix)!, Path.GetFileName(prefix) + "*.json").OrderByDescending(File.GetLastWriteTimeUtc).First();
+        var (byOp, runs, runMicros) = Aggregate(file);
+        File.Delete(file);
+        double kernels = byOp.Values.Sum();
+        Console.WriteLine($"{name}: {runMicros / runs / 1e3:0.00} ms per Run, {kernels / runs / 1e3:0.00} ms in kernels ({runs} runs incl. 2 warm-ups)");
+        foreach (var (op, micros) in byOp.OrderByDescending(kv => kv.Value).Take(14))
+            Console.WriteLine($"  {op,-28} {micros / runs / 1e3,8:0.000} ms/run {micros / kernels,7:0.0%}");
+        return new { runMs = runMicros / runs / 1e3, kernelMs = kernels / runs / 1e3, byOp = byOp.ToDictionary(kv => kv.Key, kv => kv.Value / runs / 1e3) };
+    }
+
+    /// <summary>Exports the GPT-2-small-shaped model (seed 0) to <c>dir/fp32</c> and its int8 copy to <c>dir/int8</c>, unless present.</summary>
+    public static void Prepare(string dir, int layers)
+    {
+        string fp32 = Path.Combine(dir, "fp32"), int8 = Path.Combine(dir, "int8");
+        if (File.Exists(Path.Combine(int8, OrtCausalLM.ModelFileName))) return;
+        manual_seed(0);
+        using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
+        model.eval();
+        var report = DecoderOnnxExporter.Export(model, fp32);
+        Directory.CreateDirectory(int8);
+        foreach (var f in Directory.GetFiles(fp32))
+            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(int8, Path.GetFileName(f)), overwrite: true);
+        DynamicQuantizer.Quantize(report.ModelPath, Path.Combine(int8, OrtCausalLM.ModelFileName));
+        model.SavePretrained(Path.Combine(dir, "weights")); // for bench/gpt2_torch_onnx.py
+    }
+
+    /// <summary>Kernel microseconds per operator type, the number of session runs, and their total microseconds.</summary>
+    static (Dictionary<string, double> ByOp, int Runs, double RunMicros) Aggregate(string file)
+    {
+        var byNode = new Dictionary<string, double>();
+        using var doc = JsonDocument.Parse(File.ReadAllText(file));
+        var byOp = new Dictionary<string, double>();
+        int runs = 0;
+        double runMicros = 0;
+        foreach (var e in doc.RootElement.EnumerateArray())
+        {
+            string cat = e.GetProperty("cat").GetString()!, name = e.GetProperty("name").GetString()!;
+            double dur = e.TryGetProperty("dur", out var d) ? d.GetDouble() : 0;
+            if (cat == "Session" && name == "model_run") { runs++; runMicros += dur; }
+            else if (cat == "Node" && name.EndsWith("_kernel_time", StringComparison.Ordinal)
+                && e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out var op))
+            {
+                byOp[op.GetString()!] = byOp.GetValueOrDefault(op.GetString()!) + dur;
+                string node = $"{op.GetString()} {name[..^"_kernel_time".Length]}";
+                byNode[node] = byNode.GetValueOrDefault(node) + dur;
+            }
+        }
+        foreach (var (node, micros) in byNode.OrderByDescending(kv => kv.Value).Take(6))
+            Console.WriteLine($"    slowest node: {node} {micros / Math.Max(1, runs) / 1e3:0.000} ms/run");
+        return (byOp, Math.Max(1, runs), runMicros);
+    }
+}
