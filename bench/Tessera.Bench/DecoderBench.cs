@@ -37,6 +37,8 @@ static class DecoderBench
             var (bw1, bw2) = (Bandwidth.CopyBytesPerSecond(512L << 20, 1, 5), Bandwidth.CopyBytesPerSecond(512L << 20, 2, 5));
             double bandwidth = Math.Max(bw1, bw2);
             Console.WriteLine($"copy bandwidth (512 MB buffer, best of 5, bytes read + bytes written): 1 thread {bw1 / 1e9:0.0} GB/s, 2 threads {bw2 / 1e9:0.0} GB/s; bound uses {bandwidth / 1e9:0.0} GB/s");
+            double readBandwidth = Math.Max(Bandwidth.ReadBytesPerSecond(512L << 20, 1, 5), Bandwidth.ReadBytesPerSecond(512L << 20, threads, 5));
+            Console.WriteLine($"read bandwidth (512 MB buffer summed, best of 5, 1 or {threads} threads): {readBandwidth / 1e9:0.0} GB/s");
 
             using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
             model.eval();
@@ -88,9 +90,9 @@ static class DecoderBench
             Console.WriteLine($"GPT-2 shape: {layers} layers x 768, vocab 50257; prompt {promptLength}, {newTokens} new tokens, batch 1, {threads} threads, median of {rounds} interleaved rounds");
             foreach (var skipped in quant.SkippedNodes.Take(2)) Console.WriteLine($"  int8 skipped: {skipped}");
             Console.WriteLine($"export {exportSeconds:0.0} s, model.onnx {new FileInfo(report.ModelPath).Length / 1e6:0} MB, int8 {quant.OutputFileBytes / 1e6:0} MB ({quant.QuantizedNodes.Count} MatMul/Gemm quantized, {quant.SkippedNodes.Count} skipped)");
-            Console.WriteLine($"{"engine",-30} {"tokens/s",9} {"MB/token",9} {"GB/s",6} {"of bound",9}");
+            Console.WriteLine($"{"engine",-30} {"tokens/s",9} {"MB/token",9} {"GB/s",6} {"of copy bound",14} {"of read bound",14}");
             for (int i = 0; i < 3; i++)
-                Console.WriteLine($"{names[i],-30} {tokensPerSecond[i],9:0.0} {bytesPerToken[i] / 1e6,9:0.0} {tokensPerSecond[i] * bytesPerToken[i] / 1e9,6:0.0} {fraction[i],9:0%}");
+                Console.WriteLine($"{names[i],-30} {tokensPerSecond[i],9:0.0} {bytesPerToken[i] / 1e6,9:0.0} {tokensPerSecond[i] * bytesPerToken[i] / 1e9,6:0.0} {fraction[i],14:0%} {tokensPerSecond[i] * bytesPerToken[i] / readBandwidth,14:0%}");
             Console.WriteLine($"int8 bytes/token: int8 {int8Weights.Int8 / 1e6:0.0} MB + fp32 {int8Weights.Float / 1e6:0.0} MB (scales and unquantized) + other {int8Weights.Other / 1e6:0.0} MB");
             Console.WriteLine($"greedy ids: TorchSharp == ORT fp32: {torchIds.SequenceEqual(fp32Ids)}; ORT int8 matches fp32 for the first {int8Agree} of {newTokens}");
             if (exportError is null)
@@ -100,7 +102,7 @@ static class DecoderBench
             return new
             {
                 layers, promptLength, newTokens, threads, rounds, exportSeconds, ompPolicy,
-                copyBandwidth1Thread = bw1, copyBandwidth2Threads = bw2, boundBandwidth = bandwidth,
+                copyBandwidth1Thread = bw1, copyBandwidth2Threads = bw2, boundBandwidth = bandwidth, readBandwidth,
                 torchTokensPerSecond = tokensPerSecond[0], ortFp32TokensPerSecond = tokensPerSecond[1], ortInt8TokensPerSecond = tokensPerSecond[2],
                 torchBytesPerToken = torchBytes, ortFp32BytesPerToken = fp32Weights.Total, ortInt8BytesPerToken = int8Weights.Total,
                 int8Int8Bytes = int8Weights.Int8, int8FloatBytes = int8Weights.Float,
@@ -276,6 +278,44 @@ static class Bandwidth
     /// Copies a <paramref name="bytes"/>-byte buffer into another, split over <paramref name="threads"/> threads, best of
     /// <paramref name="repeats"/>; returns (bytes read + bytes written) / seconds, i.e. 2 x size / time.
     /// </summary>
+    /// <summary>
+    /// Reads a <paramref name="bytes"/>-byte buffer (summing it with SIMD), split over <paramref name="threads"/> threads,
+    /// best of <paramref name="repeats"/>; returns bytes read / seconds. Weights are only read while decoding, so this is
+    /// the tighter bound; the copy figure is the one the targets are stated against.
+    /// </summary>
+    public static unsafe double ReadBytesPerSecond(long bytes, int threads, int repeats)
+    {
+        byte* src = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 4096);
+        try
+        {
+            for (long o = 0; o < bytes; o += int.MaxValue)
+                new Span<byte>(src + o, (int)Math.Min(int.MaxValue, bytes - o)).Fill(1);
+            long chunk = bytes / threads / 64 * 64;
+            nint s = (nint)src;
+            double best = double.MaxValue;
+            long sink = 0;
+            for (int r = 0; r < repeats; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                {
+                    var p = (System.Numerics.Vector<long>*)(s + t * chunk);
+                    var acc = System.Numerics.Vector<long>.Zero;
+                    long n = chunk / sizeof(System.Numerics.Vector<long>);
+                    for (long i = 0; i < n; i++) acc += p[i];
+                    Interlocked.Add(ref sink, System.Numerics.Vector.Sum(acc));
+                });
+                best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            }
+            GC.KeepAlive(sink);
+            return (double)chunk * threads / best;
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(src);
+        }
+    }
+
     public static unsafe double CopyBytesPerSecond(long bytes, int threads, int repeats)
     {
         byte* src = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 4096);

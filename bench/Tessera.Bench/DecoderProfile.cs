@@ -24,41 +24,6 @@ static class DecoderProfile
         var results = new Dictionary<string, object>();
         foreach (string variant in variants.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (variant == "gemv")
-            {
-                set_num_threads(threads);
-                using var w = randn(768, 3072); using var wt = w.t().contiguous(); using var b = randn(3072); using var x = randn(1, 1, 768);
-                using var head = randn(50257, 768);
-                using var headT = head.t().contiguous();
-                using var h0 = head.narrow(0, 0, 25128); using var h1 = head.narrow(0, 25128, 50257 - 25128);
-                Tensor Split()
-                {
-                    var parts = new Tensor[2];
-                    Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i => { set_num_threads(1); parts[i] = nn.functional.linear(x, i == 0 ? h0 : h1); });
-                    var r = cat(parts, -1); parts[0].Dispose(); parts[1].Dispose(); return r;
-                }
-                using var noGrad = no_grad();
-                var forms = new (string, Func<Tensor>)[]
-                {
-                    ("addmm x[1,768] W[768,3072] (Conv1D)", () => addmm(b, x.view(1, 768), w, 1, 1)),
-                    ("linear x W^T[3072,768] (Linear)", () => nn.functional.linear(x, wt, b)),
-                    ("matmul x W[768,3072]", () => matmul(x, w)),
-                    ("addmv W^T x", () => addmv(b, wt, x.view(768), 1, 1)),
-                    ("head linear x wte[50257,768]", () => nn.functional.linear(x, head)),
-                    ("head matmul x wte^T[768,50257]", () => matmul(x, headT)),
-                    ("head mv", () => mv(head, x.view(768))),
-                    ("head 2 .NET threads x linear half", Split),
-                };
-                for (int round = 0; round < 3; round++)
-                    foreach (var (label, f) in forms)
-                    {
-                        for (int i = 0; i < 5; i++) f().Dispose();
-                        var c = Stopwatch.StartNew();
-                        for (int i = 0; i < 200; i++) f().Dispose();
-                        if (round == 2) Console.WriteLine($"{label,-40} {c.Elapsed.TotalMilliseconds / 200 * 1e3,8:0} us");
-                    }
-                continue;
-            }
             if (variant == "torch")
             {
                 set_num_threads(threads);

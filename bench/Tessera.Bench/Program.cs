@@ -5,7 +5,8 @@ using Tessera.Bench;
 // Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
-//   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32]   ORT profiler: kernel time per op type per token
+//   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
+//           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
