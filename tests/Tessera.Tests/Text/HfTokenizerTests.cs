@@ -179,4 +179,25 @@ public class HfTokenizerTests
         Assert.Equal(qwen2.Encode("caf\u00e9").Ids, qwen2.Encode("cafe\u0301").Ids);
         Assert.NotEqual(llama3.Encode("caf\u00e9").Ids, llama3.Encode("cafe\u0301").Ids);
     }
+
+    [Fact]
+    public void A_split_regex_dotnet_cannot_parse_is_a_format_error_naming_the_file_and_the_pattern()
+    {
+        using var dir = new TempDirectory();
+        // GPT-4-style possessive quantifiers (?+ and ++): Rust's fancy-regex has them, .NET does not.
+        const string pattern = @"[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*";
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "Split", ["pattern"] = new System.Text.Json.Nodes.JsonObject { ["Regex"] = pattern }, ["behavior"] = "Isolated", ["invert"] = false,
+            },
+            ["model"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type": "BPE", "vocab": {"a": 0}, "merges": []}"""),
+        };
+        File.WriteAllText(dir.File("tokenizer.json"), json.ToJsonString());
+        var e = Assert.Throws<Tessera.Formats.TesseraFormatException>(() => AutoTokenizer.FromPretrained(dir.Path));
+        Assert.Contains("tokenizer.json", e.Message);
+        Assert.Contains("Split pre_tokenizer", e.Message);
+        Assert.Contains(pattern, e.Message);
+    }
 }
