@@ -22,10 +22,11 @@ static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop when the text reaches one of these strings", AllowMultipleArgumentsPerToken = true };
         var greedy = new Option<bool>("--greedy") { Description = "Always take the most likely token (overrides the sampling options)" };
         var stream = new Option<bool>("--stream") { Description = "Print the text piece by piece as it is generated" };
+        var truncatePrompt = new Option<bool>("--truncate-prompt") { Description = "Keep only the last tokens of a prompt too long for the model's context, so that prompt + max-new-tokens fits" };
         var adapter = new Option<string?>("--adapter") { Description = "LoRA adapter folder (PEFT layout) to apply to the model" };
         var command = new Command("generate", "Continue a prompt with a causal language model (GPT-2, Llama family); prints the prompt and its completion")
         {
-            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream, adapter,
+            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream, truncatePrompt, adapter,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -40,6 +41,7 @@ static class GenerateCommand
             if (parse.GetValue(repetitionPenalty) is double r) config = config with { RepetitionPenalty = r };
             if (parse.GetValue(seed) is long s) config = config with { Seed = s };
             if (parse.GetValue(stop) is { Length: > 0 } stops) config = config with { StopStrings = stops };
+            if (parse.GetValue(truncatePrompt)) config = config with { TruncatePrompt = true };
             config = config with { DoSample = sampling && !parse.GetValue(greedy) };
             config.Validate();
 

@@ -29,6 +29,7 @@ static class OnnxGeneration
             RepetitionPenalty = config.RepetitionPenalty,
             Seed = config.Seed is long s ? unchecked((ulong)s) : (ulong)Random.Shared.NextInt64(),
             EosTokenIds = eos,
+            TruncatePrompt = config.TruncatePrompt,
         };
         IReadOnlyList<int> ids = tokenizer.Encode(prompt).Ids;
         if (ids.Count == 0)

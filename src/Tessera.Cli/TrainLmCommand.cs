@@ -11,9 +11,11 @@ static class TrainLmCommand
         var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files", DefaultValueFactory = _ => defaults.Data };
         var model = new Option<string>("--model") { Description = "Architecture: gpt2-tiny (4x128) or gpt2-mini (6x192)", DefaultValueFactory = _ => defaults.Model };
         model.AcceptOnlyFromAmong([.. LanguageModelTraining.Models]);
+        var tokenizer = new Option<string>("--tokenizer") { Description = "Vocabulary: byte (one id per byte, 257 ids) or gpt2 (GPT-2's BPE, 50257 ids)", DefaultValueFactory = _ => defaults.Tokenizer };
+        tokenizer.AcceptOnlyFromAmong([.. LanguageModelTraining.Tokenizers]);
         var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
         var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize };
-        var block = new Option<int>("--block-size") { Description = "Tokens (bytes) per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize };
+        var block = new Option<int>("--block-size") { Description = "Tokens per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate };
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps", DefaultValueFactory = _ => defaults.ValidateEvery };
         var limit = new Option<int?>("--limit-chars") { Description = "Use only the first N characters of text [default: all]" };
@@ -21,9 +23,9 @@ static class TrainLmCommand
         var output = new Option<string>("--out") { Description = "Output folder (model/, metrics.csv)", DefaultValueFactory = _ => defaults.OutputDir };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" };
-        var command = new Command("lm", "Train a small GPT from scratch on text (byte-level tokens); writes a Hugging Face model folder with a model card")
+        var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, model, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads,
+            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads,
         };
         command.SetAction(parse =>
         {
@@ -32,6 +34,7 @@ static class TrainLmCommand
             {
                 Data = parse.GetValue(data)!,
                 Model = parse.GetValue(model)!,
+                Tokenizer = parse.GetValue(tokenizer)!,
                 MaxSteps = parse.GetValue(maxSteps),
                 BatchSize = parse.GetValue(batch),
                 BlockSize = parse.GetValue(block),

@@ -56,6 +56,25 @@ public class GenerateCommandTests : IDisposable
     }
 
     [Fact]
+    public void Truncate_prompt_keeps_the_end_of_a_prompt_too_long_for_the_context()
+    {
+        string folder = TinyModelFolder();
+        // " the cat" is two GPT-2 tokens: 80 tokens against a context of 64.
+        string prompt = string.Concat(Enumerable.Repeat(" the cat", 40));
+        var error = Run("generate", folder, "--prompt", prompt, "--max-new-tokens", "6", "--greedy");
+        Assert.Equal(2, error.Code);
+        Assert.Contains("80 tokens", error.Err);
+        Assert.Contains("--truncate-prompt", error.Err);
+
+        var truncated = Run("generate", folder, "--prompt", prompt, "--max-new-tokens", "6", "--greedy", "--truncate-prompt");
+        Assert.True(truncated.Code == 0, truncated.Err);
+        string kept = string.Concat(Enumerable.Repeat(" the cat", 29)); // the last 58 = 64 - 6 tokens
+        var manual = Run("generate", folder, "--prompt", kept, "--max-new-tokens", "6", "--greedy");
+        Assert.True(manual.Code == 0, manual.Err);
+        Assert.Equal(manual.Out[kept.Length..], truncated.Out[prompt.Length..]);
+    }
+
+    [Fact]
     public void Generate_on_an_exported_folder_runs_in_ONNX_Runtime_and_matches_TorchSharp()
     {
         string folder = TinyModelFolder();

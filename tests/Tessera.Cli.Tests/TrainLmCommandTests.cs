@@ -1,4 +1,7 @@
 using Tessera.Tests.Shared;
+using Tessera.Text;
+using Tessera.Text.Generation;
+using Tessera.Transformers;
 
 namespace Tessera.Cli.Tests;
 
@@ -28,6 +31,41 @@ public class TrainLmCommandTests : IDisposable
         Assert.Contains("## Samples", card);
 
         var generated = Run("generate", model, "--prompt", "You will", "--max-new-tokens", "8", "--stream");
+        Assert.True(generated.Code == 0, generated.Err);
+        Assert.StartsWith("You will", generated.Out);
+    }
+
+    [Fact]
+    public void Train_lm_with_the_gpt2_tokenizer_saves_a_gpt2_vocabulary_model()
+    {
+        string data = Path.Combine(temp.Path, "fortunes");
+        File.WriteAllText(data, string.Join("\n%\n", Enumerable.Range(0, 200).Select(i => $"You will meet a tall stranger number {i}.\n\t-- Fortune {i % 7}")) + "\n%\n");
+        string outDir = Path.Combine(temp.Path, "run");
+        // A 50257-id head makes even gpt2-tiny 7M parameters: a short context and two steps keep this quick.
+        var (code, output, err) = Run("train", "lm", "--tokenizer", "gpt2", "--data", data, "--max-steps", "2", "--batch-size", "2", "--block-size", "16",
+            "--validate-every", "2", "--out", outDir);
+        Assert.True(code == 0, err + output);
+        string model = Path.Combine(outDir, "model");
+
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(model);
+        Assert.Equal(50257, tokenizer.VocabSize);
+        // GPT-2's ids (checked against npm @huggingface/tokenizers), not one id per byte.
+        Assert.Equal([23748, 995], tokenizer.Encode(" hello world", addSpecialTokens: false).Ids);
+        Assert.Equal(50256, tokenizer.EosTokenId);
+        using (CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(model))
+        {
+            Assert.Equal(16, lm.MaxPositions);
+            Assert.Equal(50257, Assert.IsType<Gpt2Config>(lm.PretrainedConfig).VocabSize);
+            Assert.Equal([50256], lm.PretrainedConfig.EosTokenIds);
+            Assert.Equal(50256, lm.PretrainedConfig.BosTokenId);
+        }
+        var generation = GenerationConfig.Load(model);
+        Assert.Equal([50256], generation.EosTokenIds);
+        Assert.Equal(50256, generation.BosTokenId);
+        Assert.Equal(50256, generation.PadTokenId);
+        Assert.Contains("GPT-2's byte-level BPE vocabulary", File.ReadAllText(Path.Combine(model, "README.md")));
+
+        var generated = Run("generate", model, "--prompt", "You will", "--max-new-tokens", "4", "--greedy");
         Assert.True(generated.Code == 0, generated.Err);
         Assert.StartsWith("You will", generated.Out);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Tessera.Formats.Generation;
 
 namespace Tessera.Runtime.Generation;
 
@@ -104,7 +105,7 @@ public sealed class OrtCausalLM : IDisposable
     }
 
     /// <summary>Generates up to <see cref="OrtGenerationSettings.MaxNewTokens"/> ids after <paramref name="promptIds"/>; stops after an EOS id (which is included).</summary>
-    /// <exception cref="ArgumentException">The prompt is empty or fills the context.</exception>
+    /// <exception cref="ArgumentException">The prompt is empty or fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
     public int[] Generate(IReadOnlyList<int> promptIds, OrtGenerationSettings? settings = null) => GenerateTokens(promptIds, settings).ToArray();
 
     /// <summary>
@@ -112,13 +113,13 @@ public sealed class OrtCausalLM : IDisposable
     /// step per token with the presents fed back. Stops after <see cref="OrtGenerationSettings.MaxNewTokens"/>, after
     /// an EOS id (yielded), or when the context is full.
     /// </summary>
-    /// <exception cref="ArgumentException">The prompt is empty or fills the context.</exception>
+    /// <exception cref="ArgumentException">The prompt is empty or fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
     public IEnumerable<int> GenerateTokens(IReadOnlyList<int> promptIds, OrtGenerationSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(promptIds);
         settings ??= new OrtGenerationSettings();
-        int budget = Budget([promptIds], settings);
-        return Loop([promptIds], settings, budget).Select(step => step[0]).TakeWhile(id => id >= 0);
+        var (fitted, budget) = Prepare([promptIds], settings);
+        return Loop(fitted, settings, budget).Select(step => step[0]).TakeWhile(id => id >= 0);
     }
 
     /// <summary>
@@ -127,31 +128,29 @@ public sealed class OrtCausalLM : IDisposable
     /// its EOS id; the others go on. Sampling draws for the rows in order from one seeded generator.
     /// </summary>
     /// <returns>The generated ids of each prompt.</returns>
-    /// <exception cref="ArgumentException">There are no prompts, a prompt is empty, or the longest fills the context.</exception>
+    /// <exception cref="ArgumentException">There are no prompts, a prompt is empty, or one fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
     public int[][] Generate(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         if (prompts.Count == 0) throw new ArgumentException("no prompts", nameof(prompts));
         settings ??= new OrtGenerationSettings();
-        int budget = Budget(prompts, settings);
+        var (fitted, budget) = Prepare(prompts, settings);
         var generated = prompts.Select(_ => new List<int>()).ToArray();
-        foreach (int[] step in Loop(prompts, settings, budget))
+        foreach (int[] step in Loop(fitted, settings, budget))
             for (int r = 0; r < step.Length; r++)
                 if (step[r] >= 0) generated[r].Add(step[r]);
         return generated.Select(g => g.ToArray()).ToArray();
     }
 
-    int Budget(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings)
+    /// <summary>The prompts fitted into the context (<see cref="ContextWindow.FitPrompt"/>) and the number of steps to run.</summary>
+    (IReadOnlyList<IReadOnlyList<int>> Prompts, int Budget) Prepare(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings)
     {
         settings.Validate();
         if (prompts.Any(p => p is null || p.Count == 0)) throw new ArgumentException("a prompt has no tokens", nameof(prompts));
-        int width = prompts.Max(p => p.Count), budget = settings.MaxNewTokens;
-        if (MaxPositions is int max)
-        {
-            if (width >= max) throw new ArgumentException($"the prompt has {width} tokens; the model's context is {max} positions", nameof(prompts));
-            budget = Math.Min(budget, max - width);
-        }
-        return budget;
+        IReadOnlyList<int>[] fitted = [.. prompts.Select(p => ContextWindow.FitPrompt(p, settings.MaxNewTokens, MaxPositions, settings.TruncatePrompt))];
+        int width = fitted.Max(p => p.Count), budget = settings.MaxNewTokens;
+        if (MaxPositions is int max) budget = Math.Min(budget, max - width);
+        return (fitted, budget);
     }
 
     /// <summary>Yields each step's new id per row (-1 for rows already finished); ends when every row is finished or the budget is spent.</summary>

@@ -27,6 +27,13 @@ public sealed record OrtGenerationSettings
     /// <summary>Token ids that end generation (the EOS id is still returned); null uses the model folder's <c>generation_config.json</c> or <c>config.json</c>.</summary>
     public IReadOnlyList<int>? EosTokenIds { get; init; }
 
+    /// <summary>
+    /// When prompt + <see cref="MaxNewTokens"/> does not fit in the model's context, keep only the last tokens of the
+    /// prompt so that it does (left truncation); false (the default) stops when the context is full and rejects a prompt
+    /// that fills it. Same rule as <c>GenerationConfig.TruncatePrompt</c> in TorchSharp generation.
+    /// </summary>
+    public bool TruncatePrompt { get; init; }
+
     /// <summary>Checks the ranges.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A field is out of range.</exception>
     public void Validate()

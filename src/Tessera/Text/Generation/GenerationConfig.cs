@@ -69,6 +69,16 @@ public sealed record GenerationConfig
     [JsonPropertyName("use_cache")]
     public bool UseCache { get; init; } = true;
 
+    /// <summary>
+    /// When prompt + <see cref="MaxNewTokens"/> does not fit in the model's context, keep only the last tokens of the
+    /// prompt so that it does (left truncation, as Hugging Face calls it); Tessera's addition, written only when true.
+    /// False (the default) leaves the prompt whole: generation stops when the context is full, and a prompt that fills
+    /// the context is an error.
+    /// </summary>
+    [JsonPropertyName("truncate_prompt")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool TruncatePrompt { get; init; }
+
     /// <summary>Seed of the sampling generator (Tessera's addition); null draws from libtorch's global generator.</summary>
     [JsonPropertyName("seed")]
     public long? Seed { get; init; }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Tessera.Formats.Generation;
 using Tessera.Transformers;
 
 namespace Tessera.Text.Generation;
@@ -20,7 +21,7 @@ public static class TextGeneration
     /// <param name="tokenizer">Its tokenizer.</param>
     /// <param name="prompt">The text to continue (encoded with the tokenizer's special tokens, e.g. Llama's &lt;s&gt;).</param>
     /// <param name="config">Generation settings; null uses the defaults (greedy, 20 tokens).</param>
-    /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context.</exception>
+    /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
     public static GenerationResult Generate(this CausalLanguageModel model, HfTokenizer tokenizer, string prompt, GenerationConfig? config = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
@@ -33,7 +34,7 @@ public static class TextGeneration
     /// (up to floating-point rounding); rows that finish early are padded until all are done.
     /// </summary>
     /// <returns>One result per prompt, in order.</returns>
-    /// <exception cref="ArgumentException">The config is invalid, there are no prompts, or the longest prompt fills the model's context.</exception>
+    /// <exception cref="ArgumentException">The config is invalid, there are no prompts, or a prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
     public static IReadOnlyList<GenerationResult> Generate(this CausalLanguageModel model, HfTokenizer tokenizer, IReadOnlyList<string> prompts, GenerationConfig? config = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -41,7 +42,7 @@ public static class TextGeneration
         ArgumentNullException.ThrowIfNull(prompts);
         if (prompts.Count == 0) throw new ArgumentException("at least one prompt is needed", nameof(prompts));
         config = Resolve(model, tokenizer, config);
-        var promptIds = prompts.Select(p => Encode(tokenizer, p, config)).ToArray();
+        var promptIds = prompts.Select(p => Encode(model, tokenizer, p, config)).ToArray();
         using var loop = new GenerationLoop(model, promptIds, config);
         var texts = promptIds.Select(p => new CompletionText(tokenizer, p[^1], config.StopStrings)).ToArray();
         while (!loop.Done)
@@ -69,7 +70,7 @@ public static class TextGeneration
     /// Each model step runs synchronously on a thread-pool thread inside its own dispose scope, closed before the
     /// piece is yielded, so the consumer may await freely between pieces.
     /// </remarks>
-    /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context.</exception>
+    /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async IAsyncEnumerable<string> GenerateStream(this CausalLanguageModel model, HfTokenizer tokenizer, string prompt,
         GenerationConfig? config = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -78,7 +79,7 @@ public static class TextGeneration
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(prompt);
         config = Resolve(model, tokenizer, config);
-        IReadOnlyList<int> promptIds = Encode(tokenizer, prompt, config);
+        IReadOnlyList<int> promptIds = Encode(model, tokenizer, prompt, config);
         using var loop = new GenerationLoop(model, [promptIds], config);
         var text = new CompletionText(tokenizer, promptIds[^1], config.StopStrings);
         while (!loop.Done)
@@ -120,12 +121,14 @@ public static class TextGeneration
         };
     }
 
-    static IReadOnlyList<int> Encode(HfTokenizer tokenizer, string prompt, GenerationConfig config)
+    /// <summary>The prompt's ids (BOS alone for an empty prompt), fitted into the model's context as <see cref="GenerationConfig.TruncatePrompt"/> says.</summary>
+    static IReadOnlyList<int> Encode(CausalLanguageModel model, HfTokenizer tokenizer, string prompt, GenerationConfig config)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         IReadOnlyList<int> ids = tokenizer.Encode(prompt).Ids;
-        if (ids.Count > 0) return ids;
-        return config.BosTokenId is int bos ? [bos]
-            : throw new ArgumentException("the prompt encodes to no tokens and there is no bos_token_id to start from", nameof(prompt));
+        if (ids.Count == 0)
+            ids = config.BosTokenId is int bos ? [bos]
+                : throw new ArgumentException("the prompt encodes to no tokens and there is no bos_token_id to start from", nameof(prompt));
+        return ContextWindow.FitPrompt(ids, config.NewTokenBudget(ids.Count), model.MaxPositions, config.TruncatePrompt);
     }
 }

@@ -30,21 +30,39 @@ internal abstract class PreTokenizer
             "Sequence" => new SequencePreTokenizer([.. node["pretokenizers"]!.AsArray().Select(n => FromJson(n, path)!)]),
             "ByteLevel" => new ByteLevelPreTokenizer(JsonHelpers.Bool(node, "add_prefix_space", true), JsonHelpers.Bool(node, "use_regex", true)),
             "Split" => new SplitPreTokenizer(
-                JsonHelpers.Pattern(node["pattern"], path, "Split pre_tokenizer"),
+                CompileSplitPattern(JsonHelpers.Pattern(node["pattern"], path, "Split pre_tokenizer"), path),
                 ParseBehavior(JsonHelpers.Str(node, "behavior") ?? "Isolated", path), JsonHelpers.Bool(node, "invert", false)),
             "Metaspace" => new MetaspacePreTokenizer(
                 JsonHelpers.Str(node, "replacement") ?? "\u2581",
                 JsonHelpers.Str(node, "prepend_scheme") ?? (JsonHelpers.Bool(node, "add_prefix_space", true) ? "always" : "never"),
                 JsonHelpers.Bool(node, "split", true)),
             "BertPreTokenizer" => new BertPreTokenizer(),
-            "Whitespace" => new SplitPreTokenizer((@"\w+|[^\w\s]+", true), SplitBehavior.Removed, invert: true),
-            "WhitespaceSplit" => new SplitPreTokenizer((@"\s+", true), SplitBehavior.Removed, invert: false),
+            "Whitespace" => new SplitPreTokenizer(CompileSplitPattern((@"\w+|[^\w\s]+", true), path), SplitBehavior.Removed, invert: true),
+            "WhitespaceSplit" => new SplitPreTokenizer(CompileSplitPattern((@"\s+", true), path), SplitBehavior.Removed, invert: false),
             "Digits" => JsonHelpers.Bool(node, "individual_digits", false)
-                ? new SplitPreTokenizer((@"\p{Nd}", true), SplitBehavior.Isolated, false)
-                : new SplitPreTokenizer((@"\p{Nd}+", true), SplitBehavior.Isolated, false),
+                ? new SplitPreTokenizer(CompileSplitPattern((@"\p{Nd}", true), path), SplitBehavior.Isolated, false)
+                : new SplitPreTokenizer(CompileSplitPattern((@"\p{Nd}+", true), path), SplitBehavior.Isolated, false),
             "Punctuation" => new BertPunctuationPreTokenizer(ParseBehavior(JsonHelpers.Str(node, "behavior") ?? "Isolated", path)),
             _ => throw JsonHelpers.Unsupported(path, "pre_tokenizer", type, Supported),
         };
+    }
+
+    /// <summary>
+    /// The Split pattern as a .NET regex. tokenizer.json regexes are written for Rust's onig/fancy-regex; the ones in use
+    /// (GPT-2, Llama 3, Qwen2: classes, \p{..}, (?i:..), lookahead) mean the same in .NET. Syntax .NET lacks, such as
+    /// possessive quantifiers (<c>?+</c>, <c>++</c>), is reported rather than guessed at.
+    /// </summary>
+    static Regex CompileSplitPattern((string Pattern, bool IsRegex) pattern, string path)
+    {
+        try
+        {
+            return new Regex(pattern.IsRegex ? pattern.Pattern : Regex.Escape(pattern.Pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled);
+        }
+        catch (ArgumentException e)
+        {
+            throw new Formats.TesseraFormatException(path,
+                $"Split pre_tokenizer: the regex {pattern.Pattern} uses syntax .NET regular expressions do not support ({e.Message}); this tokenizer cannot be loaded");
+        }
     }
 
     static SplitBehavior ParseBehavior(string s, string path) => s switch
@@ -131,10 +149,8 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] parts) : PreTokenizer
     }
 }
 
-internal sealed class SplitPreTokenizer((string Pattern, bool IsRegex) pattern, SplitBehavior behavior, bool invert) : PreTokenizer
+internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, bool invert) : PreTokenizer
 {
-    readonly Regex regex = new(pattern.IsRegex ? pattern.Pattern : Regex.Escape(pattern.Pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled);
-
     public override void Split(NormalizedText text, List<NormalizedText> output) =>
         SplitSpans(text, RegexSpans(regex, text.Text, invert), behavior, output);
 }

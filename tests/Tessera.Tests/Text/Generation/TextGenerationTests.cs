@@ -178,4 +178,50 @@ public class TextGenerationTests
         Assert.Equal(64 - 60, near.TokenIds.Count);
         Assert.Throws<ArgumentException>(() => model.Generate(tok, "x", new GenerationConfig { TopP = 0 }));
     }
+
+    /// <summary>Words that are one GPT-2 token each, so a prompt of n words is n tokens and any tail of it re-encodes to the same ids.</summary>
+    internal static string Words(int count, int skip = 0) =>
+        string.Concat(Enumerable.Range(skip, count).Select(i => (string[])[" the", " cat", " sat", " on", " a", " mat", " and", " dog"] is var w ? w[i % w.Length] : ""));
+
+    [Fact]
+    public void The_context_error_names_the_prompt_length_max_new_tokens_the_context_and_the_option()
+    {
+        using var model = GenerationFixtures.TinyGpt2();
+        var e = Assert.Throws<ArgumentException>(() => model.Generate(GenerationFixtures.Gpt2Tokenizer, Words(70), Greedy));
+        Assert.Contains("70 tokens", e.Message);
+        Assert.Contains("max_new_tokens is 12", e.Message);
+        Assert.Contains("context is 64 positions", e.Message);
+        Assert.Contains("TruncatePrompt", e.Message);
+    }
+
+    [Theory]
+    [InlineData(70)] // longer than the context
+    [InlineData(60)] // fits, but prompt + max_new_tokens does not
+    public void Truncated_generation_equals_generating_from_the_manually_truncated_prompt(int words)
+    {
+        using var model = GenerationFixtures.TinyGpt2(seed: 3);
+        var tok = GenerationFixtures.Gpt2Tokenizer;
+        Assert.Equal(words, tok.Encode(Words(words)).Ids.Count);
+        var truncated = model.Generate(tok, Words(words), Greedy with { TruncatePrompt = true });
+        var manual = model.Generate(tok, Words(64 - 12, skip: words - (64 - 12)), Greedy);
+        Assert.Equal(tok.Encode(Words(words)).Ids.Skip(words - 52), truncated.PromptIds);
+        Assert.Equal(manual.PromptIds, truncated.PromptIds);
+        Assert.Equal(12, truncated.TokenIds.Count);
+        Assert.Equal(manual.TokenIds, truncated.TokenIds);
+        Assert.Equal(manual.Text, truncated.Text);
+
+        string streamed = string.Concat(Stream(model, tok, Words(words), Greedy with { TruncatePrompt = true }));
+        Assert.Equal(manual.Text, streamed);
+        // A prompt that fits is left alone.
+        Assert.Equal(model.Generate(tok, Words(10), Greedy).TokenIds, model.Generate(tok, Words(10), Greedy with { TruncatePrompt = true }).TokenIds);
+    }
+
+    [Fact]
+    public void Truncate_prompt_round_trips_through_generation_config_json_and_is_written_only_when_on()
+    {
+        Assert.DoesNotContain("truncate_prompt", new GenerationConfig().ToJson());
+        string json = new GenerationConfig { TruncatePrompt = true }.ToJson();
+        Assert.Contains("\"truncate_prompt\": true", json);
+        Assert.True(GenerationConfig.Parse(json).TruncatePrompt);
+    }
 }
