@@ -8,40 +8,12 @@ using Tessera.Transformers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static Tessera.Tests.Adapters.LoraTestModels;
 
 namespace Tessera.Tests.Adapters;
 
 public class LoraEmbeddingTests
 {
-    static Gpt2LMHeadModel Gpt2(int seed)
-    {
-        random.manual_seed(seed);
-        var model = new Gpt2LMHeadModel(TinyModels.Gpt2());
-        TinyModels.Randomize(model, seed);
-        model.eval();
-        return model;
-    }
-
-    static LlamaForCausalLM Llama(int seed)
-    {
-        random.manual_seed(seed);
-        var model = new LlamaForCausalLM(TinyModels.Llama());
-        TinyModels.Randomize(model, seed);
-        model.eval();
-        return model;
-    }
-
-    static Tensor Logits(CausalLanguageModel model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        return model.forward(ids, useCache: false).Logits;
-    }
-
-    static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
-    static Dictionary<string, Tensor> Snapshot(nn.Module model) =>
-        model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-
     /// <summary>Gives every A and B random values, so every adapter changes the model (the embedding's A starts at zero).</summary>
     static void RandomizeAdapters(LoraModel peft, int seed)
     {
@@ -241,8 +213,7 @@ public class LoraEmbeddingTests
             RandomizeAdapters(peft, 19);
             peft.SavePretrained(adapterDir);
             ReferencePython.WriteLongs(idsPath, ids.data<long>().ToArray());
-            string output = ReferencePython.Run(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Adapters", "reference_lora_embedding.py")),
-                basePath, $"{path}.weight", adapterDir, path, idsPath, $"{ids.shape[0]}", $"{ids.shape[1]}", outPath, mergedPath).Trim();
+            string output = RunReference("lora_embedding", basePath, $"{path}.weight", adapterDir, path, idsPath, $"{ids.shape[0]}", $"{ids.shape[1]}", outPath, mergedPath).Trim();
             Assert.Equal(peft.Adapters["default"].Scaling, double.Parse(output.Split(' ')[1], CultureInfo.InvariantCulture), 1e-9);
 
             var embedding = (nn.Module<Tensor, Tensor>)model.named_modules().Single(m => m.name == path).module;

@@ -1,28 +1,13 @@
 # Reference for LoraEmbeddingTests: PEFT's embedding-LoRA forward and merge, written from the published semantics and
 # independent of Tessera: y = W[ids] + scaling * (A^T[ids] @ B^T), merged W' = W + scaling * (B @ A)^T, with
 # A = lora_embedding_A [r, num_embeddings] and B = lora_embedding_B [embedding_dim, r] read from the PEFT files.
-# Usage: reference_lora_embedding.py BASE_SAFETENSORS WEIGHT_KEY ADAPTER_FOLDER MODULE_PATH IDS_I64 BATCH SEQ OUT_F32 MERGED_F32
-import json, struct, sys
+# Runs after reference_common.py (read_safetensors). Usage: reference_lora_embedding.py BASE_SAFETENSORS WEIGHT_KEY ADAPTER_FOLDER MODULE_PATH IDS_I64 BATCH SEQ OUT_F32 MERGED_F32
+import json, sys
 import torch
-import torch.nn.functional as F
-
-def read_safetensors(path):
-    dtypes = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "I64": torch.int64}
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=dtypes[info["dtype"]]).reshape(info["shape"]).clone()
-    return out
 
 base_path, weight_key, adapter_dir, module_path, ids_path, batch, seq, out_path, merged_path = sys.argv[1:10]
-weight = read_safetensors(base_path)[weight_key].double()
-adapter = read_safetensors(adapter_dir + "/adapter_model.safetensors")
+weight = read_safetensors(base_path)[0][weight_key].double()
+adapter = read_safetensors(adapter_dir + "/adapter_model.safetensors")[0]
 config = json.load(open(adapter_dir + "/adapter_config.json"))
 r, alpha = config["r"], config["lora_alpha"]
 scaling = alpha / (r ** 0.5) if config.get("use_rslora") else alpha / r
