@@ -8,11 +8,17 @@ using Tessera.Bench;
 //   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
 //           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
+//   lora-memory [--threads 2] [--steps 2] [--seq 128] [--rank 8]   peak RSS (VmHWM) of full vs LoRA training, one child process each
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
 //           [--python /usr/bin/python3] [--torch-script bench/gpt2_torch_onnx.py] [--omp-wait passive|active|default]
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
 var opts = Args.Parse(args.Skip(1).ToArray());
+if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
+{
+    LoraMemoryBench.RunChild(opts.Get("contender", "full"), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8")));
+    return;
+}
 string outDir = opts.Get("out", "bench/results");
 Directory.CreateDirectory(outDir);
 object result = args.FirstOrDefault() switch
@@ -26,8 +32,9 @@ object result = args.FirstOrDefault() switch
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")), opts.Get("variants", "int8,fp32"),
         opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
+    "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
-    _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|decoder [--option value ...]"),
+    _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
 string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));

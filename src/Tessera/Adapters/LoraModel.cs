@@ -9,9 +9,10 @@ namespace Tessera.Adapters;
 
 /// <summary>
 /// LoRA adapters on a model (PEFT's <c>get_peft_model</c> / <c>PeftModel</c>): the target projections get
-/// <see cref="LoraLinear"/> updates through forward hooks, so the model object itself keeps its type and its forward
-/// runs with the active adapter; base weights are frozen. Adapters save and load in PEFT's layout
-/// (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>, keys <c>base_model.model.{path}.lora_A.weight</c>).
+/// <see cref="LoraLinear"/> updates and target embedding tables <see cref="LoraEmbedding"/> updates through forward
+/// hooks, so the model object itself keeps its type and its forward runs with the active adapter; base weights are
+/// frozen. Adapters save and load in PEFT's layout (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>, keys
+/// <c>base_model.model.{path}.lora_A.weight</c>, or <c>base_model.model.{path}.lora_embedding_A</c> for embeddings).
 /// </summary>
 public sealed class LoraModel
 {
@@ -25,7 +26,7 @@ public sealed class LoraModel
     public const string KeyPrefix = "base_model.model.";
 
     readonly Dictionary<string, LoraConfig> configs = new(StringComparer.Ordinal);
-    readonly Dictionary<string, LoraLinear> layers = new(StringComparer.Ordinal);
+    readonly Dictionary<string, LoraLayer> layers = new(StringComparer.Ordinal);
     readonly Dictionary<string, ModulesToSaveWrapper> saved = new(StringComparer.Ordinal);
     readonly List<Action> hooks = [];
     // By name: moving the model to another device replaces its Parameter objects.
@@ -44,8 +45,8 @@ public sealed class LoraModel
     /// <summary>The adapter the model runs with.</summary>
     public string? ActiveAdapter => active;
 
-    /// <summary>The adapted layers, by module path.</summary>
-    public IReadOnlyDictionary<string, LoraLinear> Layers => layers;
+    /// <summary>The adapted layers (<see cref="LoraLinear"/> or <see cref="LoraEmbedding"/>), by module path.</summary>
+    public IReadOnlyDictionary<string, LoraLayer> Layers => layers;
 
     /// <summary>Whether adapters are applied; false gives the base model's behaviour.</summary>
     public bool AdaptersEnabled => enabled;
@@ -55,7 +56,7 @@ public sealed class LoraModel
     /// adapter active and trainable. Conv1D targets set <c>fan_in_fan_out</c> in the stored config.
     /// </summary>
     /// <exception cref="ArgumentException">The config is invalid, or the targets match no module (the message lists similar names).</exception>
-    /// <exception cref="NotSupportedException">A target is neither Linear nor Conv1D.</exception>
+    /// <exception cref="NotSupportedException">A target is not a Linear, Conv1D or Embedding layer.</exception>
     public static LoraModel Wrap(nn.Module model, LoraConfig config, string adapterName = "default")
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -123,8 +124,8 @@ public sealed class LoraModel
             : TargetMatcher.IsTarget(config, m.name)).ToList();
         if (targets.Count == 0) throw new ArgumentException(TargetMatcher.NoMatchMessage(config, modules.Select(m => m.name)), nameof(config));
         foreach (var (name, module) in targets)
-            if (module is not (Linear or Conv1D))
-                throw new NotSupportedException($"target module '{name}' is a {module.GetType().Name}; LoRA supports Linear and Conv1D layers");
+            if (module is not (Linear or Conv1D or Embedding))
+                throw new NotSupportedException($"target module '{name}' is a {module.GetType().Name}; LoRA supports Linear, Conv1D and Embedding layers");
 
         var toSave = config.ModulesToSave is { Count: > 0 } names
             ? modules.Where(m => names.Any(n => TargetMatcher.EndsWithComponent(m.name, n))).ToList()
@@ -144,17 +145,17 @@ public sealed class LoraModel
         bool anyConv = false;
         foreach (var (name, module) in targets)
         {
-            if (!layers.TryGetValue(name, out LoraLinear? layer))
+            if (!layers.TryGetValue(name, out LoraLayer? layer))
             {
-                layer = new LoraLinear((nn.Module<Tensor, Tensor>)module);
+                layer = module is Embedding embedding ? new LoraEmbedding(embedding) : new LoraLinear((nn.Module<Tensor, Tensor>)module);
                 layers[name] = layer;
-                LoraLinear captured = layer;
+                LoraLayer captured = layer;
                 var remover = ((nn.Module<Tensor, Tensor>)module).register_forward_hook((m, input, output) =>
                     enabled && captured.Delta(input, m.training) is { } delta ? output + delta : output);
                 hooks.Add(remover.remove);
             }
             layer.AddAdapter(adapterName, config);
-            anyConv |= layer.FanInFanOut;
+            anyConv |= layer is LoraLinear { FanInFanOut: true };
         }
         foreach (var (name, module) in toSave)
         {
@@ -179,7 +180,7 @@ public sealed class LoraModel
     public void SetActiveAdapter(string adapterName)
     {
         RequireAdapter(adapterName);
-        foreach (LoraLinear layer in layers.Values) layer.ActiveAdapter = layer.Adapters.Contains(adapterName) ? adapterName : null;
+        foreach (LoraLayer layer in layers.Values) layer.ActiveAdapter = layer.Adapters.Contains(adapterName) ? adapterName : null;
         foreach (ModulesToSaveWrapper w in saved.Values) w.ActiveAdapter = w.Has(adapterName) ? adapterName : null;
         active = adapterName;
     }
@@ -187,7 +188,7 @@ public sealed class LoraModel
     /// <summary>Turns all adapters off (base behaviour) until <see cref="EnableAdapters"/>; merged adapters are unmerged first.</summary>
     public void DisableAdapters()
     {
-        foreach (LoraLinear layer in layers.Values)
+        foreach (LoraLayer layer in layers.Values)
             foreach (string a in layer.MergedAdapters.ToList()) layer.Unmerge(a);
         enabled = false;
     }
@@ -200,7 +201,7 @@ public sealed class LoraModel
     public void DeleteAdapter(string adapterName)
     {
         RequireAdapter(adapterName);
-        foreach (LoraLinear layer in layers.Values) layer.DeleteAdapter(adapterName);
+        foreach (LoraLayer layer in layers.Values) layer.DeleteAdapter(adapterName);
         foreach (ModulesToSaveWrapper w in saved.Values) w.DeleteAdapter(adapterName);
         configs.Remove(adapterName);
         if (active == adapterName)
@@ -214,7 +215,7 @@ public sealed class LoraModel
     public void SetTrainable(string adapterName, bool trainable)
     {
         RequireAdapter(adapterName);
-        foreach (LoraLinear layer in layers.Values)
+        foreach (LoraLayer layer in layers.Values)
             if (layer.Adapters.Contains(adapterName)) layer.SetTrainable(adapterName, trainable);
         foreach (ModulesToSaveWrapper w in saved.Values)
             if (w.Has(adapterName))
@@ -249,14 +250,14 @@ public sealed class LoraModel
     {
         string name = adapterName ?? active ?? throw new InvalidOperationException("no active adapter to merge");
         RequireAdapter(name);
-        foreach (LoraLinear layer in layers.Values)
+        foreach (LoraLayer layer in layers.Values)
             if (layer.Adapters.Contains(name)) layer.Merge(name);
     }
 
     /// <summary>Subtracts every merged adapter's update from the base weights (restores them within fp32 rounding).</summary>
     public void Unmerge()
     {
-        foreach (LoraLinear layer in layers.Values)
+        foreach (LoraLayer layer in layers.Values)
             foreach (string a in layer.MergedAdapters.ToList()) layer.Unmerge(a);
     }
 
@@ -285,7 +286,7 @@ public sealed class LoraModel
     {
         foreach (Action remove in hooks) remove();
         hooks.Clear();
-        foreach (LoraLinear layer in layers.Values) layer.Detach();
+        foreach (LoraLayer layer in layers.Values) layer.Detach();
         foreach (ModulesToSaveWrapper w in saved.Values)
         {
             foreach (string a in w.Adapters.ToList()) w.DeleteAdapter(a);
@@ -301,7 +302,10 @@ public sealed class LoraModel
         return Model;
     }
 
-    /// <summary>The adapter's tensors under PEFT's saved key names (<c>base_model.model.{path}.lora_A.weight</c>, ...), as views of the live parameters.</summary>
+    /// <summary>
+    /// The adapter's tensors under PEFT's saved key names (<c>base_model.model.{path}.lora_A.weight</c>,
+    /// <c>base_model.model.{path}.lora_embedding_A</c>, ...), as views of the live parameters.
+    /// </summary>
     public Dictionary<string, Tensor> AdapterStateDict(string? adapterName = null)
     {
         string name = adapterName ?? active ?? throw new InvalidOperationException("no active adapter");
@@ -310,8 +314,7 @@ public sealed class LoraModel
         foreach (var (path, layer) in layers.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (!layer.Adapters.Contains(name)) continue;
-            state[$"{KeyPrefix}{path}.lora_A.weight"] = layer.LoraA(name);
-            state[$"{KeyPrefix}{path}.lora_B.weight"] = layer.LoraB(name);
+            foreach (var (suffix, tensor) in layer.SavedTensors(name)) state[$"{KeyPrefix}{path}.{suffix}"] = tensor;
         }
         foreach (var (path, w) in saved.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
@@ -332,7 +335,12 @@ public sealed class LoraModel
         (configs[name] with { InferenceMode = true }).Save(folder);
     }
 
-    /// <summary>Copies the tensors of <paramref name="folder"/>'s <c>adapter_model.safetensors</c> into an existing adapter; everything is checked first.</summary>
+    /// <summary>
+    /// Copies the tensors of <paramref name="folder"/>'s <c>adapter_model.safetensors</c> into an existing adapter;
+    /// everything is checked first. A full base weight saved beside the adapter of an adapted layer
+    /// (<c>base_model.model.{path}.base_layer.weight</c>, which PEFT writes for targeted <c>embed_tokens</c>/<c>lm_head</c>
+    /// by default) replaces that layer's base weight, as PEFT loads it.
+    /// </summary>
     /// <exception cref="TesseraFormatException">Keys are missing or unexpected, or a shape differs (the message names the tensor and both shapes).</exception>
     /// <exception cref="FileNotFoundException">The weights file is missing.</exception>
     public void LoadWeights(string folder, string adapterName)
@@ -341,6 +349,8 @@ public sealed class LoraModel
         if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no adapter weights", file);
         Dictionary<string, Tensor> expected = AdapterStateDict(adapterName);
         Dictionary<string, Tensor> loaded = SafeTensorsTorch.Load(file);
+        foreach (var (path, layer) in layers)
+            if (loaded.ContainsKey($"{KeyPrefix}{path}.base_layer.weight")) expected[$"{KeyPrefix}{path}.base_layer.weight"] = layer.BaseWeight;
         try
         {
             var missing = expected.Keys.Where(k => !loaded.ContainsKey(k)).ToList();

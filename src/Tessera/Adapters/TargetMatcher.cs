@@ -11,7 +11,7 @@ internal static class TargetMatcher
     internal static bool IsOutputHead(string path) => OutputHeads.Contains(path[(path.LastIndexOf('.') + 1)..]);
 
     internal static bool IsAdapterInternal(string path) =>
-        path.Contains(".lora_A", StringComparison.Ordinal) || path.Contains(".lora_B", StringComparison.Ordinal) || path.Contains(".modules_to_save", StringComparison.Ordinal)
+        path.Contains(".lora_A", StringComparison.Ordinal) || path.Contains(".lora_B", StringComparison.Ordinal) || path.Contains(".lora_embedding_", StringComparison.Ordinal) || path.Contains(".modules_to_save", StringComparison.Ordinal)
         || path.StartsWith("lora_", StringComparison.Ordinal) || path.StartsWith("modules_to_save", StringComparison.Ordinal);
 
     internal static bool EndsWithComponent(string path, string target) =>

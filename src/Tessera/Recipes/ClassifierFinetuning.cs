@@ -31,11 +31,8 @@ public static class ClassifierFinetuning
     /// <exception cref="FileNotFoundException">The data or model files are missing.</exception>
     public static LoraFinetuningResult Run(LoraFinetuningOptions options, TextWriter? log = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
         log ??= Console.Out;
-        if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
-        if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
-        manual_seed(options.Seed);
+        FinetuningSetup.ValidateAndSeed(options);
 
         List<LabeledText> all = TextClassificationDataset.Read(options.Data, options.TextColumn, options.LabelColumn);
         List<LabeledText> train, held;
@@ -80,30 +77,10 @@ public static class ClassifierFinetuning
 
         var trainSet = new TextClassificationDataset(train, labels, tokenizer, maxLength);
         var valSet = new TextClassificationDataset(held, labels, tokenizer, maxLength);
-        string outDir = Path.GetFullPath(options.OutputDir);
-        Directory.CreateDirectory(outDir);
-        string checkpoints = Path.Combine(outDir, "checkpoints");
-        string? resumeFrom = null;
-        if (options.Resume)
-        {
-            resumeFrom = Path.Combine(checkpoints, "last");
-            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
-        }
-        long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
-        using var module = new SequenceClassificationModule(model, options.LearningRate, options.MaxSteps, warmup);
+        var (outDir, checkpoints, resumeFrom) = FinetuningSetup.PrepareOutput(options);
+        using var module = new SequenceClassificationModule(model, options.LearningRate, options.MaxSteps, FinetuningSetup.WarmupSteps(options));
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
-        var trainer = new Trainer(new TrainerOptions
-        {
-            MaxEpochs = null,
-            MaxSteps = options.MaxSteps,
-            GradientClipNorm = 1.0,
-            ValCheckIntervalBatches = Math.Max(1, options.ValidateEvery),
-            Seed = options.Seed,
-            Device = options.Device,
-            LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
-            Callbacks = [new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: Math.Max(1, options.ValidateEvery))],
-            Loggers = [csv],
-        });
+        Trainer trainer = FinetuningSetup.CreateTrainer(options, checkpoints, csv, []);
         log.WriteLine($"fine-tuning {options.ModelFolder} as a {labels.Count}-label classifier ({string.Join(", ", labels)}) on {train.Count} examples, validating on {held.Count}" +
             (peft is null ? $", all weights: trainable params: {trainable:N0} || all params: {total:N0}" : $", LoRA r={lora!.R} alpha={lora.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", lora.TargetModules!)}] + {HeadName}: {peft.TrainableParametersSummary()}") +
             (sameHead ? "" : $" (new {HeadName} head)"));
@@ -185,11 +162,11 @@ public static class ClassifierFinetuning
         card.AppendLine(c is null ? "# Fine-tuned classifier" : "# LoRA classification adapter").AppendLine();
         card.AppendLine(inv, $"{(c is null ? "All weights of" : "A LoRA adapter (with a fully trained `classifier` head) for")} `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (text column `{o.TextColumn}`, label column `{o.LabelColumn}`) for {r.Steps} steps of batch {o.BatchSize} (at most {o.BlockSize} tokens) at learning rate {o.LearningRate}.");
         card.AppendLine(inv, $"Labels (id: name): {string.Join(", ", labels.Select((l, i) => $"{i}: {l}"))}.");
-        card.AppendLine(inv, $"Trainable parameters: {r.TrainableParameters:N0} of {r.TotalParameters:N0} ({100.0 * r.TrainableParameters / r.TotalParameters:F3}%). Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}, validation accuracy {r.ValidationAccuracy:0.000}.").AppendLine();
+        card.AppendLine(inv, $"{FinetuningSetup.TrainableSentence(r)} Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}, validation accuracy {r.ValidationAccuracy:0.000}.").AppendLine();
         if (c is not null)
         {
             card.AppendLine("Files in `adapter/` follow PEFT's layout (`config.json` there carries the id2label/label2id); load with `PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base, num_labels=...), \"adapter\")` or `ClassifierFinetuning.LoadWithAdapter(base, \"adapter\")`.").AppendLine();
-            card.AppendLine("## adapter_config.json").AppendLine().AppendLine("```json").AppendLine((c with { InferenceMode = true }).ToJson()).AppendLine("```");
+            FinetuningSetup.AppendAdapterConfig(card, c);
         }
         else
         {

@@ -29,9 +29,7 @@ public static class LoraFinetuning
     public static LoraFinetuningResult Run(LoraFinetuningOptions options, TextWriter? log = null)
     {
         log ??= Console.Out;
-        if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
-        if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
-        manual_seed(options.Seed);
+        FinetuningSetup.ValidateAndSeed(options);
 
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(options.ModelFolder);
         using CausalLanguageModel model = AutoModelForCausalLM.FromPretrained(options.ModelFolder);
@@ -55,33 +53,11 @@ public static class LoraFinetuning
         using var valDisposable = valSet as IDisposable;
         if (trainSet.Count == 0) throw new ArgumentException($"{options.Data}: too little text for one training example of {blockSize} tokens");
 
-        string outDir = Path.GetFullPath(options.OutputDir);
-        Directory.CreateDirectory(outDir);
-        string checkpoints = Path.Combine(outDir, "checkpoints");
-        string? resumeFrom = null;
-        if (options.Resume)
-        {
-            resumeFrom = Path.Combine(checkpoints, "last");
-            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
-        }
-        long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
-        using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup, weightDecay: 0);
+        var (outDir, checkpoints, resumeFrom) = FinetuningSetup.PrepareOutput(options);
+        using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, FinetuningSetup.WarmupSteps(options), weightDecay: 0);
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
         var losses = new LastLosses();
-        var trainer = new Trainer(new TrainerOptions
-        {
-            MaxEpochs = null,
-            MaxSteps = options.MaxSteps,
-            GradientClipNorm = 1.0,
-            ValCheckIntervalBatches = Math.Max(1, options.ValidateEvery),
-            LimitValBatches = 20,
-            Seed = options.Seed,
-            Device = options.Device,
-            LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
-            // Checkpoints hold the whole module (frozen base included), so a resumed run needs nothing else.
-            Callbacks = [losses, new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: Math.Max(1, options.ValidateEvery))],
-            Loggers = [csv],
-        });
+        Trainer trainer = FinetuningSetup.CreateTrainer(options, checkpoints, csv, [losses], limitValBatches: 20);
         var (trainable, total) = peft.ParameterCounts();
         log.WriteLine($"fine-tuning {options.ModelFolder} with LoRA r={config.R} alpha={config.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", targets)}], " +
             $"{(completionOnly ? "loss on completions only" : "loss on all tokens")}: {peft.TrainableParametersSummary()}");
@@ -174,10 +150,9 @@ public static class LoraFinetuning
         card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}").AppendLine("library_name: peft").AppendLine("tags: [lora, tessera]").AppendLine("---").AppendLine();
         card.AppendLine("# LoRA adapter").AppendLine();
         card.AppendLine(inv, $"A LoRA adapter for `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (loss on all tokens of field `{o.TextField}`, or on `{o.CompletionField}` only for prompt/completion lines) for {r.Steps} steps of {o.BatchSize}x{o.BlockSize} tokens at learning rate {o.LearningRate}.");
-        card.AppendLine(inv, $"Trainable parameters: {r.TrainableParameters:N0} of {r.TotalParameters:N0} ({100.0 * r.TrainableParameters / r.TotalParameters:F3}%). Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}.").AppendLine();
+        card.AppendLine(inv, $"{FinetuningSetup.TrainableSentence(r)} Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}.").AppendLine();
         card.AppendLine("Files in `adapter/` follow PEFT's layout; load with `PeftModel.from_pretrained(base, \"adapter\")`, `LoraModel.FromPretrained(model, \"adapter\")`, or `tessera generate <base> --adapter adapter`; merge with `tessera merge <base> adapter --out merged`.").AppendLine();
-        card.AppendLine("## adapter_config.json").AppendLine().AppendLine("```json").AppendLine((c with { InferenceMode = true }).ToJson()).AppendLine("```");
-        return card.ToString();
+        return FinetuningSetup.AppendAdapterConfig(card, c).ToString();
     }
 
     sealed class LastLosses : Callback

@@ -9,40 +9,12 @@ using Tessera.Transformers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static Tessera.Tests.Adapters.LoraTestModels;
 
 namespace Tessera.Tests.Adapters;
 
 public class LoraModelTests
 {
-    static Gpt2LMHeadModel Gpt2(int seed)
-    {
-        random.manual_seed(seed);
-        var model = new Gpt2LMHeadModel(TinyModels.Gpt2());
-        TinyModels.Randomize(model, seed);
-        model.eval();
-        return model;
-    }
-
-    static LlamaForCausalLM Llama(int seed)
-    {
-        random.manual_seed(seed);
-        var model = new LlamaForCausalLM(TinyModels.Llama());
-        TinyModels.Randomize(model, seed);
-        model.eval();
-        return model;
-    }
-
-    static Tensor Logits(CausalLanguageModel model, Tensor ids)
-    {
-        using var noGrad = no_grad();
-        return model.forward(ids, useCache: false).Logits;
-    }
-
-    static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
-
-    static Dictionary<string, Tensor> Snapshot(nn.Module model) =>
-        model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
-
     /// <summary>Gives every B random values, so the adapter changes the model (B starts at zero).</summary>
     static void RandomizeB(LoraModel peft, int seed)
     {
@@ -320,7 +292,7 @@ public class LoraModelTests
             peft.SavePretrained(adapterDir);
             nn.Module merged = peft.MergeAndUnload();
             SafeTensorsTorch.Save(mergedPath, merged.state_dict());
-            string output = ReferencePython.Run(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Adapters", "reference_lora_merge.py")), basePath, adapterDir, mergedPath).Trim();
+            string output = RunReference("lora_merge", basePath, adapterDir, mergedPath).Trim();
             string[] parts = output.Split(' ');
             Assert.Equal(4, int.Parse(parts[0], CultureInfo.InvariantCulture));
             Assert.True(double.Parse(parts[1], CultureInfo.InvariantCulture) <= 1e-5, $"{name}: {output}");
