@@ -97,8 +97,19 @@ static class DecoderProfile
     /// <summary>Exports the GPT-2-small-shaped model (seed 0) to <c>dir/fp32</c> and its int8 copy to <c>dir/int8</c>, unless present.</summary>
     public static void Prepare(string dir, int layers)
     {
-        string fp32 = Path.Combine(dir, "fp32"), int8 = Path.Combine(dir, "int8");
-        if (File.Exists(Path.Combine(int8, OrtCausalLM.ModelFileName))) return;
+        string fp32 = Path.Combine(dir, "fp32"), int8 = Path.Combine(dir, "int8"), nbits = Path.Combine(dir, "nbits");
+        if (File.Exists(Path.Combine(int8, OrtCausalLM.ModelFileName)))
+        {
+            if (!File.Exists(Path.Combine(nbits, OrtCausalLM.ModelFileName)))
+            {
+                Directory.CreateDirectory(nbits);
+                foreach (var f in Directory.GetFiles(fp32))
+                    if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(nbits, Path.GetFileName(f)), overwrite: true);
+                DynamicQuantizer.Quantize(Path.Combine(fp32, OrtCausalLM.ModelFileName), Path.Combine(nbits, OrtCausalLM.ModelFileName),
+                    new DynamicQuantizationOptions { Form = QuantizedMatMulForm.MatMulNBits });
+            }
+            return;
+        }
         manual_seed(0);
         using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
         model.eval();

@@ -16,15 +16,16 @@ static class QuantizeCommand
         };
         var form = new Option<string>("--form")
         {
-            Description = "Operators of the quantized MatMul/Gemm: dynamicquantizematmul (fused, fastest in ONNX Runtime), matmulinteger (standard ops) or qdq",
+            Description = "Operators of the quantized MatMul/Gemm: dynamicquantizematmul (fused, fastest in ONNX Runtime for batches), matmulnbits (blockwise int8, ONNX Runtime's LLM decoding kernel), matmulinteger (standard ops) or qdq",
             DefaultValueFactory = _ => DynamicQuantizer.DefaultForm.ToString().ToLowerInvariant(),
         };
-        form.AcceptOnlyFromAmong("dynamicquantizematmul", "matmulinteger", "qdq");
+        form.AcceptOnlyFromAmong("dynamicquantizematmul", "matmulnbits", "matmulinteger", "qdq");
+        var blockSize = new Option<int>("--block-size") { Description = "Weights per scale along K for --form matmulnbits (power of two >= 16)", DefaultValueFactory = _ => 128 };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip the Fashion-MNIST accuracy comparison of the float and int8 models" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the Fashion-MNIST IDX files [default: /usr/share/datasets/fashion-mnist]" };
         var command = new Command("quantize", "Dynamic int8 quantization of MatMul/Gemm weights; prints sizes and, for Fashion-MNIST image models, the accuracy change")
         {
-            input, output, form, noEval, dataDir,
+            input, output, form, blockSize, noEval, dataDir,
         };
         command.SetAction(parse =>
         {
@@ -32,7 +33,7 @@ static class QuantizeCommand
             string source = OnnxPaths.ModelFile(path);
             string defaultOut = Path.ChangeExtension(source, null) + ".int8.onnx";
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? defaultOut);
-            var options = new DynamicQuantizationOptions { Form = Enum.Parse<QuantizedMatMulForm>(parse.GetValue(form)!, ignoreCase: true) };
+            var options = new DynamicQuantizationOptions { Form = Enum.Parse<QuantizedMatMulForm>(parse.GetValue(form)!, ignoreCase: true), BlockSize = parse.GetValue(blockSize) };
             var report = DynamicQuantizer.Quantize(source, file, options);
             if (outFolder is not null && Directory.Exists(path)) OnnxPaths.CopyFolderFiles(path, outFolder);
 

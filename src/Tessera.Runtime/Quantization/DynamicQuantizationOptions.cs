@@ -14,4 +14,7 @@ public sealed record DynamicQuantizationOptions
 
     /// <summary>Names of MatMul/Gemm nodes (or of their outputs) to leave in float, e.g. a sensitive classifier head.</summary>
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+
+    /// <summary>Weights per scale along K for <see cref="QuantizedMatMulForm.MatMulNBits"/>: a power of two, at least 16. Default 128.</summary>
+    public int BlockSize { get; init; } = 128;
 }

@@ -72,7 +72,7 @@ internal sealed class MatMulRewriter
         _graph.Node.Add(nodes);
         _graph.Initializer.Add(_newInitializers);
         RemoveUnusedFloatWeights();
-        if (_options.Form == QuantizedMatMulForm.DynamicQuantizeMatMul && !_model.OpsetImport.Any(o => o.Domain == ContribDomain))
+        if (_options.Form is QuantizedMatMulForm.DynamicQuantizeMatMul or QuantizedMatMulForm.MatMulNBits && !_model.OpsetImport.Any(o => o.Domain == ContribDomain))
             _model.OpsetImport.Add(new OperatorSetIdProto { Domain = ContribDomain, Version = 1 });
     }
 
@@ -168,6 +168,7 @@ internal sealed class MatMulRewriter
         int n = checked((int)(transposed ? w.Dims[0] : w.Dims[1]));
         float[] values = OnnxModelFile.ReadFloats(w, _path);
         if (alpha != 1f) for (int i = 0; i < values.Length; i++) values[i] *= alpha;
+        if (_options.Form == QuantizedMatMulForm.MatMulNBits) return QuantizeBlockwise(w, values, k, n, transposed, alpha);
         sbyte[] q;
         float[] scales;
         try { (q, scales) = Int8WeightQuantizer.Quantize(values, k, n, transposed); }
@@ -181,9 +182,26 @@ internal sealed class MatMulRewriter
         return result;
     }
 
+    QuantizedWeight QuantizeBlockwise(TensorProto w, float[] values, int k, int n, bool transposed, float alpha)
+    {
+        int block = _options.BlockSize, blocks = (k + block - 1) / block;
+        byte[] codes;
+        float[] scales;
+        try { (codes, scales) = BlockwiseInt8Quantizer.Quantize(values, k, n, transposed, block); }
+        catch (ArgumentException e) { throw new QuantizationException(_path, $"weight '{w.Name}': {e.Message}", e); }
+        var result = new QuantizedWeight(NewName($"{w.Name}_quantized"), NewName($"{w.Name}_scale"), n) { Rows = k };
+        var b = new TensorProto { Name = result.Values, DataType = (int)TensorProto.Types.DataType.Uint8, RawData = Google.Protobuf.ByteString.CopyFrom(codes) };
+        b.Dims.Add([n, blocks, block]);
+        _newInitializers.Add(b);
+        _newInitializers.Add(OnnxModelFile.FloatTensor(result.Scale, scales, n, blocks));
+        _weights[(w.Name, transposed, alpha)] = result;
+        _quantizedSources.Add(w.Name);
+        return result;
+    }
+
     void Emit(string a, QuantizedWeight w, string? bias, string? addAfter, string output, string label, List<NodeProto> nodes)
     {
-        bool needsAdd = addAfter is not null || (bias is not null && _options.Form != QuantizedMatMulForm.DynamicQuantizeMatMul);
+        bool needsAdd = addAfter is not null || (bias is not null && _options.Form is not (QuantizedMatMulForm.DynamicQuantizeMatMul or QuantizedMatMulForm.MatMulNBits));
         string product = needsAdd ? NewName($"{label}_quant_out") : output;
         switch (_options.Form)
         {
@@ -193,6 +211,19 @@ internal sealed class MatMulRewriter
                 fused.Domain = ContribDomain;
                 nodes.Add(fused);
                 break;
+            case QuantizedMatMulForm.MatMulNBits:
+            {
+                // Inputs: A, B, scales, zero_points (omitted: 128), g_idx (omitted), bias.
+                var nbits = Node("MatMulNBits", $"{label}_quant", bias is null ? [a, w.Values, w.Scale] : [a, w.Values, w.Scale, "", "", bias], [product]);
+                nbits.Domain = ContribDomain;
+                nbits.Attribute.Add(IntAttribute("K", w.Rows));
+                nbits.Attribute.Add(IntAttribute("N", w.Columns));
+                nbits.Attribute.Add(IntAttribute("bits", 8));
+                nbits.Attribute.Add(IntAttribute("block_size", _options.BlockSize));
+                nbits.Attribute.Add(IntAttribute("accuracy_level", 4));
+                nodes.Add(nbits);
+                break;
+            }
             case QuantizedMatMulForm.MatMulInteger:
             {
                 var (q, scale, zeroPoint) = QuantizeActivation(a, nodes);
@@ -247,6 +278,8 @@ internal sealed class MatMulRewriter
         return name;
     }
 
+    static AttributeProto IntAttribute(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
     NodeProto Node(string op, string name, string[] inputs, string[] outputs)
     {
         var node = new NodeProto { OpType = op, Name = NewName(name) };
@@ -276,5 +309,9 @@ internal sealed class MatMulRewriter
         }
     }
 
-    sealed record QuantizedWeight(string Values, string Scale, long Columns);
+    sealed record QuantizedWeight(string Values, string Scale, long Columns)
+    {
+        /// <summary>K, the rows of the float weight (the MatMulNBits form needs it).</summary>
+        public long Rows { get; init; }
+    }
 }

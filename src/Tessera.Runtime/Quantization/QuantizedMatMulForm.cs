@@ -23,4 +23,12 @@ public enum QuantizedMatMulForm
     /// Runtimes fuse the pattern into an integer kernel; needs opset 13.
     /// </summary>
     Qdq,
+
+    /// <summary>
+    /// ONNX Runtime's contrib operator <c>com.microsoft.MatMulNBits</c> with 8-bit weights: one scale per block of
+    /// <see cref="DynamicQuantizationOptions.BlockSize"/> weights along K (finer than per channel), the activation
+    /// quantized to int8 per block inside the kernel (accuracy level 4). The layout ONNX Runtime's LLM decoding path
+    /// uses; the fastest form for one token at a time. Runs only on ONNX Runtime 1.22 or later.
+    /// </summary>
+    MatMulNBits,
 }

@@ -10,7 +10,8 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     // random models; 2% of the range is the bound the issue states for int8.
     const double Tolerance = 0.02;
 
-    public static TheoryData<QuantizedMatMulForm> Forms => [QuantizedMatMulForm.DynamicQuantizeMatMul, QuantizedMatMulForm.MatMulInteger, QuantizedMatMulForm.Qdq];
+    public static TheoryData<QuantizedMatMulForm> Forms =>
+        [QuantizedMatMulForm.DynamicQuantizeMatMul, QuantizedMatMulForm.MatMulInteger, QuantizedMatMulForm.Qdq, QuantizedMatMulForm.MatMulNBits];
 
     static DynamicQuantizationOptions With(QuantizedMatMulForm form) => new() { Form = form };
 
@@ -93,6 +94,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [InlineData(QuantizedMatMulForm.Qdq, true)]
     // onnx.checker knows no com.microsoft schemas, so the contrib form gets the structural check only.
     [InlineData(QuantizedMatMulForm.DynamicQuantizeMatMul, false)]
+    [InlineData(QuantizedMatMulForm.MatMulNBits, false)]
     public void Output_loads_in_onnx_and_passes_the_checker(QuantizedMatMulForm form, bool fullCheck)
     {
         if (!PythonOnnx.Available) return;
