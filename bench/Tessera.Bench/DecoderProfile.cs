@@ -94,31 +94,28 @@ static class DecoderProfile
         return new { runMs = runMicros / runs / 1e3, kernelMs = kernels / runs / 1e3, byOp = byOp.ToDictionary(kv => kv.Key, kv => kv.Value / runs / 1e3) };
     }
 
-    /// <summary>Exports the GPT-2-small-shaped model (seed 0) to <c>dir/fp32</c> and its int8 copy to <c>dir/int8</c>, unless present.</summary>
+    /// <summary>Exports the GPT-2-small-shaped model (seed 0) to <c>dir/fp32</c> (weights to <c>dir/weights</c>) and its int8 copies to <c>dir/int8</c> and <c>dir/nbits</c>, each unless present.</summary>
     public static void Prepare(string dir, int layers)
     {
-        string fp32 = Path.Combine(dir, "fp32"), int8 = Path.Combine(dir, "int8"), nbits = Path.Combine(dir, "nbits");
-        if (File.Exists(Path.Combine(int8, OrtCausalLM.ModelFileName)))
+        string fp32 = Path.Combine(dir, "fp32");
+        string fp32Model = Path.Combine(fp32, OrtCausalLM.ModelFileName);
+        if (!File.Exists(fp32Model))
         {
-            if (!File.Exists(Path.Combine(nbits, OrtCausalLM.ModelFileName)))
-            {
-                Directory.CreateDirectory(nbits);
-                foreach (var f in Directory.GetFiles(fp32))
-                    if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(nbits, Path.GetFileName(f)), overwrite: true);
-                DynamicQuantizer.Quantize(Path.Combine(fp32, OrtCausalLM.ModelFileName), Path.Combine(nbits, OrtCausalLM.ModelFileName),
-                    new DynamicQuantizationOptions { Form = QuantizedMatMulForm.MatMulNBits });
-            }
-            return;
+            manual_seed(0);
+            using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
+            model.eval();
+            DecoderOnnxExporter.Export(model, fp32);
+            model.SavePretrained(Path.Combine(dir, "weights")); // for bench/gpt2_torch_onnx.py
         }
-        manual_seed(0);
-        using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
-        model.eval();
-        var report = DecoderOnnxExporter.Export(model, fp32);
-        Directory.CreateDirectory(int8);
-        foreach (var f in Directory.GetFiles(fp32))
-            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(int8, Path.GetFileName(f)), overwrite: true);
-        DynamicQuantizer.Quantize(report.ModelPath, Path.Combine(int8, OrtCausalLM.ModelFileName));
-        model.SavePretrained(Path.Combine(dir, "weights")); // for bench/gpt2_torch_onnx.py
+        foreach (var (name, form) in new[] { ("int8", QuantizedMatMulForm.DynamicQuantizeMatMul), ("nbits", QuantizedMatMulForm.MatMulNBits) })
+        {
+            string folder = Path.Combine(dir, name);
+            if (File.Exists(Path.Combine(folder, OrtCausalLM.ModelFileName))) continue;
+            Directory.CreateDirectory(folder);
+            foreach (var f in Directory.GetFiles(fp32))
+                if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
+            DynamicQuantizer.Quantize(fp32Model, Path.Combine(folder, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = form });
+        }
     }
 
     /// <summary>Kernel microseconds per operator type, the number of session runs, and their total microseconds.</summary>
