@@ -30,7 +30,7 @@ static class DecoderBench
         set_num_threads(threads);
         manual_seed(0);
         string dir = Path.Combine(Path.GetTempPath(), "tessera-decoder-bench-" + Guid.NewGuid().ToString("N"));
-        string fp32Dir = Path.Combine(dir, "fp32"), int8Dir = Path.Combine(dir, "int8"), nbitsDir = Path.Combine(dir, "nbits"), weightsDir = Path.Combine(dir, "weights");
+        string fp32Dir = Path.Combine(dir, "fp32"), int8Dir = Path.Combine(dir, "int8"), nbitsDir = Path.Combine(dir, "nbits"), fusedDir = Path.Combine(dir, "fused"), fusedInt8Dir = Path.Combine(dir, "fused-int8"), weightsDir = Path.Combine(dir, "weights");
         try
         {
             // (2a) bandwidth first, while little else is allocated.
@@ -50,6 +50,9 @@ static class DecoderBench
             var quant = DynamicQuantizer.Quantize(report.ModelPath, Path.Combine(int8Dir, OrtCausalLM.ModelFileName));
             CopyFolder(fp32Dir, nbitsDir);
             DynamicQuantizer.Quantize(report.ModelPath, Path.Combine(nbitsDir, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = QuantizedMatMulForm.MatMulNBits });
+            var fusedReport = DecoderOnnxExporter.Export(model, fusedDir, new Tessera.Export.TransformerExportOptions { OrtFusedAttention = true });
+            CopyFolder(fusedDir, fusedInt8Dir);
+            DynamicQuantizer.Quantize(fusedReport.ModelPath, Path.Combine(fusedInt8Dir, OrtCausalLM.ModelFileName));
 
             // (2b) weight bytes read per generated token: every weight once (the tied wte is read in full by the head),
             // embedding tables that are only looked up count one row.
@@ -57,16 +60,18 @@ static class DecoderBench
             var fp32Weights = InitializerBytes(report.ModelPath);
             var int8Weights = InitializerBytes(Path.Combine(int8Dir, OrtCausalLM.ModelFileName));
             var nbitsWeights = InitializerBytes(Path.Combine(nbitsDir, OrtCausalLM.ModelFileName));
+            var fusedInt8Weights = InitializerBytes(Path.Combine(fusedInt8Dir, OrtCausalLM.ModelFileName));
 
             // (1) greedy generation, interleaved rounds, median.
             int[] prompt = Enumerable.Range(0, promptLength).Select(i => 1 + i * 37 % 50000).ToArray();
             var sessionOptions = new OnnxSessionOptions { IntraOpThreads = threads };
             var settings = new OrtGenerationSettings { MaxNewTokens = newTokens, EosTokenIds = [] };
-            int[] torchIds = [], fp32Ids = [], int8Ids = [], nbitsIds = [];
-            var times = new List<double>[4] { [], [], [], [] };
+            int[] torchIds = [], fp32Ids = [], int8Ids = [], nbitsIds = [], fusedIds = [];
+            var times = new List<double>[5] { [], [], [], [], [] };
             using (var lm32 = OrtCausalLM.Load(fp32Dir, sessionOptions))
             using (var lm8 = OrtCausalLM.Load(int8Dir, sessionOptions))
             using (var lmNbits = OrtCausalLM.Load(nbitsDir, sessionOptions))
+            using (var lmFused = OrtCausalLM.Load(fusedInt8Dir, sessionOptions))
             {
                 Action[] contenders =
                 [
@@ -74,16 +79,18 @@ static class DecoderBench
                     () => fp32Ids = lm32.Generate(prompt, settings),
                     () => int8Ids = lm8.Generate(prompt, settings),
                     () => nbitsIds = lmNbits.Generate(prompt, settings),
+                    () => fusedIds = lmFused.Generate(prompt, settings),
                 ];
                 foreach (var c in contenders) c(); // warm-up
                 for (int r = 0; r < rounds; r++)
                     for (int i = 0; i < contenders.Length; i++) times[i].Add(Time(contenders[i]));
             }
             double[] tokensPerSecond = times.Select(t => newTokens / Median(t)).ToArray();
-            long[] bytesPerToken = [torchBytes, fp32Weights.Total, int8Weights.Total, nbitsWeights.Total];
+            long[] bytesPerToken = [torchBytes, fp32Weights.Total, int8Weights.Total, nbitsWeights.Total, fusedInt8Weights.Total];
             double[] fraction = tokensPerSecond.Zip(bytesPerToken, (tps, b) => tps * b / bandwidth).ToArray();
             int int8Agree = fp32Ids.Zip(int8Ids).TakeWhile(p => p.First == p.Second).Count();
             int nbitsAgree = fp32Ids.Zip(nbitsIds).TakeWhile(p => p.First == p.Second).Count();
+            int fusedAgree = fp32Ids.Zip(fusedIds).TakeWhile(p => p.First == p.Second).Count();
 
             // (3) prefill latency: ours vs torch.onnx, same weights, same session options, interleaved.
             string torchOnnx = Path.Combine(dir, "torch_gpt2.onnx");
@@ -92,7 +99,7 @@ static class DecoderBench
             if (exportError is null)
                 (oursMs, theirsMs, logitsDiff) = PrefillLatency(report.ModelPath, torchOnnx, threads, latencySeq, latencyRounds);
 
-            string[] names = ["TorchSharp eager (KV cache)", "ORT fp32 (OrtCausalLM)", "ORT int8 (DynamicQuantizeMatMul)", "ORT int8 (MatMulNBits, block 128)"];
+            string[] names = ["TorchSharp eager (KV cache)", "ORT fp32 (OrtCausalLM)", "ORT int8 (DynamicQuantizeMatMul)", "ORT int8 (MatMulNBits, block 128)", "ORT int8, fused attention"];
             Console.WriteLine($"GPT-2 shape: {layers} layers x 768, vocab 50257; prompt {promptLength}, {newTokens} new tokens, batch 1, {threads} threads, median of {rounds} interleaved rounds");
             foreach (var skipped in quant.SkippedNodes.Take(2)) Console.WriteLine($"  int8 skipped: {skipped}");
             Console.WriteLine($"export {exportSeconds:0.0} s, model.onnx {new FileInfo(report.ModelPath).Length / 1e6:0} MB, int8 {quant.OutputFileBytes / 1e6:0} MB ({quant.QuantizedNodes.Count} MatMul/Gemm quantized, {quant.SkippedNodes.Count} skipped)");
@@ -101,7 +108,7 @@ static class DecoderBench
                 Console.WriteLine($"{names[i],-34} {tokensPerSecond[i],9:0.0} {bytesPerToken[i] / 1e6,9:0.0} {tokensPerSecond[i] * bytesPerToken[i] / 1e9,6:0.0} {fraction[i],14:0%} {tokensPerSecond[i] * bytesPerToken[i] / readBandwidth,14:0%}");
             Console.WriteLine($"int8 bytes/token: int8 {int8Weights.Int8 / 1e6:0.0} MB + fp32 {int8Weights.Float / 1e6:0.0} MB (scales and unquantized) + other {int8Weights.Other / 1e6:0.0} MB");
             Console.WriteLine($"MatMulNBits bytes/token: int8 {nbitsWeights.Int8 / 1e6:0.0} MB + fp32 {nbitsWeights.Float / 1e6:0.0} MB (block scales and unquantized)");
-            Console.WriteLine($"greedy ids: TorchSharp == ORT fp32: {torchIds.SequenceEqual(fp32Ids)}; ORT int8 matches fp32 for the first {int8Agree} of {newTokens}, MatMulNBits for the first {nbitsAgree}");
+            Console.WriteLine($"greedy ids: TorchSharp == ORT fp32: {torchIds.SequenceEqual(fp32Ids)}; ORT int8 matches fp32 for the first {int8Agree} of {newTokens}, MatMulNBits for the first {nbitsAgree}, fused attention int8 for the first {fusedAgree}");
             if (exportError is null)
                 Console.WriteLine($"prefill {latencySeq} tokens, median of {latencyRounds} interleaved: ours {oursMs:0.0} ms, torch.onnx {theirsMs:0.0} ms, ours/theirs {oursMs / theirsMs:0.00}; max |logits diff| {logitsDiff:0.0e+00}");
             else
@@ -112,6 +119,7 @@ static class DecoderBench
                 copyBandwidth1Thread = bw1, copyBandwidth2Threads = bw2, boundBandwidth = bandwidth, readBandwidth,
                 torchTokensPerSecond = tokensPerSecond[0], ortFp32TokensPerSecond = tokensPerSecond[1], ortInt8TokensPerSecond = tokensPerSecond[2],
                 ortNbitsTokensPerSecond = tokensPerSecond[3], ortNbitsBytesPerToken = nbitsWeights.Total, ortNbitsFractionOfBound = fraction[3], nbitsAgreeingPrefix = nbitsAgree,
+                ortFusedInt8TokensPerSecond = tokensPerSecond[4], ortFusedInt8BytesPerToken = fusedInt8Weights.Total, ortFusedInt8FractionOfBound = fraction[4], fusedAgreeingPrefix = fusedAgree,
                 torchBytesPerToken = torchBytes, ortFp32BytesPerToken = fp32Weights.Total, ortInt8BytesPerToken = int8Weights.Total,
                 int8Int8Bytes = int8Weights.Int8, int8FloatBytes = int8Weights.Float,
                 torchFractionOfBound = fraction[0], ortFp32FractionOfBound = fraction[1], ortInt8FractionOfBound = fraction[2],

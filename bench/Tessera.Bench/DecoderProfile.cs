@@ -107,14 +107,22 @@ static class DecoderProfile
             DecoderOnnxExporter.Export(model, fp32);
             model.SavePretrained(Path.Combine(dir, "weights")); // for bench/gpt2_torch_onnx.py
         }
-        foreach (var (name, form) in new[] { ("int8", QuantizedMatMulForm.DynamicQuantizeMatMul), ("nbits", QuantizedMatMulForm.MatMulNBits) })
+        string fusedModel = Path.Combine(dir, "fused", OrtCausalLM.ModelFileName);
+        if (!File.Exists(fusedModel))
+        {
+            manual_seed(0);
+            using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
+            model.eval();
+            DecoderOnnxExporter.Export(model, Path.Combine(dir, "fused"), new Tessera.Export.TransformerExportOptions { OrtFusedAttention = true });
+        }
+        foreach (var (name, form, source) in new[] { ("int8", QuantizedMatMulForm.DynamicQuantizeMatMul, fp32Model), ("nbits", QuantizedMatMulForm.MatMulNBits, fp32Model), ("fused-int8", QuantizedMatMulForm.DynamicQuantizeMatMul, fusedModel) })
         {
             string folder = Path.Combine(dir, name);
             if (File.Exists(Path.Combine(folder, OrtCausalLM.ModelFileName))) continue;
             Directory.CreateDirectory(folder);
             foreach (var f in Directory.GetFiles(fp32))
                 if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
-            DynamicQuantizer.Quantize(fp32Model, Path.Combine(folder, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = form });
+            DynamicQuantizer.Quantize(source, Path.Combine(folder, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = form });
         }
     }
 

@@ -19,9 +19,13 @@ static class ExportCommand
         };
         var opset = new Option<int>("--opset") { Description = "ONNX opset (at least 17)", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset };
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip running the graph in ONNX Runtime against TorchSharp before writing it" };
+        var fusedAttention = new Option<bool>("--ort-fused-attention")
+        {
+            Description = "GPT-2 decoders: write each layer's attention as ONNX Runtime's contrib MultiHeadAttention (faster token-by-token generation; the file then runs only on ONNX Runtime)",
+        };
         var command = new Command("export", "Export a model folder to ONNX; checks the graph in ONNX Runtime against TorchSharp and prints the largest difference. A Hugging Face folder goes to --out as a folder [default: <model>/onnx]: a causal LM (gpt2, llama, qwen2, mistral) as a decoder with past key/values, BERT as an encoder")
         {
-            modelDir, output, opset, noVerify,
+            modelDir, output, opset, noVerify, fusedAttention,
         };
         command.SetAction(parse =>
         {
@@ -29,7 +33,7 @@ static class ExportCommand
             if (TransformersModelType(folder) is { } modelType)
             {
                 if (AutoModelForCausalLM.SupportedModelTypes.Contains(modelType))
-                    ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
+                    ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.GetValue(fusedAttention), parse.InvocationConfiguration.Output);
                 else
                     ExportEncoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
                 return 0;
@@ -64,11 +68,11 @@ static class ExportCommand
     }
 
     /// <summary>A causal LM goes to a folder (model.onnx with past key/values + config and tokenizer files) [default: &lt;model&gt;/onnx].</summary>
-    static void ExportDecoder(string folder, string? output, bool verify, TextWriter writer)
+    static void ExportDecoder(string folder, string? output, bool verify, bool fusedAttention, TextWriter writer)
     {
         string outDir = OutputFolder(folder, output);
         using var model = AutoModelForCausalLM.FromPretrained(folder);
-        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify });
+        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify, OrtFusedAttention = fusedAttention });
         writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
         writer.WriteLine($"decoder with past key/values: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.PrefillMaxAbs is { } p && report.DecodeMaxAbs is { } q

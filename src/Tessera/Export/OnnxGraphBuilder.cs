@@ -219,6 +219,8 @@ public sealed class OnnxGraphBuilder
             DocString = docString ?? "",
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (string domain in graph.Node.Select(n => n.Domain).Where(d => d.Length > 0 && d != "ai.onnx").Distinct().Order(StringComparer.Ordinal))
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = 1 });
         if (metadata is not null)
             foreach (var (key, value) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });

@@ -18,4 +18,12 @@ public sealed record TransformerExportOptions
 
     /// <summary>Store weights in <c>model.onnx.data</c>; null (default) does so only past 1.5 GB, below protobuf's 2 GB limit.</summary>
     public bool? ExternalData { get; init; }
+
+    /// <summary>
+    /// Write each decoder layer's attention (past concat, scores, mask, softmax, context) as one ONNX Runtime contrib
+    /// node, <c>com.microsoft.MultiHeadAttention</c>, instead of ~15 standard operators (default false). Token-by-token
+    /// generation in ONNX Runtime gets faster; the file then runs only on ONNX Runtime and onnx.checker cannot check
+    /// it. GPT-2 only (decoders whose key/value heads equal their query heads, with no rotary embedding).
+    /// </summary>
+    public bool OrtFusedAttention { get; init; }
 }

@@ -45,6 +45,32 @@ public class DecoderExportTests
     }
 
     [Fact]
+    public void Gpt2_with_ort_fused_attention_matches_TorchSharp_with_one_attention_node_per_layer()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyGpt2(seed: 4);
+        // The verifier runs a left-padded batch of two (prefill, then a decode step) through both and compares logits
+        // and presents, so padding, the causal mask and the past concat are all checked.
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { OrtFusedAttention = true });
+        Assert.True(report.PrefillMaxAbs <= 1e-4, $"prefill {report.PrefillMaxAbs}");
+        Assert.True(report.DecodeMaxAbs <= 1e-4, $"decode {report.DecodeMaxAbs}");
+        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(report.ModelPath));
+        Assert.Equal(2, graph.Graph.Node.Count(n => n.OpType == "MultiHeadAttention" && n.Domain == "com.microsoft"));
+        Assert.DoesNotContain(graph.Graph.Node, n => n.OpType is "Softmax" or "Concat" && n.Output.Any(o => o.StartsWith("present.", StringComparison.Ordinal)));
+        Assert.Contains(graph.OpsetImport, o => o.Domain == "com.microsoft");
+    }
+
+    [Fact]
+    public void Ort_fused_attention_on_Llama_is_refused_with_a_clear_error()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyLlama();
+        var e = Assert.Throws<NotSupportedException>(() => DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { OrtFusedAttention = true }));
+        Assert.Contains("GPT-2 only", e.Message);
+        Assert.False(File.Exists(dir.File("model.onnx")));
+    }
+
+    [Fact]
     public void Llama_with_grouped_query_attention_matches_TorchSharp_on_prefill_and_decode()
     {
         using var dir = new ExportTempDir();
@@ -84,11 +110,13 @@ public class DecoderExportTests
     [InlineData(1, 0, 4)]
     [InlineData(3, 6, 1)]
     [InlineData(2, 3, 2)]
-    public void Any_batch_and_past_length_matches_TorchSharp(int batch, int pastLength, int newLength)
+    [InlineData(3, 6, 1, true)]
+    [InlineData(1, 0, 4, true)]
+    public void Any_batch_and_past_length_matches_TorchSharp(int batch, int pastLength, int newLength, bool fused = false)
     {
         using var dir = new ExportTempDir();
         using var model = TinyGpt2(seed: 5);
-        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false });
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Verify = false, OrtFusedAttention = fused });
         using var session = new InferenceSession(report.ModelPath);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -60,6 +60,24 @@ internal sealed class DecoderGraph : TransformerGraph
         return ScaledDotProductAttention(q, keys, values, Mask, heads, HeadDim, scale, name);
     }
 
+    /// <summary>
+    /// Attention as one ONNX Runtime <c>com.microsoft.MultiHeadAttention</c> node: q/k/v [b, s, heads·d] (not split into
+    /// heads), the additive mask as attention_bias, layer <paramref name="layer"/>'s past in and
+    /// <c>present.{layer}.key/value</c> out; returns [b, s, heads·d]. Needs as many key/value heads as query heads.
+    /// </summary>
+    public string FusedAttention(int layer, string q, string k, string v, int heads, double scale, string name)
+    {
+        if (KvHeads != heads) throw new OnnxExportException($"fused attention needs as many key/value heads as query heads ({KvHeads} vs {heads})");
+        string presentKey = $"present.{layer}.key", presentValue = $"present.{layer}.value", output = name + "/context";
+        // Inputs: query, key, value, bias, key_padding_mask, attention_bias, past_key, past_value.
+        var node = Builder.AddNode("MultiHeadAttention", [q, k, v, "", "", Mask, PastKeys[layer], PastValues[layer]], [output, presentKey, presentValue],
+            Attr("num_heads", (long)heads), Attr("scale", (float)scale));
+        node.Domain = "com.microsoft";
+        Builder.AddOutput(presentKey, DataType.Float, Batch, KvHeads, Total, HeadDim);
+        Builder.AddOutput(presentValue, DataType.Float, Batch, KvHeads, Total, HeadDim);
+        return output;
+    }
+
     /// <summary>Declares <paramref name="logits"/> as the <c>logits</c> output and builds the model.</summary>
     public Formats.Onnx.ModelProto Finish(string logits, int vocabSize, IReadOnlyDictionary<string, string> metadata)
     {

@@ -51,7 +51,8 @@ public static class DecoderOnnxExporter
         {
             (Formats.Onnx.ModelProto proto, int kvHeads, int headDim) = model switch
             {
-                Gpt2LMHeadModel gpt2 => (Gpt2DecoderGraph.Build(gpt2, metadata), gpt2.Config.NHead, gpt2.Config.HeadDim),
+                Gpt2LMHeadModel gpt2 => (Gpt2DecoderGraph.Build(gpt2, metadata, options.OrtFusedAttention), gpt2.Config.NHead, gpt2.Config.HeadDim),
+                LlamaForCausalLM when options.OrtFusedAttention => throw new NotSupportedException("OrtFusedAttention supports GPT-2 only; export Llama models without it"),
                 LlamaForCausalLM llama => (LlamaDecoderGraph.Build(llama, metadata), llama.Config.KeyValueHeads, llama.Config.HeadDim),
                 _ => throw new NotSupportedException($"{model.GetType().Name} has no ONNX decoder graph (supported: GPT-2, Llama family)"),
             };

@@ -10,7 +10,7 @@ namespace Tessera.Export.Decoders;
 /// </summary>
 internal static class Gpt2DecoderGraph
 {
-    public static Formats.Onnx.ModelProto Build(Gpt2LMHeadModel model, IReadOnlyDictionary<string, string> metadata)
+    public static Formats.Onnx.ModelProto Build(Gpt2LMHeadModel model, IReadOnlyDictionary<string, string> metadata, bool fusedAttention = false)
     {
         Gpt2Config c = model.Config;
         var g = new DecoderGraph(model, c.NLayer, c.NHead, c.HeadDim);
@@ -30,7 +30,9 @@ internal static class Gpt2DecoderGraph
             string q = $"{l}/q_split", k = $"{l}/k_split", v = $"{l}/v_split";
             b.AddNode("Split", [qkv, splits], [q, k, v], Attr("axis", 2L));
             double scale = (c.ScaleAttnWeights ? 1.0 / Math.Sqrt(c.HeadDim) : 1.0) / (c.ScaleAttnByInverseLayerIdx ? i + 1 : 1);
-            string attn = g.Attention(i, g.SplitHeads(q, c.NHead, c.HeadDim, $"{l}/q"), g.SplitHeads(k, c.NHead, c.HeadDim, $"{l}/k"), g.SplitHeads(v, c.NHead, c.HeadDim, $"{l}/v"), c.NHead, scale, $"{l}/attn");
+            string attn = fusedAttention
+                ? g.FusedAttention(i, q, k, v, c.NHead, scale, $"{l}/attn")
+                : g.Attention(i, g.SplitHeads(q, c.NHead, c.HeadDim, $"{l}/q"), g.SplitHeads(k, c.NHead, c.HeadDim, $"{l}/k"), g.SplitHeads(v, c.NHead, c.HeadDim, $"{l}/v"), c.NHead, scale, $"{l}/attn");
             attn = g.Linear(attn, g.Weight($"{l}.attn.c_proj.weight"), g.Weight($"{l}.attn.c_proj.bias"), $"{l}/attn_proj");
             x = b.Apply("Add", [x, attn], $"{l}/residual1");
             h = LayerNorm(g, x, $"{l}.ln_2", eps);
