@@ -26,6 +26,8 @@ internal sealed class MatMulRewriter
     readonly Dictionary<string, (string Q, string Scale, string ZeroPoint)> _activations = new(StringComparer.Ordinal);
     readonly Dictionary<string, string> _dequantizedActivations = new(StringComparer.Ordinal);
     readonly Dictionary<string, string> _dequantizedWeights = new(StringComparer.Ordinal);
+    readonly Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
+    readonly HashSet<NodeProto> _foldedAdds = new(ReferenceEqualityComparer.Instance);
 
     public MatMulRewriter(ModelProto model, DynamicQuantizationOptions options, string path)
     {
@@ -54,7 +56,11 @@ internal sealed class MatMulRewriter
     {
         var nodes = new List<NodeProto>(_graph.Node.Count);
         foreach (var node in _graph.Node)
+            foreach (var input in node.Input)
+                (_consumers.TryGetValue(input, out var list) ? list : _consumers[input] = []).Add(node);
+        foreach (var node in _graph.Node)
         {
+            if (_foldedAdds.Contains(node)) continue;
             bool standard = node.Domain is "" or "ai.onnx";
             if (!standard || node.OpType is not ("MatMul" or "Gemm")) { nodes.Add(node); continue; }
             string label = Label(node);
@@ -101,8 +107,32 @@ internal sealed class MatMulRewriter
     {
         if (CheckWeight(node, out var w) is { } reason) return reason;
         var qw = QuantizeWeight(w, transposed: false, alpha: 1f);
+        if (FoldableBias(node.Output[0], w.Dims[1]) is var (add, bias))
+        {
+            // MatMul + Add(bias) as exporters write a linear layer on 3-D input: the fused forms take the bias as an input.
+            _foldedAdds.Add(add);
+            Emit(node.Input[0], qw, bias, addAfter: null, add.Output[0], Label(node), nodes);
+            return null;
+        }
         Emit(node.Input[0], qw, bias: null, addAfter: null, node.Output[0], Label(node), nodes);
         return null;
+    }
+
+    /// <summary>
+    /// For the forms with a bias input: the Add that is the only reader of <paramref name="product"/> and adds a float
+    /// [N] initializer to it, with that initializer's name; else null.
+    /// </summary>
+    (NodeProto Add, string Bias)? FoldableBias(string product, long n)
+    {
+        if (_options.Form is not (QuantizedMatMulForm.DynamicQuantizeMatMul or QuantizedMatMulForm.MatMulNBits)) return null;
+        if (_graph.Output.Any(o => o.Name == product)) return null;
+        if (!_consumers.TryGetValue(product, out var readers) || readers.Count != 1) return null;
+        var add = readers[0];
+        if (add.OpType != "Add" || add.Domain is not ("" or "ai.onnx") || add.Input.Count != 2 || Excluded(add)) return null;
+        string other = add.Input[0] == product ? add.Input[1] : add.Input[0];
+        if (other == product || !_initializers.TryGetValue(other, out var c) || _graphInputs.Contains(other)) return null;
+        if (c.DataType != FloatType || c.Dims.Count != 1 || c.Dims[0] != n) return null;
+        return (add, other);
     }
 
     string? TryGemm(NodeProto node, List<NodeProto> nodes)

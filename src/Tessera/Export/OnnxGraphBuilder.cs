@@ -129,11 +129,12 @@ public sealed class OnnxGraphBuilder
     /// <param name="attributes">Attributes, made with the <c>Attr</c> helpers.</param>
     /// <returns>The node.</returns>
     /// <exception cref="ArgumentException">An output name is already used.</exception>
+    /// <remarks>An empty output name leaves that optional output out, as ONNX allows.</remarks>
     public NodeProto AddNode(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, params AttributeProto[] attributes)
     {
         var outs = outputs.ToArray();
         foreach (var o in outs)
-            if (!names.Add(o)) throw new ArgumentException($"value name '{o}' is already used", nameof(outputs));
+            if (o.Length > 0 && !names.Add(o)) throw new ArgumentException($"value name '{o}' is already used", nameof(outputs));
         var node = NewNode(opType, inputs, outs);
         node.Attribute.AddRange(attributes);
         graph.Node.Add(node);

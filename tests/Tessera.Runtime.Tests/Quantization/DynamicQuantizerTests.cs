@@ -61,6 +61,23 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
     }
 
+    [Theory]
+    [InlineData(QuantizedMatMulForm.DynamicQuantizeMatMul, false)]
+    [InlineData(QuantizedMatMulForm.MatMulNBits, false)]
+    [InlineData(QuantizedMatMulForm.MatMulInteger, true)]
+    public void A_bias_Add_after_a_MatMul_is_folded_into_the_forms_with_a_bias_input(QuantizedMatMulForm form, bool keepsAdd)
+    {
+        if (!PythonOnnx.Available) return;
+        string output = models[$"mlp.bias.{form}.onnx"];
+        DynamicQuantizer.Quantize(models["mlp.onnx"], output, With(form));
+
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(output)).Graph;
+        Assert.Equal(keepsAdd, graph.Node.Any(n => n.OpType == "Add"));
+        Assert.Equal("y", graph.Node[^1].Output[0]); // the graph output keeps its name
+        double error = OrtRunner.RelativeMaxError(models["mlp.onnx"], output, [16, 256]);
+        Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
+    }
+
     [Theory, MemberData(nameof(Forms))]
     public void Gemm_with_a_matrix_C_keeps_it_as_an_Add(QuantizedMatMulForm form)
     {

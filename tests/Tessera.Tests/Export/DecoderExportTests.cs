@@ -45,7 +45,7 @@ public class DecoderExportTests
     }
 
     [Fact]
-    public void Gpt2_with_ort_fused_attention_matches_TorchSharp_with_one_attention_node_per_layer()
+    public void Gpt2_with_ort_fused_attention_matches_TorchSharp_with_one_attention_and_two_norm_nodes_per_layer()
     {
         using var dir = new ExportTempDir();
         using var model = TinyGpt2(seed: 4);
@@ -58,6 +58,9 @@ public class DecoderExportTests
         Assert.Equal(2, graph.Graph.Node.Count(n => n.OpType == "MultiHeadAttention" && n.Domain == "com.microsoft"));
         Assert.DoesNotContain(graph.Graph.Node, n => n.OpType is "Softmax" or "Concat" && n.Output.Any(o => o.StartsWith("present.", StringComparison.Ordinal)));
         Assert.Contains(graph.OpsetImport, o => o.Domain == "com.microsoft");
+        // Both residual adds of each layer are folded with the norm after them (ln_2, then the next ln_1 or ln_f).
+        Assert.Equal(4, graph.Graph.Node.Count(n => n.OpType == "SkipLayerNormalization"));
+        Assert.Equal(1, graph.Graph.Node.Count(n => n.OpType == "LayerNormalization"));
     }
 
     [Fact]
