@@ -34,6 +34,27 @@ public class ExportDecoderCommandTests : IDisposable
     }
 
     [Fact]
+    public void Fused_attention_export_generates_the_same_greedy_ids_as_the_standard_export()
+    {
+        string folder = Path.Combine(temp.Path, "model-fused");
+        TorchSharp.torch.manual_seed(2);
+        using (var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 300, NPositions = 64, NEmbd = 32, NLayer = 2, NHead = 4 }))
+            model.SavePretrained(folder);
+        string standard = Path.Combine(temp.Path, "standard") + "/", fused = Path.Combine(temp.Path, "fused") + "/";
+        var error = new StringWriter();
+        Assert.True(Cli.Run(["export", folder, "--out", standard], new StringWriter(), error) == 0, error.ToString());
+        Assert.True(Cli.Run(["export", folder, "--out", fused, "--ort-fused-attention"], new StringWriter(), error) == 0, error.ToString());
+        Assert.Contains("MultiHeadAttention", File.ReadAllText(Path.Combine(fused, "model.onnx"), System.Text.Encoding.Latin1));
+        Assert.DoesNotContain("MultiHeadAttention", File.ReadAllText(Path.Combine(standard, "model.onnx"), System.Text.Encoding.Latin1));
+
+        var settings = new OrtGenerationSettings { MaxNewTokens = 12, EosTokenIds = [] };
+        using var a = OrtCausalLM.Load(standard);
+        using var b = OrtCausalLM.Load(fused);
+        Assert.Equal(a.Generate([5, 17, 42, 7], settings), b.Generate([5, 17, 42, 7], settings));
+        Assert.Equal(a.Generate([[5, 17, 42, 7], [9, 3]], settings), b.Generate([[5, 17, 42, 7], [9, 3]], settings)); // left padding
+    }
+
+    [Fact]
     public void Export_of_a_BERT_masked_LM_folder_writes_an_encoder()
     {
         string folder = Path.Combine(temp.Path, "bert");
