@@ -28,5 +28,5 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
     public Parameter Bias => bias;
 
     /// <summary>x [..., in_features] → [..., out_features].</summary>
-    public override Tensor forward(Tensor input) => matmul(input, weight).add_(bias);
+    public override Tensor forward(Tensor input) => DecodeMatMul.TryConv1D(input, weight, bias) ?? matmul(input, weight).add_(bias);
 }

@@ -56,7 +56,7 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
     {
         using var scope = NewDisposeScope();
         DecoderOutput body = transformer.forward(inputIds, attentionMask, pastKeyValues, useCache);
-        Tensor logits = nn.functional.linear(body.LastHiddenState, transformer.Wte.weight!);
+        Tensor logits = DecodeMatMul.TryLinear(body.LastHiddenState, transformer.Wte.weight!) ?? nn.functional.linear(body.LastHiddenState, transformer.Wte.weight!);
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), body.PastKeyValues);
     }
 }

@@ -1,0 +1,49 @@
+using Tessera.Transformers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Tests.Transformers;
+
+public class DecodeMatMulTests
+{
+    [Theory]
+    [InlineData(37, 53)]
+    [InlineData(64, 48)]
+    [InlineData(3, 17)]
+    public void Single_row_conv1d_without_grad_matches_matmul(int inFeatures, int outFeatures)
+    {
+        manual_seed(1);
+        using var layer = new Conv1D(inFeatures, outFeatures);
+        using (no_grad()) layer.Bias.normal_();
+        using var x = randn(1, 1, inFeatures);
+        using var expected = matmul(x, layer.Weight).add_(layer.Bias).detach();
+        using (no_grad())
+        {
+            using var actual = layer.call(x);
+            Assert.Equal(expected.shape, actual.shape);
+            Assert.True(actual.allclose(expected, rtol: 1e-5, atol: 1e-5));
+        }
+        // With grad on, the product goes through libtorch and stays differentiable.
+        using var y = layer.call(x);
+        Assert.True(y.requires_grad);
+        y.sum().backward();
+        Assert.NotNull(layer.Weight.grad);
+    }
+
+    [Fact]
+    public void Gpt2_one_token_logits_match_with_and_without_grad()
+    {
+        manual_seed(2);
+        using var model = new Gpt2LMHeadModel(TinyModels.Gpt2());
+        model.eval();
+        using var ids = tensor(new long[] { 3, 1, 4 }, [1, 3]);
+        using var expected = model.forward(ids).Logits.select(1, -1).detach();
+        using (no_grad())
+        {
+            using var cache = new KeyValueCache(model.NumLayers);
+            model.forward(ids.narrow(1, 0, 2), null, cache).Logits.Dispose();
+            using var actual = model.forward(ids.narrow(1, 2, 1), null, cache).Logits.select(1, -1);
+            Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5));
+        }
+    }
+}
