@@ -20,7 +20,7 @@ internal static unsafe class DecodeMatMul
         long k = weight.shape[0], n = weight.shape[1];
         if (input.shape[^1] != k || bias.shape[0] != n) return null;
         Tensor x = input.contiguous();
-        Tensor y = empty(OutputShape(input, n), ScalarType.Float32);
+        Tensor y = empty(OutputShape(input, n), ScalarType.Float32, device: CPU);
         // y starts as the bias, then accumulates x[i] * row i of the weight: four rows per pass, each read in order.
         float* xp = Data(x), wp = Data(weight), yp = Data(y);
         new ReadOnlySpan<float>(Data(bias), (int)n).CopyTo(new Span<float>(yp, (int)n));
@@ -59,7 +59,7 @@ internal static unsafe class DecodeMatMul
         long n = weight.shape[0], k = weight.shape[1];
         if (input.shape[^1] != k) return null;
         Tensor x = input.contiguous();
-        Tensor y = empty(OutputShape(input, n), ScalarType.Float32);
+        Tensor y = empty(OutputShape(input, n), ScalarType.Float32, device: CPU);
         float* xp = Data(x), wp = Data(weight), yp = Data(y);
         int kv = (int)k / 16 * 16;
         long r = 0;
