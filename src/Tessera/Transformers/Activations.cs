@@ -24,10 +24,5 @@ public static class Activations
     };
 
     /// <summary>The tanh approximation of GELU: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).</summary>
-    public static Tensor GeluTanh(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        Tensor inner = (x + x.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
-        return (x * 0.5 * (inner.tanh() + 1.0)).MoveToOuterDisposeScope();
-    }
+    public static Tensor GeluTanh(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh); // libtorch's fused kernel, same formula
 }

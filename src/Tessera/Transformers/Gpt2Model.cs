@@ -55,6 +55,9 @@ public sealed class Gpt2Model : PreTrainedModel
     public override bool IsIgnoredCheckpointKey(string key) =>
         key.EndsWith(".attn.bias", StringComparison.Ordinal) || key.EndsWith(".attn.masked_bias", StringComparison.Ordinal) || key == "lm_head.weight";
 
+    /// <summary>Dropout only while training: in eval it is the identity, and skipping the module call saves per-token overhead.</summary>
+    internal static Tensor Dropout(Dropout dropout, Tensor x) => dropout.training ? dropout.call(x) : x;
+
     /// <summary>Runs the transformer on <paramref name="inputIds"/> [batch, new_tokens]; see <see cref="CausalLanguageModel.forward"/> for the mask and cache.</summary>
     /// <exception cref="ArgumentException">More than n_positions positions, or a mask of the wrong length.</exception>
     public DecoderOutput forward(Tensor inputIds, Tensor? attentionMask = null, KeyValueCache? pastKeyValues = null, bool useCache = true)
@@ -68,8 +71,9 @@ public sealed class Gpt2Model : PreTrainedModel
         using var scope = NewDisposeScope();
         Device device = inputIds.device;
         Tensor positions = AttentionMasks.PositionIds(attentionMask, past, length, device);
-        Tensor x = dropout.call(tokenEmbedding.call(inputIds) + positionEmbedding.call(positions));
-        Tensor mask = AttentionMasks.Causal(attentionMask, past, length, x.dtype, device);
+        Tensor x = Dropout(dropout, tokenEmbedding.call(inputIds) + positionEmbedding.call(positions));
+        // One new token with no padding mask may see every position: no mask to add (saves an op per layer when decoding).
+        Tensor? mask = attentionMask is null && length == 1 ? null : AttentionMasks.Causal(attentionMask, past, length, x.dtype, device);
         for (int i = 0; i < blocks.Count; i++) x = blocks[i].forward(x, mask, cache);
         x = finalNorm.call(x);
         return new DecoderOutput(x.MoveToOuterDisposeScope(), cache);
@@ -93,7 +97,7 @@ internal sealed class Gpt2Block : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor mask, KeyValueCache? cache)
+    public Tensor forward(Tensor x, Tensor? mask, KeyValueCache? cache)
     {
         x = x + attention.forward(norm1.call(x), mask, cache);
         return x + mlp.forward(norm2.call(x));
@@ -123,7 +127,7 @@ internal sealed class Gpt2Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x, Tensor mask, KeyValueCache? cache)
+    public Tensor forward(Tensor x, Tensor? mask, KeyValueCache? cache)
     {
         long batch = x.shape[0], length = x.shape[1], width = x.shape[2];
         Tensor[] parts = qkv.call(x).split(width, 2);
@@ -131,10 +135,12 @@ internal sealed class Gpt2Attention : nn.Module
         Tensor k = parts[1].view(batch, length, heads, headDim).transpose(1, 2);
         Tensor v = parts[2].view(batch, length, heads, headDim).transpose(1, 2);
         if (cache is not null) (k, v) = cache.Update(layerIndex, k, v);
-        Tensor scores = matmul(q, k.transpose(-1, -2)) * scale + mask;
-        Tensor probs = attentionDropout.call(scores.softmax(-1).to_type(v.dtype));
-        Tensor y = matmul(probs, v).transpose(1, 2).reshape(batch, length, width);
-        return residualDropout.call(output.call(y));
+        Tensor scores = matmul(q, k.transpose(-1, -2)).mul_(scale);
+        if (mask is not null) scores = scores.add_(mask);
+        Tensor probs = scores.softmax(-1);
+        if (probs.dtype != v.dtype) probs = probs.to_type(v.dtype);
+        Tensor y = matmul(Gpt2Model.Dropout(attentionDropout, probs), v).transpose(1, 2).reshape(batch, length, width);
+        return Gpt2Model.Dropout(residualDropout, output.call(y));
     }
 }
 
@@ -155,5 +161,5 @@ internal sealed class Gpt2Mlp : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x) => dropout.call(down.call(Activations.Apply(activation, up.call(x))));
+    public Tensor forward(Tensor x) => Gpt2Model.Dropout(dropout, down.call(Activations.Apply(activation, up.call(x))));
 }

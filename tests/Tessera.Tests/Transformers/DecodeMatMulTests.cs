@@ -10,6 +10,8 @@ public class DecodeMatMulTests
     [InlineData(37, 53)]
     [InlineData(64, 48)]
     [InlineData(3, 17)]
+    [InlineData(768, 2304)] // 7 MB: split between the calling thread and the helper
+    [InlineData(1000, 1001)]
     public void Single_row_conv1d_without_grad_matches_matmul(int inFeatures, int outFeatures)
     {
         manual_seed(1);
@@ -28,6 +30,26 @@ public class DecodeMatMulTests
         Assert.True(y.requires_grad);
         y.sum().backward();
         Assert.NotNull(layer.Weight.grad);
+    }
+
+    [Theory]
+    [InlineData(8001, 768)] // 24 MB: split by rows
+    [InlineData(5, 33)]
+    public void Single_row_linear_without_grad_matches_libtorch(int outFeatures, int inFeatures)
+    {
+        manual_seed(3);
+        using var weight = randn(outFeatures, inFeatures);
+        using var x = randn(1, 1, inFeatures);
+        using var expected = nn.functional.linear(x, weight);
+        using var actual = DecodeMatMul.TryLinear(x, weight);
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+        {
+            Assert.Null(actual); // without AVX-512 the kernel declines and libtorch runs
+            return;
+        }
+        Assert.NotNull(actual);
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-4), $"max abs {(actual - expected).abs().max().item<float>()}");
     }
 
     [Fact]
