@@ -116,8 +116,8 @@ internal static unsafe class DecodeMatMul
             return;
         }
         Helper.Value.Start(second);
-        first();
-        Helper.Value.Wait();
+        try { first(); }
+        finally { Helper.Value.Wait(); } // always: it releases the helper for the next caller
     }
 
     static readonly Lazy<HelperThread> Helper = new(() => new HelperThread());

@@ -53,6 +53,25 @@ public class DecodeMatMulTests
     }
 
     [Fact]
+    public void Concurrent_callers_share_the_helper_thread_and_get_their_own_results()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return; // the kernel declines without AVX-512
+        manual_seed(4);
+        using var weight = randn(4096, 256); // 4 MB: split
+        var inputs = Enumerable.Range(0, 4).Select(_ => randn(1, 256)).ToArray();
+        var expected = inputs.Select(x => nn.functional.linear(x, weight)).ToArray();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            for (int round = 0; round < 20; round++)
+            {
+                using var actual = DecodeMatMul.TryLinear(inputs[i], weight)!;
+                Assert.True(actual.allclose(expected[i], rtol: 1e-4, atol: 1e-4), $"caller {i}, round {round}");
+            }
+        });
+        foreach (var t in inputs.Concat(expected)) t.Dispose();
+    }
+
+    [Fact]
     public void Gpt2_one_token_logits_match_with_and_without_grad()
     {
         manual_seed(2);
