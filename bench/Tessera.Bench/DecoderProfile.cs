@@ -24,6 +24,33 @@ static class DecoderProfile
         var results = new Dictionary<string, object>();
         foreach (string variant in variants.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
+            if (variant == "torch-llama")
+            {
+                // SmolLM-135M's shape (random weights): 30 layers x 576, 9 heads / 3 kv heads, MLP 1536, vocab 49152, tied.
+                set_num_threads(threads);
+                manual_seed(0);
+                using var llama = new LlamaForCausalLM(new LlamaConfig
+                {
+                    VocabSize = 49152, HiddenSize = 576, IntermediateSize = 1536, NumHiddenLayers = 30, NumAttentionHeads = 9,
+                    NumKeyValueHeads = 3, MaxPositionEmbeddings = 2048, TieWordEmbeddings = true,
+                });
+                llama.eval();
+                long bytes = llama.parameters().Sum(p => p.numel()) * 4;
+                var best = new double[2];
+                foreach (bool on in new[] { true, false, true, false, true, false })
+                {
+                    Tessera.Transformers.DecodeMatMul.Enabled = on;
+                    DecoderBench.TorchGreedy(llama, prompt, 4);
+                    var c = Stopwatch.StartNew();
+                    DecoderBench.TorchGreedy(llama, prompt, newTokens);
+                    best[on ? 0 : 1] = Math.Max(best[on ? 0 : 1], newTokens / c.Elapsed.TotalSeconds);
+                }
+                Tessera.Transformers.DecodeMatMul.Enabled = true;
+                Console.WriteLine($"torch-llama (SmolLM-135M shape, {bytes / 1e6:0} MB, {threads} threads, OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "unset"}): " +
+                    $"decode kernels {best[0]:0.0} tokens/s, libtorch only {best[1]:0.0} tokens/s (best of 3, interleaved)");
+                results[variant] = new { withKernels = best[0], libtorchOnly = best[1], weightBytes = bytes };
+                continue;
+            }
             if (variant == "torch")
             {
                 set_num_threads(threads);

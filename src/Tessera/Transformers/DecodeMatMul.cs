@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Tessera.Transformers;
@@ -14,6 +15,9 @@ namespace Tessera.Transformers;
 /// </summary>
 internal static unsafe class DecodeMatMul
 {
+    /// <summary>Off: every product goes to libtorch (for benchmarks comparing the two).</summary>
+    internal static bool Enabled { get; set; } = true;
+
     /// <summary>Weights below this many bytes run on the calling thread alone: a hand-off costs microseconds.</summary>
     const long SplitBytes = 1L << 20;
 
@@ -32,17 +36,24 @@ internal static unsafe class DecodeMatMul
         return y;
     }
 
-    /// <summary><c>input @ weight.T</c> with weight [out, in] (nn.functional.linear without bias), or null where libtorch should run it.</summary>
-    public static Tensor? TryLinear(Tensor input, Tensor weight)
+    /// <summary>
+    /// A Linear module applied to <paramref name="input"/>: the kernel when it applies and the module has no forward
+    /// hooks (LoRA and modules_to_save hook modules, and must see the call), else the module's own call.
+    /// </summary>
+    public static Tensor Call(Linear layer, Tensor input) =>
+        !Hooked(layer) && TryLinear(input, layer.weight!, layer.bias) is { } y ? y : layer.call(input);
+
+    /// <summary><c>input @ weight.T + bias</c> with weight [out, in] (nn.functional.linear), or null where libtorch should run it.</summary>
+    public static Tensor? TryLinear(Tensor input, Tensor weight, Tensor? bias = null)
     {
-        if (!Applies(input, weight, null)) return null;
+        if (!Applies(input, weight, bias)) return null;
         long n = weight.shape[0], k = weight.shape[1];
-        if (input.shape[^1] != k) return null;
+        if (input.shape[^1] != k || (bias is not null && bias.shape[0] != n)) return null;
         using Tensor x = input.contiguous();
         Tensor y = empty(OutputShape(input, n), ScalarType.Float32, device: CPU);
-        float* xp = Data(x), wp = Data(weight), yp = Data(y);
+        float* xp = Data(x), wp = Data(weight), yp = Data(y), bp = bias is null ? null : Data(bias);
         long half = n / 2;
-        Run(k * n * 4, () => LinearRows(xp, wp, yp, k, 0, half), () => LinearRows(xp, wp, yp, k, half, n), half > 0);
+        Run(k * n * 4, () => LinearRows(xp, wp, bp, yp, k, 0, half), () => LinearRows(xp, wp, bp, yp, k, half, n), half > 0);
         return y;
     }
 
@@ -76,8 +87,8 @@ internal static unsafe class DecodeMatMul
         }
     }
 
-    /// <summary>y[r0..r1) = w[r0..r1, :] · x: four weight rows at a time against the same input (which stays in L1).</summary>
-    static void LinearRows(float* xp, float* wp, float* yp, long k, long r0, long r1)
+    /// <summary>y[r0..r1) = w[r0..r1, :] · x (+ bias): four weight rows at a time against the same input (which stays in L1).</summary>
+    static void LinearRows(float* xp, float* wp, float* bp, float* yp, long k, long r0, long r1)
     {
         long kv = k / 16 * 16;
         long r = r0;
@@ -104,6 +115,29 @@ internal static unsafe class DecodeMatMul
             for (long i = 0; i < k; i++) t += p[i] * xp[i];
             yp[r] = t;
         }
+        if (bp is not null)
+            for (long j = r0; j < r1; j++) yp[j] += bp[j];
+    }
+
+    // TorchSharp keeps a module's hooks in private dictionaries of HookableModule; found by name once per type.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, System.Reflection.FieldInfo[]> HookFields = new();
+
+    /// <summary>Whether <paramref name="module"/> has forward hooks or pre-hooks (then its call must run); true when that cannot be told.</summary>
+    static bool Hooked(nn.Module module)
+    {
+        var fields = HookFields.GetOrAdd(module.GetType(), type =>
+        {
+            var found = new List<System.Reflection.FieldInfo>();
+            for (Type? t = type; t is not null; t = t.BaseType)
+                foreach (string name in new[] { "pre_hooks", "post_hooks", "module_pre_hooks", "module_post_hooks" })
+                    if (t.GetField(name, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly) is { } f)
+                        found.Add(f);
+            return [.. found];
+        });
+        if (fields.Length != 4) return true; // another TorchSharp layout: take the safe path
+        foreach (var f in fields)
+            if (f.GetValue(module) is not System.Collections.ICollection { Count: 0 }) return true;
+        return false;
     }
 
     /// <summary>Runs both halves: the second on the helper thread when the weight is large and libtorch may use 2+ threads; else both here.</summary>
@@ -175,7 +209,7 @@ internal static unsafe class DecodeMatMul
     /// (grad mode off, or no operand requires grad), on a CPU with AVX-512 (with 256-bit vectors the gain measured only ~6%).
     /// </summary>
     static bool Applies(Tensor input, Tensor weight, Tensor? bias) =>
-        Vector512.IsHardwareAccelerated
+        Enabled && Vector512.IsHardwareAccelerated
         && input.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
         && input.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && input.dim() >= 1
         && input.numel() == input.shape[^1] && weight.dim() == 2 && weight.is_contiguous()

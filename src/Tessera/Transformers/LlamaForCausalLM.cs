@@ -61,8 +61,8 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         using var scope = NewDisposeScope();
         DecoderOutput body = model.forward(inputIds, attentionMask, pastKeyValues, useCache);
         Tensor logits = lmHead is null
-            ? nn.functional.linear(body.LastHiddenState, model.EmbedTokens.weight!)
-            : lmHead.call(body.LastHiddenState);
+            ? DecodeMatMul.TryLinear(body.LastHiddenState, model.EmbedTokens.weight!) ?? nn.functional.linear(body.LastHiddenState, model.EmbedTokens.weight!)
+            : DecodeMatMul.Call(lmHead, body.LastHiddenState);
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), body.PastKeyValues);
     }
 }

@@ -124,9 +124,9 @@ internal sealed class LlamaAttention : nn.Module
     public Tensor forward(Tensor x, Tensor mask, Tensor cos, Tensor sin, KeyValueCache? cache)
     {
         long batch = x.shape[0], length = x.shape[1];
-        Tensor q = queryProjection.call(x).view(batch, length, heads, headDim).transpose(1, 2);
-        Tensor k = keyProjection.call(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
-        Tensor v = valueProjection.call(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
+        Tensor q = DecodeMatMul.Call(queryProjection, x).view(batch, length, heads, headDim).transpose(1, 2);
+        Tensor k = DecodeMatMul.Call(keyProjection, x).view(batch, length, kvHeads, headDim).transpose(1, 2);
+        Tensor v = DecodeMatMul.Call(valueProjection, x).view(batch, length, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Update(layerIndex, k, v);
@@ -136,7 +136,7 @@ internal sealed class LlamaAttention : nn.Module
         Tensor probs = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
         if (training && dropout > 0) probs = nn.functional.dropout(probs, dropout, training: true);
         Tensor y = matmul(probs, v).transpose(1, 2).reshape(batch, length, heads * headDim);
-        return outputProjection.call(y);
+        return DecodeMatMul.Call(outputProjection, y);
     }
 
     /// <summary>[b, kv_heads, s, d] → [b, heads, s, d]: query head h reads key/value head h / (heads / kv_heads).</summary>
@@ -167,7 +167,7 @@ internal sealed class LlamaMlp : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x) => down.call(Activations.Apply(activation, gate.call(x)) * up.call(x));
+    public Tensor forward(Tensor x) => DecodeMatMul.Call(down, Activations.Apply(activation, DecodeMatMul.Call(gate, x)) * DecodeMatMul.Call(up, x));
 
     /// <summary>A linear layer initialised as <c>transformers</c> does: weight ~ N(0, std²), bias zero.</summary>
     internal static Linear Linear(long inFeatures, long outFeatures, bool bias, double std)

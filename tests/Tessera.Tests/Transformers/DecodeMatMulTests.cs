@@ -87,4 +87,48 @@ public class DecodeMatMulTests
             Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5));
         }
     }
+
+    /// <summary>Last-position logits of <paramref name="ids"/>' final token, decoded with the cache under no_grad (the kernel path).</summary>
+    static Tensor DecodeLast(CausalLanguageModel model, Tensor ids)
+    {
+        using var noGrad = no_grad();
+        using var cache = new KeyValueCache(model.NumLayers);
+        long n = ids.shape[1];
+        model.forward(ids.narrow(1, 0, n - 1), null, cache).Logits.Dispose();
+        return model.forward(ids.narrow(1, n - 1, 1), null, cache).Logits.select(1, -1);
+    }
+
+    [Theory]
+    [InlineData("llama", true)]
+    [InlineData("qwen2", false)] // q/k/v biases: the kernel's bias path
+    public void Llama_one_token_logits_match_with_and_without_grad(string modelType, bool tied)
+    {
+        manual_seed(5);
+        using var model = new LlamaForCausalLM(TinyModels.Llama() with { ModelType = modelType, TieWordEmbeddings = tied });
+        TinyModels.Randomize(model, 5);
+        model.eval();
+        using var ids = tensor(new long[] { 3, 1, 4, 1, 5 }, [1, 5]);
+        using var expected = model.forward(ids).Logits.select(1, -1).detach(); // grad on: libtorch's products
+        using var actual = DecodeLast(model, ids);
+        Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5), $"max abs {(actual - expected).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void A_LoRA_hooked_projection_keeps_its_adapter_when_decoding()
+    {
+        manual_seed(6);
+        using var model = new LlamaForCausalLM(TinyModels.Llama());
+        TinyModels.Randomize(model, 6);
+        model.eval();
+        using var ids = tensor(new long[] { 7, 2, 9 }, [1, 3]);
+        using var baseLogits = DecodeLast(model, ids);
+        var peft = Tessera.Adapters.LoraModel.Wrap(model, new Tessera.Adapters.LoraConfig(R: 4, Alpha: 8, TargetModules: ["q_proj", "v_proj", "down_proj"]));
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.Contains("lora_B")) p.normal_(0, 0.5); // B = 0 at init would hide a skipped adapter
+        using var expected = model.forward(ids).Logits.select(1, -1).detach();
+        using var actual = DecodeLast(model, ids);
+        Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5), $"max abs {(actual - expected).abs().max().item<float>()}, vs base {(actual - baseLogits).abs().max().item<float>()}");
+        Assert.False(actual.allclose(baseLogits, rtol: 1e-3, atol: 1e-3)); // the adapter changed the decode step
+    }
 }
