@@ -24,6 +24,7 @@ static class DecoderProfile
         var results = new Dictionary<string, object>();
         foreach (string variant in variants.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
+            if (variant.StartsWith("nbits-", StringComparison.Ordinal)) PrepareNbits(dir, variant);
             if (variant == "torch-llama")
             {
                 // SmolLM-135M's shape (random weights): 30 layers x 576, 9 heads / 3 kv heads, MLP 1536, vocab 49152, tied.
@@ -150,6 +151,29 @@ static class DecoderProfile
             foreach (var f in Directory.GetFiles(fp32))
                 if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
             DynamicQuantizer.Quantize(source, Path.Combine(folder, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = form });
+        }
+    }
+
+    /// <summary>
+    /// MatMulNBits experiments: <c>nbits-b{block}</c> (block size) and <c>nbits-acc{level}</c> (accuracy_level, block
+    /// 128), quantized from <c>dir/fp32</c> unless present.
+    /// </summary>
+    static void PrepareNbits(string dir, string variant)
+    {
+        string folder = Path.Combine(dir, variant), model = Path.Combine(folder, OrtCausalLM.ModelFileName);
+        if (File.Exists(model)) return;
+        int block = variant.StartsWith("nbits-b", StringComparison.Ordinal) ? int.Parse(variant["nbits-b".Length..]) : 128;
+        Directory.CreateDirectory(folder);
+        string fp32 = Path.Combine(dir, "fp32");
+        foreach (var f in Directory.GetFiles(fp32))
+            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
+        DynamicQuantizer.Quantize(Path.Combine(fp32, OrtCausalLM.ModelFileName), model, new DynamicQuantizationOptions { Form = QuantizedMatMulForm.MatMulNBits, BlockSize = block });
+        if (variant.StartsWith("nbits-acc", StringComparison.Ordinal))
+        {
+            var proto = Tessera.Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(model));
+            foreach (var node in proto.Graph.Node.Where(n => n.OpType == "MatMulNBits"))
+                node.Attribute.First(a => a.Name == "accuracy_level").I = long.Parse(variant["nbits-acc".Length..]);
+            File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
         }
     }
 

@@ -6,7 +6,8 @@ using Tessera.Bench;
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
 //   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
-//           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads
+//           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads;
+//           torch-llama: SmolLM-135M shape with and without the decode kernels; nbits-b{N}, nbits-acc{L}: MatMulNBits settings
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
 //   lora-memory [--threads 2] [--steps 2] [--seq 128] [--rank 8]   peak RSS (VmHWM) of full vs LoRA training, one child process each
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
