@@ -290,7 +290,17 @@ internal static class TokenizerFixtures
     /// Whole words that GPT-2's merges never build, as Llama 3's tiktoken-derived vocabulary has: with ignore_merges a
     /// word found in the vocabulary is one token; without it BPE splits the word as before.
     /// </summary>
-    public static readonly string[] WholeWords = ["tokenization", "_internationalization", "\u0120SHOUTING", "\u0120PascalCase", "\u0120WoRdS"];
+    public static readonly string[] WholeWords =
+    [
+        "tokenization", "_internationalization", "\u0120SHOUTING", "\u0120PascalCase", "\u0120WoRdS",
+        // Pre-tokens that only exist when \p{L}/\p{N} match supplementary characters (𝐀 is a letter, 𝟙 a digit),
+        // as in Rust and JS; a UTF-16 regex splits them differently and misses these tokens.
+        ByteLevel("x𝐀"), ByteLevel("1𝟙"),
+    ];
+
+    /// <summary>GPT-2's byte-level spelling of <paramref name="text"/>'s UTF-8 bytes.</summary>
+    static string ByteLevel(string text) =>
+        new([.. System.Text.Encoding.UTF8.GetBytes(text).Select(b => Tessera.Text.Pipeline.ByteLevelAlphabet.ByteToChar[b])]);
 
     static void AddWholeWords(JsonObject json, int firstId)
     {

@@ -122,17 +122,70 @@ internal abstract class PreTokenizer
     /// <summary>Spans of <paramref name="text"/>: the regex matches (delimiters) and the gaps between them.</summary>
     protected static List<(int Start, int End, bool Delimiter)> RegexSpans(Regex regex, string text, bool invert)
     {
+        // .NET matches UTF-16 units, so \p{L} or \p{N} never match a character outside the BMP (𝐀, 𝟙, 𠀀: a surrogate
+        // pair, category Cs per half), while tokenizers' Rust regexes match code points. Such text is matched on a proxy
+        // with one BMP character of the same Unicode category per code point, and the spans are mapped back.
+        int[]? offsets = null;
+        string subject = text;
+        if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0) (subject, offsets) = CategoryProxy.Build(text);
         var spans = new List<(int, int, bool)>();
         int last = 0;
-        foreach (Match m in regex.Matches(text))
+        foreach (Match m in regex.Matches(subject))
         {
             if (m.Length == 0) continue;
-            if (m.Index > last) spans.Add((last, m.Index, invert));
-            spans.Add((m.Index, m.Index + m.Length, !invert));
-            last = m.Index + m.Length;
+            int start = offsets?[m.Index] ?? m.Index, end = offsets?[m.Index + m.Length] ?? m.Index + m.Length;
+            if (start > last) spans.Add((last, start, invert));
+            spans.Add((start, end, !invert));
+            last = end;
         }
         if (last < text.Length) spans.Add((last, text.Length, invert));
         return spans;
+    }
+}
+
+/// <summary>A stand-in text for regex matching: one UTF-16 unit per code point, supplementary characters replaced by a BMP character of the same Unicode category.</summary>
+internal static class CategoryProxy
+{
+    // For each UnicodeCategory, a BMP character of that category outside ASCII and Latin-1 (so it never equals a
+    // literal in a pre-tokenizer pattern such as 's or \r); a surrogate half stays as it is.
+    static readonly char[] Stand = BuildStandIns();
+
+    static char[] BuildStandIns()
+    {
+        var stand = new char[32];
+        for (int c = 0x0370; c < 0xFFFE; c++)
+        {
+            if (c is >= 0xD800 and <= 0xDFFF) continue;
+            int category = (int)char.GetUnicodeCategory((char)c);
+            if (stand[category] == '\0') stand[category] = (char)c;
+        }
+        for (int c = 0x00A0; c < 0x0370; c++) // categories only Latin-1 has (rare): take them from there
+        {
+            int category = (int)char.GetUnicodeCategory((char)c);
+            if (stand[category] == '\0') stand[category] = (char)c;
+        }
+        return stand;
+    }
+
+    /// <summary>The proxy and, for each proxy index (and its end), the offset in <paramref name="text"/>.</summary>
+    public static (string Proxy, int[] Offsets) Build(string text)
+    {
+        var proxy = new System.Text.StringBuilder(text.Length);
+        var offsets = new List<int>(text.Length + 1);
+        for (int i = 0; i < text.Length; i++)
+        {
+            offsets.Add(i);
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                var category = System.Globalization.CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(text[i], text[i + 1]));
+                char stand = Stand[(int)category];
+                proxy.Append(stand == '\0' ? text[i] : stand);
+                i++;
+            }
+            else proxy.Append(text[i]);
+        }
+        offsets.Add(text.Length);
+        return (proxy.ToString(), [.. offsets]);
     }
 }
 
