@@ -59,12 +59,16 @@ static class DecoderProfile
                 model.eval();
                 DecoderBench.TorchGreedy(model, prompt, newTokens);
                 var times = new List<double>();
+                var kernelShare = new List<double>();
                 for (int r = 0; r < 3; r++)
                 {
+                    long ticks = Tessera.Transformers.DecodeMatMul.KernelTicks;
                     var c = Stopwatch.StartNew();
                     DecoderBench.TorchGreedy(model, prompt, newTokens);
                     times.Add(c.Elapsed.TotalSeconds);
+                    kernelShare.Add((Tessera.Transformers.DecodeMatMul.KernelTicks - ticks) / (double)Stopwatch.Frequency / c.Elapsed.TotalSeconds);
                 }
+                Console.WriteLine($"torch: decode kernels take {kernelShare.Average():0%} of the greedy loop's time (incl. the 16-token prefill's libtorch products outside them)");
                 double best = times.Min();
                 Console.WriteLine($"torch ({threads} threads, OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "unset"}): {newTokens / best:0.0} tokens/s best of 3 ({string.Join(", ", times.Select(t => $"{newTokens / t:0.0}"))})");
                 results[variant] = new { tokensPerSecond = newTokens / best };

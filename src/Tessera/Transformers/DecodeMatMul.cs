@@ -18,6 +18,9 @@ internal static unsafe class DecodeMatMul
     /// <summary>Off: every product goes to libtorch (for benchmarks comparing the two).</summary>
     internal static bool Enabled { get; set; } = true;
 
+    /// <summary>Stopwatch ticks spent in the kernels since start (for benchmarks that split a token's time).</summary>
+    internal static long KernelTicks;
+
     /// <summary>Weights below this many bytes run on the calling thread alone: a hand-off costs microseconds.</summary>
     const long SplitBytes = 1L << 20;
 
@@ -142,6 +145,13 @@ internal static unsafe class DecodeMatMul
 
     /// <summary>Runs both halves: the second on the helper thread when the weight is large and libtorch may use 2+ threads; else both here.</summary>
     static void Run(long weightBytes, Action first, Action second, bool splittable)
+    {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try { RunHalves(weightBytes, first, second, splittable); }
+        finally { Interlocked.Add(ref KernelTicks, System.Diagnostics.Stopwatch.GetTimestamp() - started); }
+    }
+
+    static void RunHalves(long weightBytes, Action first, Action second, bool splittable)
     {
         if (!splittable || weightBytes < SplitBytes || get_num_threads() < 2 || Environment.ProcessorCount < 2)
         {
