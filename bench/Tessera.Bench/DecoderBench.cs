@@ -22,10 +22,8 @@ static class DecoderBench
 {
     public static object Run(int threads, int promptLength, int newTokens, int layers, int rounds, int latencySeq, int latencyRounds, string python, string script, string ompWait)
     {
-        // libgomp reads OMP_WAIT_POLICY from the native environment when libtorch loads (the next line); .NET's
-        // Environment.SetEnvironmentVariable does not reach it, so setenv is called directly. An explicit setting wins.
-        if (ompWait != "default" && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null) _ = SetEnv("OMP_WAIT_POLICY", ompWait.ToUpperInvariant(), 0);
-        string ompPolicy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? (ompWait == "default" ? "unset" : ompWait.ToUpperInvariant());
+        // Before libtorch loads (the set_num_threads below); an explicit OMP_WAIT_POLICY in the environment wins.
+        string ompPolicy = ompWait == "default" ? Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "unset" : Tessera.OpenMpWaitPolicy.Prefer(ompWait.ToUpperInvariant());
         Console.WriteLine($"OMP_WAIT_POLICY for libtorch: {ompPolicy}");
         set_num_threads(threads);
         manual_seed(0);
@@ -40,8 +38,7 @@ static class DecoderBench
             double readBandwidth = Math.Max(Bandwidth.ReadBytesPerSecond(512L << 20, 1, 5), Bandwidth.ReadBytesPerSecond(512L << 20, threads, 5));
             Console.WriteLine($"read bandwidth (512 MB buffer summed, best of 5, 1 or {threads} threads): {readBandwidth / 1e9:0.0} GB/s");
 
-            using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
-            model.eval();
+            using var model = Gpt2Small(layers);
             var clock = Stopwatch.StartNew();
             var report = DecoderOnnxExporter.Export(model, fp32Dir);
             double exportSeconds = clock.Elapsed.TotalSeconds;
@@ -133,14 +130,20 @@ static class DecoderBench
         }
     }
 
-    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "setenv")]
-    static extern int SetEnv(string name, string value, int overwrite);
+    /// <summary>A GPT-2-small-shaped model (vocab 50257, 1024 positions, 768 wide, 12 heads) in eval mode, random weights from the current seed.</summary>
+    internal static Gpt2LMHeadModel Gpt2Small(int layers)
+    {
+        var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
+        model.eval();
+        return model;
+    }
 
-    static void CopyFolder(string from, string to)
+    /// <summary>Copies an exported folder's files except <c>model.onnx</c> (config, generation config) to <paramref name="to"/>.</summary>
+    internal static void CopyFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
         foreach (var f in Directory.GetFiles(from))
-            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(to, Path.GetFileName(f)), overwrite: true);
     }
 
     static long TorchParameterBytes(nn.Module model)

@@ -55,8 +55,7 @@ static class DecoderProfile
             if (variant == "torch")
             {
                 set_num_threads(threads);
-                using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
-                model.eval();
+                using var model = DecoderBench.Gpt2Small(layers);
                 DecoderBench.TorchGreedy(model, prompt, newTokens);
                 var times = new List<double>();
                 var kernelShare = new List<double>();
@@ -134,8 +133,7 @@ static class DecoderProfile
         if (!File.Exists(fp32Model))
         {
             manual_seed(0);
-            using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
-            model.eval();
+            using var model = DecoderBench.Gpt2Small(layers);
             DecoderOnnxExporter.Export(model, fp32);
             model.SavePretrained(Path.Combine(dir, "weights")); // for bench/gpt2_torch_onnx.py
         }
@@ -143,17 +141,14 @@ static class DecoderProfile
         if (!File.Exists(fusedModel))
         {
             manual_seed(0);
-            using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50257, NPositions = 1024, NEmbd = 768, NLayer = layers, NHead = 12 });
-            model.eval();
+            using var model = DecoderBench.Gpt2Small(layers);
             DecoderOnnxExporter.Export(model, Path.Combine(dir, "fused"), new Tessera.Export.TransformerExportOptions { OrtFusedAttention = true });
         }
         foreach (var (name, form, source) in new[] { ("int8", QuantizedMatMulForm.DynamicQuantizeMatMul, fp32Model), ("nbits", QuantizedMatMulForm.MatMulNBits, fp32Model), ("fused-int8", QuantizedMatMulForm.DynamicQuantizeMatMul, fusedModel) })
         {
             string folder = Path.Combine(dir, name);
             if (File.Exists(Path.Combine(folder, OrtCausalLM.ModelFileName))) continue;
-            Directory.CreateDirectory(folder);
-            foreach (var f in Directory.GetFiles(fp32))
-                if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
+            DecoderBench.CopyFolder(fp32, folder);
             DynamicQuantizer.Quantize(source, Path.Combine(folder, OrtCausalLM.ModelFileName), new DynamicQuantizationOptions { Form = form });
         }
     }
@@ -167,10 +162,8 @@ static class DecoderProfile
         string folder = Path.Combine(dir, variant), model = Path.Combine(folder, OrtCausalLM.ModelFileName);
         if (File.Exists(model)) return;
         int block = variant.StartsWith("nbits-b", StringComparison.Ordinal) ? int.Parse(variant["nbits-b".Length..]) : 128;
-        Directory.CreateDirectory(folder);
         string fp32 = Path.Combine(dir, "fp32");
-        foreach (var f in Directory.GetFiles(fp32))
-            if (Path.GetFileName(f) != OrtCausalLM.ModelFileName) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)), overwrite: true);
+        DecoderBench.CopyFolder(fp32, folder);
         DynamicQuantizer.Quantize(Path.Combine(fp32, OrtCausalLM.ModelFileName), model, new DynamicQuantizationOptions { Form = QuantizedMatMulForm.MatMulNBits, BlockSize = block });
         if (variant.StartsWith("nbits-acc", StringComparison.Ordinal))
         {

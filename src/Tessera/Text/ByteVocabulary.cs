@@ -1,6 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using Tessera.Formats;
 using Tessera.Text.Pipeline;
 
 namespace Tessera.Text;
@@ -27,39 +24,7 @@ public static class ByteVocabulary
     /// <param name="modelMaxLength">The model's context, recorded as model_max_length.</param>
     public static void WriteTokenizerFiles(string folder, int modelMaxLength = 1024)
     {
-        Directory.CreateDirectory(folder);
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (int b = 0; b < 256; b++) vocab[ByteLevelAlphabet.ByteToChar[b].ToString()] = b;
-        vocab[EndOfText] = EndOfTextId;
-        var byteLevel = new Dictionary<string, object> { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true };
-        var json = new Dictionary<string, object?>
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = new[] { new { id = EndOfTextId, content = EndOfText, single_word = false, lstrip = false, rstrip = false, normalized = false, special = true } },
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = byteLevel,
-            ["post_processor"] = byteLevel,
-            ["decoder"] = byteLevel,
-            ["model"] = new Dictionary<string, object?>
-            {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = "", ["end_of_word_suffix"] = "",
-                ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = false, ["vocab"] = vocab, ["merges"] = Array.Empty<string>(),
-            },
-        };
-        var options = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer.json"), JsonSerializer.Serialize(json, options));
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), $$"""
-            {
-              "bos_token": "{{EndOfText}}",
-              "eos_token": "{{EndOfText}}",
-              "unk_token": "{{EndOfText}}",
-              "add_bos_token": false,
-              "model_max_length": {{modelMaxLength}},
-              "clean_up_tokenization_spaces": false,
-              "tokenizer_class": "GPT2Tokenizer"
-            }
-            """ + "\n");
+        string[] bytes = [.. Enumerable.Range(0, 256).Select(b => ByteLevelAlphabet.ByteToChar[b].ToString())];
+        ByteLevelBpeFiles.Write(folder, bytes, [], EndOfText, modelMaxLength);
     }
 }

@@ -1,6 +1,4 @@
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Tessera.Text.Pipeline;
 
 namespace Tessera.Text;
@@ -33,62 +31,8 @@ public static class Gpt2Vocabulary
     /// <param name="modelMaxLength">The model's context, recorded as model_max_length (GPT-2's own is 1024).</param>
     public static void WriteTokenizerFiles(string folder, int modelMaxLength)
     {
-        Directory.CreateDirectory(folder);
         var (tokens, merges) = Build();
-        string json = Path.Combine(folder, "tokenizer.json");
-        using (var stream = File.Create(json + ".tessera-tmp"))
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = false }))
-        {
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            w.WriteStartArray("added_tokens");
-            w.WriteStartObject();
-            w.WriteNumber("id", tokens.Length);
-            w.WriteString("content", EndOfText);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", false);
-            w.WriteBoolean("rstrip", false);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", true);
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteNull("normalizer");
-            WriteByteLevel(w, "pre_tokenizer", withOptions: true);
-            WriteByteLevel(w, "post_processor", withOptions: true);
-            WriteByteLevel(w, "decoder", withOptions: true);
-            w.WriteStartObject("model");
-            w.WriteString("type", "BPE");
-            w.WriteNull("dropout");
-            w.WriteNull("unk_token");
-            w.WriteString("continuing_subword_prefix", "");
-            w.WriteString("end_of_word_suffix", "");
-            w.WriteBoolean("fuse_unk", false);
-            w.WriteBoolean("byte_fallback", false);
-            w.WriteBoolean("ignore_merges", false);
-            w.WriteStartObject("vocab");
-            for (int i = 0; i < tokens.Length; i++) w.WriteNumber(tokens[i], i);
-            w.WriteNumber(EndOfText, tokens.Length);
-            w.WriteEndObject();
-            w.WriteStartArray("merges");
-            foreach (var (a, b) in merges) w.WriteStringValue($"{a} {b}");
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-        File.Move(json + ".tessera-tmp", json, overwrite: true);
-        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), $$"""
-            {
-              "bos_token": "{{EndOfText}}",
-              "eos_token": "{{EndOfText}}",
-              "unk_token": "{{EndOfText}}",
-              "add_bos_token": false,
-              "model_max_length": {{modelMaxLength}},
-              "clean_up_tokenization_spaces": false,
-              "tokenizer_class": "GPT2Tokenizer"
-            }
-            """);
+        ByteLevelBpeFiles.Write(folder, tokens, merges, EndOfText, modelMaxLength);
     }
 
     /// <summary>GPT-2's tokenizer, built in a temporary folder and loaded.</summary>
@@ -101,19 +45,6 @@ public static class Gpt2Vocabulary
             return AutoTokenizer.FromPretrained(folder);
         }
         finally { Directory.Delete(folder, recursive: true); }
-    }
-
-    static void WriteByteLevel(Utf8JsonWriter w, string name, bool withOptions)
-    {
-        w.WriteStartObject(name);
-        w.WriteString("type", "ByteLevel");
-        if (withOptions)
-        {
-            w.WriteBoolean("add_prefix_space", false);
-            w.WriteBoolean("trim_offsets", true);
-            w.WriteBoolean("use_regex", true);
-        }
-        w.WriteEndObject();
     }
 
     /// <summary>The 50256 tokens in byte-level spelling, by id, and the 50000 merges in rank order.</summary>
