@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using Tessera.Formats.Generation;
+using Tessera.Text.Generation;
 
 namespace Tessera.Runtime.Generation;
 

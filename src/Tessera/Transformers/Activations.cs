@@ -5,14 +5,8 @@ namespace Tessera.Transformers;
 /// <summary>The activations named by <c>hidden_act</c> / <c>activation_function</c> in Hugging Face configs.</summary>
 public static class Activations
 {
-    /// <summary>The names <see cref="Apply"/> understands.</summary>
-    public static IReadOnlyList<string> Supported { get; } = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish", "tanh"];
-
-    /// <summary>Whether <paramref name="name"/> is in <see cref="Supported"/>.</summary>
-    public static bool IsSupported(string name) => Supported.Contains(name);
-
     /// <summary>Applies the activation called <paramref name="name"/> (as <c>transformers</c>' ACT2FN defines it).</summary>
-    /// <exception cref="NotSupportedException">The name is not in <see cref="Supported"/>.</exception>
+    /// <exception cref="NotSupportedException">The name is not in <see cref="ActivationNames.Supported"/>.</exception>
     public static Tensor Apply(string name, Tensor x) => name switch
     {
         "gelu" => nn.functional.gelu(x),
@@ -20,7 +14,7 @@ public static class Activations
         "relu" => nn.functional.relu(x),
         "silu" or "swish" => nn.functional.silu(x),
         "tanh" => x.tanh(),
-        _ => throw new NotSupportedException($"activation \"{name}\" is not supported (supported: {string.Join(", ", Supported)})"),
+        _ => throw new NotSupportedException($"activation \"{name}\" is not supported (supported: {string.Join(", ", ActivationNames.Supported)})"),
     };
 
     /// <summary>The tanh approximation of GELU: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).</summary>

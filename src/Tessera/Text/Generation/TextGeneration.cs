@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Tessera.Formats.Generation;
+using Tessera.Text.Generation;
 using Tessera.Transformers;
 
 namespace Tessera.Text.Generation;

@@ -1,4 +1,4 @@
-using Tessera.Tests.Text;
+using Tessera.Text.Tests;
 using Tessera.Text;
 using Tessera.Transformers;
 using static TorchSharp.torch;

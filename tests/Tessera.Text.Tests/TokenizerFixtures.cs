@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tessera.Text;
 
-namespace Tessera.Tests.Text;
+namespace Tessera.Text.Tests;
 
 /// <summary>
 /// Real-format tokenizer folders made without the network, once per test run, under one temp folder:

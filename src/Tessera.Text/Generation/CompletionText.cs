@@ -7,7 +7,7 @@ namespace Tessera.Text.Generation;
 /// UTF-8 character), cut at the first stop string, and handed out in pieces that never include a possible beginning
 /// of a stop string until it is known not to be one.
 /// </summary>
-internal sealed class CompletionText
+public sealed class CompletionText
 {
     readonly StreamingDecoder decoder;
     readonly IReadOnlyList<string> stopStrings;
@@ -15,6 +15,7 @@ internal sealed class CompletionText
     readonly StringBuilder text = new();
     int handedOut;
 
+    /// <summary>Starts an empty completion.</summary>
     /// <param name="tokenizer">Decodes the ids.</param>
     /// <param name="lastPromptId">
     /// The prompt's last id, decoded first as context and not included: decoders that drop a leading space at the

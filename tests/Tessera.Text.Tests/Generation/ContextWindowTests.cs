@@ -1,6 +1,6 @@
-using Tessera.Formats.Generation;
+using Tessera.Text.Generation;
 
-namespace Tessera.Formats.Tests.Generation;
+namespace Tessera.Text.Tests.Generation;
 
 public class ContextWindowTests
 {

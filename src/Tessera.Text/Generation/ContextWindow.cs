@@ -1,4 +1,4 @@
-namespace Tessera.Formats.Generation;
+namespace Tessera.Text.Generation;
 
 /// <summary>
 /// Fits a prompt into a decoder's context before generation: the one rule that TorchSharp generation

@@ -2,7 +2,7 @@ using Tessera.Formats;
 using Tessera.Tests.Shared;
 using Tessera.Text.Generation;
 
-namespace Tessera.Tests.Text.Generation;
+namespace Tessera.Text.Tests.Generation;
 
 public class GenerationConfigTests
 {

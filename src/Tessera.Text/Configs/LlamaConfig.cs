@@ -128,7 +128,7 @@ public sealed record LlamaConfig : PretrainedConfig
         Require(KeyValueHeads > 0 && NumAttentionHeads % KeyValueHeads == 0, "num_key_value_heads", $"must be positive and divide num_attention_heads ({NumAttentionHeads}), got {KeyValueHeads}");
         Require(RmsNormEps > 0, "rms_norm_eps", $"must be positive, got {RmsNormEps}");
         Require(RopeTheta > 0, "rope_theta", $"must be positive, got {RopeTheta}");
-        Require(Activations.IsSupported(HiddenAct), "hidden_act", $"\"{HiddenAct}\" is not supported (supported: {string.Join(", ", Activations.Supported)})");
-        RotaryEmbedding.ValidateScaling(this);
+        Require(ActivationNames.IsSupported(HiddenAct), "hidden_act", $"\"{HiddenAct}\" is not supported (supported: {string.Join(", ", ActivationNames.Supported)})");
+        RotaryFrequencies.Validate(this);
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.ML.Tokenizers;
 using Tessera.Tests.Shared;
 using Tessera.Text;
 
-namespace Tessera.Tests.Text;
+namespace Tessera.Text.Tests;
 
 public class HfTokenizerTests
 {

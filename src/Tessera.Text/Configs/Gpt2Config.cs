@@ -85,7 +85,7 @@ public sealed record Gpt2Config : PretrainedConfig
         Require(NLayer >= 0, "n_layer", $"must not be negative, got {NLayer}");
         Require(NHead > 0 && NEmbd % NHead == 0, "n_head", $"must be positive and divide n_embd ({NEmbd}), got {NHead}");
         Require(InnerSize > 0, "n_inner", $"must be positive, got {InnerSize}");
-        Require(Activations.IsSupported(ActivationFunction), "activation_function", $"\"{ActivationFunction}\" is not supported (supported: {string.Join(", ", Activations.Supported)})");
+        Require(ActivationNames.IsSupported(ActivationFunction), "activation_function", $"\"{ActivationFunction}\" is not supported (supported: {string.Join(", ", ActivationNames.Supported)})");
         Require(TieWordEmbeddings, "tie_word_embeddings", "GPT-2 ties lm_head to wte; false is not supported");
     }
 }

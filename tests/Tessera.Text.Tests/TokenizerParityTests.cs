@@ -3,7 +3,7 @@ using System.Text.Json;
 using Tessera.Tests.Shared;
 using Tessera.Text;
 
-namespace Tessera.Tests.Text;
+namespace Tessera.Text.Tests;
 
 /// <summary>
 /// Parity with an independent implementation: npm <c>@huggingface/tokenizers</c> (tests/js, installed with

@@ -98,7 +98,7 @@ public sealed record BertConfig : PretrainedConfig
         Require(MaxPositionEmbeddings > 0, "max_position_embeddings", $"must be positive, got {MaxPositionEmbeddings}");
         Require(TypeVocabSize > 0, "type_vocab_size", $"must be positive, got {TypeVocabSize}");
         Require(PositionEmbeddingType == "absolute", "position_embedding_type", $"only \"absolute\" is supported, got \"{PositionEmbeddingType}\"");
-        Require(Activations.IsSupported(HiddenAct), "hidden_act", $"\"{HiddenAct}\" is not supported (supported: {string.Join(", ", Activations.Supported)})");
+        Require(ActivationNames.IsSupported(HiddenAct), "hidden_act", $"\"{HiddenAct}\" is not supported (supported: {string.Join(", ", ActivationNames.Supported)})");
         Require(NumLabels > 0, "id2label", "must name at least one label");
     }
 }
