@@ -68,6 +68,35 @@ public sealed class CsvMetricsWriter
         }
     }
 
+    /// <summary>
+    /// Drops the rows whose step is after <paramref name="step"/> (atomically): what a killed run logged after the
+    /// checkpoint it is resumed from.
+    /// </summary>
+    public void RemoveRowsAfter(long step)
+    {
+        lock (_gate)
+        {
+            if (!File.Exists(FilePath)) return;
+            string[] lines = File.ReadAllLines(FilePath);
+            if (lines.Length <= 1) return;
+            var kept = lines.Skip(1).Where(row => row.Length > 0 && RowStep(row) <= step).ToArray();
+            if (kept.Length == lines.Length - 1) return;
+            AtomicFile.Write(FilePath, stream =>
+            {
+                using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+                writer.WriteLine(lines[0]);
+                foreach (string row in kept) writer.WriteLine(row);
+            });
+        }
+    }
+
+    /// <summary>The step of a data row (its first cell), or <see cref="long.MinValue"/> when it is not a number.</summary>
+    static long RowStep(string row)
+    {
+        int comma = row.IndexOf(',');
+        return long.TryParse(comma < 0 ? row : row[..comma], NumberStyles.Integer, CultureInfo.InvariantCulture, out long s) ? s : long.MinValue;
+    }
+
     /// <summary>Writes the union header and pads earlier rows with empty cells for the new columns.</summary>
     void Rewrite(bool fileExists, int addedColumns)
     {

@@ -64,8 +64,8 @@ public static class FashionMnistTraining
         string? resumeFrom = null;
         if (options.Resume)
         {
-            resumeFrom = Path.Combine(checkpoints, "last");
-            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+            resumeFrom = TrainerCheckpoint.FindResumable(checkpoints)
+                ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {checkpoints}", checkpoints);
         }
 
         using var network = ModelFactory.Create(config);

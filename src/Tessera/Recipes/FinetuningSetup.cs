@@ -31,8 +31,8 @@ internal static class FinetuningSetup
         string? resumeFrom = null;
         if (options.Resume)
         {
-            resumeFrom = Path.Combine(checkpoints, "last");
-            if (!Directory.Exists(resumeFrom)) throw new FileNotFoundException($"--resume: no checkpoint at {resumeFrom}", resumeFrom);
+            resumeFrom = TrainerCheckpoint.FindResumable(checkpoints)
+                ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {checkpoints}", checkpoints);
         }
         return (outDir, checkpoints, resumeFrom);
     }

@@ -11,4 +11,11 @@ public interface IMetricsLogger : IDisposable
 
     /// <summary>Writes anything buffered.</summary>
     void Flush();
+
+    /// <summary>
+    /// Called when a run resumes from a checkpoint taken at global step <paramref name="step"/>, before anything new is
+    /// logged: a logger that appends to an earlier run's files drops what it recorded after that step, so the resumed
+    /// steps are not recorded twice. The default does nothing.
+    /// </summary>
+    void OnResume(long step) { }
 }

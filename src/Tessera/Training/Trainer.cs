@@ -103,7 +103,11 @@ public sealed class Trainer
         Optimizer = config.Optimizer;
         Schedule = config.Schedule;
         CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
-        if (checkpointPath is not null) TrainerCheckpoint.Restore(this, module, checkpointPath);
+        if (checkpointPath is not null)
+        {
+            TrainerCheckpoint.Restore(this, module, checkpointPath);
+            foreach (var logger in Options.Loggers) logger.OnResume(GlobalStep);
+        }
 
         foreach (var logger in Options.Loggers) logger.LogHyperparameters(module.Hyperparameters);
         Each(c => c.OnFitStart(this, module));

@@ -28,6 +28,7 @@ public static class TrainerCheckpoint
         string full = Path.GetFullPath(dir.TrimEnd('/'));
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
+        RemoveLeftovers(full);
         string temp = Path.Combine(parent, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         Directory.CreateDirectory(temp);
         try
@@ -68,39 +69,127 @@ public static class TrainerCheckpoint
     }
 
     /// <summary>Restores weights, optimizer state, RNG state, callback state and the data position from <paramref name="dir"/>.</summary>
-    /// <exception cref="TesseraFormatException">The folder is not a complete trainer checkpoint.</exception>
+    /// <exception cref="TesseraFormatException">
+    /// The folder is not a complete trainer checkpoint (a file is missing, or a field is missing, of the wrong type or out
+    /// of range); the message names the file and the field.
+    /// </exception>
     public static void Restore(Trainer trainer, TrainingModuleBase module, string dir)
     {
         string statePath = Path.Combine(dir, StateFile);
         if (!File.Exists(statePath)) throw new TesseraFormatException(dir, $"not a trainer checkpoint: {StateFile} is missing");
-        JsonNode state;
-        try { state = JsonNode.Parse(File.ReadAllText(statePath)) ?? throw new JsonException("empty document"); }
+        JsonObject state;
+        try
+        {
+            state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject ?? throw new JsonException("expected a JSON object");
+        }
         catch (JsonException e) { throw new TesseraFormatException(statePath, "invalid JSON: " + e.Message, e); }
-
-        SafeTensorsTorch.LoadInto(module, Path.Combine(dir, WeightsFile), strict: true);
-        string optimizerPath = Path.Combine(dir, OptimizerFile);
-        if (trainer.Optimizer is OptimizerHelper helper && File.Exists(optimizerPath))
-        {
-            using var stream = File.OpenRead(optimizerPath);
-            using var reader = new BinaryReader(stream);
-            helper.load_state_dict(reader);
-        }
-        if (state["rng_state"]?.GetValue<string>() is string rng)
-        {
-            using var t = tensor(Convert.FromBase64String(rng), ScalarType.Byte);
-            set_rng_state(t);
-        }
-        if (state["callbacks"] is JsonObject callbacks)
-            foreach (var callback in trainer.Options.Callbacks)
-                if (callbacks[callback.StateKey] is JsonObject cs)
-                    callback.LoadStateDict(cs.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? ""));
+        // Everything is checked before anything is changed, so a bad checkpoint leaves the trainer as it was.
         int epoch = Required<int>(state, "epoch", statePath);
         int batch = Required<int>(state, "batch_in_epoch", statePath);
         long step = Required<long>(state, "global_step", statePath);
+        if (epoch < 0 || batch < 0 || step < 0)
+            throw new TesseraFormatException(statePath, $"'epoch', 'batch_in_epoch' and 'global_step' must not be negative, got {epoch}, {batch}, {step}");
+        byte[]? rng = RngState(state, statePath);
+        string optimizerPath = Path.Combine(dir, OptimizerFile);
+        if (trainer.Optimizer is OptimizerHelper && !File.Exists(optimizerPath))
+            throw new TesseraFormatException(dir, $"incomplete trainer checkpoint: {OptimizerFile} is missing (resuming without the optimizer state would silently change the run)");
+
+        SafeTensorsTorch.LoadInto(module, Path.Combine(dir, WeightsFile), strict: true);
+        if (trainer.Optimizer is OptimizerHelper helper)
+        {
+            try
+            {
+                using var stream = File.OpenRead(optimizerPath);
+                using var reader = new BinaryReader(stream);
+                helper.load_state_dict(reader);
+                if (stream.Position != stream.Length)
+                    throw new InvalidDataException($"{stream.Length - stream.Position} bytes after the optimizer state");
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or FormatException
+                or InvalidOperationException or OverflowException or IndexOutOfRangeException or InvalidCastException or KeyNotFoundException)
+            {
+                throw new TesseraFormatException(optimizerPath, $"not a valid optimizer state for this model and optimizer: {e.Message}", e);
+            }
+        }
+        if (rng is not null)
+        {
+            using var t = tensor(rng, ScalarType.Byte);
+            set_rng_state(t);
+        }
+        if (state["callbacks"] is JsonObject callbacks)
+        {
+            foreach (var callback in trainer.Options.Callbacks)
+            {
+                if (callbacks[callback.StateKey] is not JsonObject cs) continue;
+                Dictionary<string, string> values;
+                try { values = cs.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? ""); }
+                catch (InvalidOperationException e) { throw new TesseraFormatException(statePath, $"callbacks.{callback.StateKey}: every value must be a string", e); }
+                try { callback.LoadStateDict(values); }
+                catch (Exception e) when (e is FormatException or ArgumentException) { throw new TesseraFormatException(statePath, $"callbacks.{callback.StateKey}: {e.Message}", e); }
+            }
+        }
         trainer.RestorePosition(epoch, batch, step);
     }
 
-    static T Required<T>(JsonNode state, string field, string path)
+    /// <summary>The saved generator state, checked against the size of this libtorch's state; null when absent.</summary>
+    static byte[]? RngState(JsonObject state, string path)
+    {
+        if (state["rng_state"] is not JsonNode node) return null;
+        byte[] bytes;
+        try { bytes = Convert.FromBase64String(node.GetValue<string>()); }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        {
+            throw new TesseraFormatException(path, "field 'rng_state' must be base64 text", e);
+        }
+        using var current = get_rng_state();
+        if (bytes.Length != current.NumberOfElements)
+            throw new TesseraFormatException(path, $"field 'rng_state' holds {bytes.Length} bytes; libtorch's CPU generator state is {current.NumberOfElements}");
+        return bytes;
+    }
+
+    /// <summary>
+    /// The checkpoint a resumed run continues from inside <paramref name="checkpointsDir"/>: <c>last</c> when it is
+    /// complete, else (after a kill before <c>last</c> was first written) the complete checkpoint with the highest
+    /// <c>global_step</c>; null when there is none.
+    /// </summary>
+    public static string? FindResumable(string checkpointsDir)
+    {
+        string last = Path.Combine(checkpointsDir, "last");
+        if (File.Exists(Path.Combine(last, StateFile)) && File.Exists(Path.Combine(last, WeightsFile))) return last;
+        if (!Directory.Exists(checkpointsDir)) return null;
+        string? best = null;
+        long bestStep = -1;
+        foreach (string dir in Directory.EnumerateDirectories(checkpointsDir))
+        {
+            if (Path.GetFileName(dir).StartsWith('.') || !File.Exists(Path.Combine(dir, WeightsFile))) continue;
+            try
+            {
+                if (JsonNode.Parse(File.ReadAllText(Path.Combine(dir, StateFile)))?["global_step"]?.GetValue<long>() is long s && s > bestStep)
+                    (best, bestStep) = (dir, s);
+            }
+            catch (Exception e) when (e is IOException or JsonException or InvalidOperationException or FormatException) { }
+        }
+        return best;
+    }
+
+    /// <summary>Deletes what a killed save of <paramref name="full"/> left beside it: its temporary and replaced folders.</summary>
+    static void RemoveLeftovers(string full)
+    {
+        string parent = Path.GetDirectoryName(full)!, name = Path.GetFileName(full);
+        if (!Directory.Exists(parent)) return;
+        foreach (string dir in Directory.EnumerateDirectories(parent))
+        {
+            string n = Path.GetFileName(dir);
+            bool temp = n.StartsWith($".{name}.", StringComparison.Ordinal) && n.EndsWith(".tmp", StringComparison.Ordinal) && n.Length == name.Length + 38;
+            bool old = n.StartsWith($"{name}.old-", StringComparison.Ordinal) && n.Length == name.Length + 37;
+            if (temp || old)
+            {
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+            }
+        }
+    }
+
+    static T Required<T>(JsonObject state, string field, string path)
     {
         try { return state[field] is { } node ? node.GetValue<T>() : throw new TesseraFormatException(path, $"field '{field}' is missing"); }
         catch (Exception e) when (e is InvalidOperationException or FormatException)

@@ -9,7 +9,7 @@ namespace Tessera.Training.Callbacks;
 /// </summary>
 public sealed partial class ModelCheckpoint : Callback
 {
-    readonly Dictionary<string, double> bestK = new();
+    readonly Dictionary<string, double> bestK = new(); // folder name inside Directory -> score
 
     /// <summary>Creates the callback writing checkpoint folders into <paramref name="directory"/>.</summary>
     /// <param name="directory">Folder that holds the checkpoints.</param>
@@ -55,7 +55,7 @@ public sealed partial class ModelCheckpoint : Callback
     /// <summary>Path of the <c>last</c> checkpoint.</summary>
     public string LastModelPath => Path.Combine(Directory, "last");
     /// <summary>The kept top-k checkpoints and their scores.</summary>
-    public IReadOnlyDictionary<string, double> BestKModels => bestK;
+    public IReadOnlyDictionary<string, double> BestKModels => bestK.ToDictionary(kv => Path.Combine(Directory, kv.Key), kv => kv.Value);
 
     /// <inheritdoc />
     public override void OnTrainEpochEnd(Trainer trainer, TrainingModuleBase module)
@@ -79,24 +79,42 @@ public sealed partial class ModelCheckpoint : Callback
             var mode = Monitor is null ? MonitorMode.Max : Mode;
             if (SaveTopK == -1 || bestK.Count < SaveTopK || MonitoredMetric.Improves(score, Worst(mode).Score, mode))
             {
-                string path = Path.Combine(Directory, FormatName(trainer));
-                TrainerCheckpoint.Save(trainer, path);
-                bestK[path] = score;
+                string name = FormatName(trainer);
+                if (CheckpointName(name) is null)
+                    throw new InvalidOperationException($"ModelCheckpoint filename '{Filename}' gives '{name}', which is not a plain folder name");
+                TrainerCheckpoint.Save(trainer, Path.Combine(Directory, name));
+                bestK[name] = score;
                 if (SaveTopK > 0 && bestK.Count > SaveTopK)
                 {
-                    var worst = Worst(mode).Path;
+                    string worst = Worst(mode).Name;
                     bestK.Remove(worst);
-                    if (worst != path && System.IO.Directory.Exists(worst)) System.IO.Directory.Delete(worst, recursive: true);
+                    if (worst != name) DeleteCheckpoint(worst);
                 }
                 var best = mode == MonitorMode.Min ? bestK.MinBy(kv => kv.Value) : bestK.MaxBy(kv => kv.Value);
-                BestModelPath = best.Key;
+                BestModelPath = Path.Combine(Directory, best.Key);
                 BestModelScore = best.Value;
             }
         }
         if (SaveLast) TrainerCheckpoint.Save(trainer, LastModelPath);
     }
 
-    (string Path, double Score) Worst(MonitorMode mode)
+    /// <summary>
+    /// Deletes the kept checkpoint <paramref name="name"/>: only a folder directly inside <see cref="Directory"/> that
+    /// holds a trainer state, so a hand-edited or copied state file can never make it delete anything else.
+    /// </summary>
+    void DeleteCheckpoint(string name)
+    {
+        if (CheckpointName(name) is null) return;
+        string path = Path.Combine(Directory, name);
+        if (System.IO.Directory.Exists(path) && File.Exists(Path.Combine(path, TrainerCheckpoint.StateFile)))
+            System.IO.Directory.Delete(path, recursive: true);
+    }
+
+    /// <summary><paramref name="name"/> when it is a single folder name (no separators, not <c>.</c>/<c>..</c>, not <c>last</c>), else null.</summary>
+    static string? CheckpointName(string name) =>
+        name.Length > 0 && name is not ("." or ".." or "last") && name.IndexOfAny(['/', '\\', '\0']) < 0 && !Path.IsPathRooted(name) ? name : null;
+
+    (string Name, double Score) Worst(MonitorMode mode)
     {
         if (bestK.Count == 0) return ("", double.NaN);
         var worst = mode == MonitorMode.Min ? bestK.MaxBy(kv => kv.Value) : bestK.MinBy(kv => kv.Value);
@@ -126,26 +144,56 @@ public sealed partial class ModelCheckpoint : Callback
     {
         var state = new Dictionary<string, string>
         {
-            ["best_model_path"] = BestModelPath ?? "",
+            // Folder names relative to Directory: a copied or moved run resumes with its own checkpoints.
+            ["best_model_path"] = BestModelPath is null ? "" : Path.GetFileName(BestModelPath),
             ["best_model_score"] = BestModelScore.ToString("R", CultureInfo.InvariantCulture),
         };
         int i = 0;
-        foreach (var (path, score) in bestK) state[$"best_k.{i++}"] = $"{score.ToString("R", CultureInfo.InvariantCulture)}|{path}";
+        foreach (var (name, score) in bestK) state[$"best_k.{i++}"] = $"{score.ToString("R", CultureInfo.InvariantCulture)}|{name}";
         return state;
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Entries are folder names inside <see cref="Directory"/>. Anything else (an absolute path, <c>..</c>, a path
+    /// written by an older version that points outside this run's checkpoints) is dropped, never followed, and never
+    /// deleted later; so are entries whose folder no longer holds a checkpoint.
+    /// </remarks>
+    /// <exception cref="FormatException">A score is not a number.</exception>
     public override void LoadStateDict(IReadOnlyDictionary<string, string> state)
     {
         bestK.Clear();
-        BestModelPath = state.TryGetValue("best_model_path", out var p) && p.Length > 0 ? p : null;
-        BestModelScore = state.TryGetValue("best_model_score", out var s) ? double.Parse(s, CultureInfo.InvariantCulture) : double.NaN;
+        BestModelPath = null;
+        BestModelScore = double.NaN;
         foreach (var (key, value) in state)
         {
             if (!key.StartsWith("best_k.", StringComparison.Ordinal)) continue;
             int bar = value.IndexOf('|');
-            if (bar > 0 && System.IO.Directory.Exists(value[(bar + 1)..]))
-                bestK[value[(bar + 1)..]] = double.Parse(value[..bar], CultureInfo.InvariantCulture);
+            if (bar <= 0) continue;
+            double score = ParseScore(key, value[..bar]);
+            if (OwnCheckpoint(value[(bar + 1)..]) is string name) bestK[name] = score;
         }
+        if (state.TryGetValue("best_model_path", out var p) && OwnCheckpoint(p) is string best && bestK.ContainsKey(best))
+        {
+            BestModelPath = Path.Combine(Directory, best);
+            BestModelScore = state.TryGetValue("best_model_score", out var s) ? ParseScore("best_model_score", s) : bestK[best];
+        }
+    }
+
+    static double ParseScore(string field, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
+            : throw new FormatException($"'{field}' must be a number, got '{text}'");
+
+    /// <summary>
+    /// The folder name of a saved entry when it names a checkpoint of this run: a plain name, or (from older versions)
+    /// an absolute path directly inside <see cref="Directory"/>; the folder must hold a trainer state.
+    /// </summary>
+    string? OwnCheckpoint(string entry)
+    {
+        string? name = CheckpointName(entry);
+        if (name is null && Path.IsPathRooted(entry)
+            && string.Equals(Path.GetDirectoryName(Path.GetFullPath(entry)), Path.GetFullPath(Directory), StringComparison.Ordinal))
+            name = CheckpointName(Path.GetFileName(Path.GetFullPath(entry)));
+        return name is not null && File.Exists(Path.Combine(Directory, name, TrainerCheckpoint.StateFile)) ? name : null;
     }
 }

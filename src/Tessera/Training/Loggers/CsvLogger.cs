@@ -34,5 +34,8 @@ public sealed class CsvLogger : IMetricsLogger
     public void Flush() { }
 
     /// <inheritdoc />
+    public void OnResume(long step) => writer.RemoveRowsAfter(step);
+
+    /// <inheritdoc />
     public void Dispose() { }
 }
