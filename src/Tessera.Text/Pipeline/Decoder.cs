@@ -25,7 +25,7 @@ internal abstract class Decoder
             "ByteLevel" => new ByteLevelDecoder(),
             "Metaspace" => new MetaspaceDecoder(JsonHelpers.Str(node, "replacement") ?? "\u2581",
                 (JsonHelpers.Str(node, "prepend_scheme") ?? (JsonHelpers.Bool(node, "add_prefix_space", true) ? "always" : "never")) != "never"),
-            "Replace" => new ReplaceDecoder(JsonHelpers.Pattern(node["pattern"], path, "Replace decoder"), JsonHelpers.Str(node, "content") ?? ""),
+            "Replace" => new ReplaceDecoder(JsonHelpers.Pattern(node["pattern"], path, "Replace decoder"), JsonHelpers.Str(node, "content") ?? "", path),
             "ByteFallback" => new ByteFallbackDecoder(),
             "Fuse" => new FuseDecoder(),
             "Strip" => new StripDecoder(JsonHelpers.Str(node, "content") ?? " ", JsonHelpers.Int(node, "start", 0), JsonHelpers.Int(node, "stop", 0)),
@@ -77,9 +77,9 @@ internal sealed class MetaspaceDecoder(string replacement, bool stripLeadingSpac
     }
 }
 
-internal sealed class ReplaceDecoder((string Pattern, bool IsRegex) pattern, string content) : Decoder
+internal sealed class ReplaceDecoder((string Pattern, bool IsRegex) pattern, string content, string path) : Decoder
 {
-    readonly System.Text.RegularExpressions.Regex? regex = pattern.IsRegex ? new(pattern.Pattern) : null;
+    readonly Formats.FileRegex? regex = pattern.IsRegex ? Formats.FileRegex.Create(pattern.Pattern, path, "Replace decoder pattern") : null;
 
     public override List<string> DecodeChain(List<string> tokens) =>
         [.. tokens.Select(t => regex is null ? t.Replace(pattern.Pattern, content, StringComparison.Ordinal) : regex.Replace(t, content))];

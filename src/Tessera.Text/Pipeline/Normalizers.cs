@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Tessera.Formats;
 
 namespace Tessera.Text.Pipeline;
 
@@ -30,7 +31,7 @@ internal abstract class Normalizer
             "BertNormalizer" => new BertNormalizer(
                 JsonHelpers.Bool(node, "clean_text", true), JsonHelpers.Bool(node, "handle_chinese_chars", true),
                 JsonHelpers.NullableBool(node, "strip_accents"), JsonHelpers.Bool(node, "lowercase", true)),
-            "Replace" => ReplaceNormalizer.Create(JsonHelpers.Pattern(node["pattern"], path, "Replace normalizer"), JsonHelpers.Str(node, "content") ?? ""),
+            "Replace" => ReplaceNormalizer.Create(JsonHelpers.Pattern(node["pattern"], path, "Replace normalizer"), JsonHelpers.Str(node, "content") ?? "", path),
             "Prepend" => new PrependNormalizer(JsonHelpers.Str(node, "prepend") ?? ""),
             "Strip" => new StripNormalizer(JsonHelpers.Bool(node, "strip_left", true), JsonHelpers.Bool(node, "strip_right", true)),
             _ => throw JsonHelpers.Unsupported(path, "normalizer", type, Supported),
@@ -113,10 +114,10 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChinese, bool? s
     }
 }
 
-internal sealed class ReplaceNormalizer(Regex pattern, string content) : Normalizer
+internal sealed class ReplaceNormalizer(FileRegex pattern, string content) : Normalizer
 {
-    public static ReplaceNormalizer Create((string Pattern, bool IsRegex) p, string content) =>
-        new(new Regex(p.IsRegex ? p.Pattern : Regex.Escape(p.Pattern), RegexOptions.CultureInvariant), content);
+    public static ReplaceNormalizer Create((string Pattern, bool IsRegex) p, string content, string path) =>
+        new(FileRegex.Create(p.IsRegex ? p.Pattern : Regex.Escape(p.Pattern), path, "Replace normalizer pattern"), content);
 
     public override NormalizedText Normalize(NormalizedText text)
     {

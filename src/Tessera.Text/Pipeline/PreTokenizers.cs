@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Tessera.Formats;
 
 namespace Tessera.Text.Pipeline;
 
@@ -52,18 +53,9 @@ internal abstract class PreTokenizer
     /// (GPT-2, Llama 3, Qwen2: classes, \p{..}, (?i:..), lookahead) mean the same in .NET. Syntax .NET lacks, such as
     /// possessive quantifiers (<c>?+</c>, <c>++</c>), is reported rather than guessed at.
     /// </summary>
-    static Regex CompileSplitPattern((string Pattern, bool IsRegex) pattern, string path)
-    {
-        try
-        {
-            return new Regex(pattern.IsRegex ? pattern.Pattern : Regex.Escape(pattern.Pattern), RegexOptions.CultureInvariant | RegexOptions.Compiled);
-        }
-        catch (ArgumentException e)
-        {
-            throw new Formats.TesseraFormatException(path,
-                $"Split pre_tokenizer: the regex {pattern.Pattern} uses syntax .NET regular expressions do not support ({e.Message}); this tokenizer cannot be loaded");
-        }
-    }
+    static FileRegex CompileSplitPattern((string Pattern, bool IsRegex) pattern, string path) =>
+        FileRegex.Create(pattern.IsRegex ? pattern.Pattern : Regex.Escape(pattern.Pattern), path, "Split pre_tokenizer pattern",
+            RegexOptions.CultureInvariant | RegexOptions.Compiled);
 
     static SplitBehavior ParseBehavior(string s, string path) => s switch
     {
@@ -120,7 +112,7 @@ internal abstract class PreTokenizer
     }
 
     /// <summary>Spans of <paramref name="text"/>: the regex matches (delimiters) and the gaps between them.</summary>
-    protected static List<(int Start, int End, bool Delimiter)> RegexSpans(Regex regex, string text, bool invert)
+    protected static List<(int Start, int End, bool Delimiter)> RegexSpans(FileRegex regex, string text, bool invert)
     {
         // .NET matches UTF-16 units, so \p{L} or \p{N} never match a character outside the BMP (𝐀, 𝟙, 𠀀: a surrogate
         // pair, category Cs per half), while tokenizers' Rust regexes match code points. Such text is matched on a proxy
@@ -202,7 +194,7 @@ internal sealed class SequencePreTokenizer(PreTokenizer[] parts) : PreTokenizer
     }
 }
 
-internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, bool invert) : PreTokenizer
+internal sealed class SplitPreTokenizer(FileRegex regex, SplitBehavior behavior, bool invert) : PreTokenizer
 {
     public override void Split(NormalizedText text, List<NormalizedText> output) =>
         SplitSpans(text, RegexSpans(regex, text.Text, invert), behavior, output);
@@ -215,8 +207,8 @@ internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, boo
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
     /// <summary>GPT-2's split pattern (a fact of the format, from the GPT-2 paper's released encoder).</summary>
-    internal static readonly Regex Gpt2Pattern = new(
-        @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+    internal static readonly FileRegex Gpt2Pattern = FileRegex.Create(
+        @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+", null, "ByteLevel pre_tokenizer pattern",
         RegexOptions.CultureInvariant | RegexOptions.Compiled);
 
     public override void Split(NormalizedText text, List<NormalizedText> output)
@@ -254,9 +246,11 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
 /// <summary>SentencePiece-style spaces: ' ' becomes '▁', a '▁' is prepended, words split before each '▁'.</summary>
 internal sealed class MetaspacePreTokenizer(string replacement, string prependScheme, bool split) : PreTokenizer
 {
+    static readonly FileRegex Space = FileRegex.Create(" ", null, "Metaspace");
+
     public override void Split(NormalizedText text, List<NormalizedText> output)
     {
-        text = new ReplaceNormalizer(new Regex(" "), replacement).Normalize(text);
+        text = new ReplaceNormalizer(Space, replacement).Normalize(text);
         bool prepend = prependScheme switch
         {
             "always" => true,
@@ -269,7 +263,7 @@ internal sealed class MetaspacePreTokenizer(string replacement, string prependSc
             output.Add(text);
             return;
         }
-        var spans = RegexSpans(new Regex(Regex.Escape(replacement)), text.Text, false);
+        var spans = RegexSpans(FileRegex.Create(Regex.Escape(replacement), null, "Metaspace replacement"), text.Text, false);
         SplitSpans(text, spans, SplitBehavior.MergedWithNext, output);
     }
 }

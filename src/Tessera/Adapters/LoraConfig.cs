@@ -162,7 +162,11 @@ public sealed record LoraConfig(int R = 8, double Alpha = 8, IReadOnlyList<strin
         string? regex = null;
         if (root.TryGetProperty("target_modules", out JsonElement t))
         {
-            if (t.ValueKind == JsonValueKind.String) regex = t.GetString();
+            if (t.ValueKind == JsonValueKind.String)
+            {
+                regex = t.GetString();
+                if (regex is not null and not "all-linear") TargetMatcher.FullMatch(regex, sourceName); // a syntax error names the file now, not at the first match
+            }
             else if (t.ValueKind == JsonValueKind.Array) targets = StrList(t, "target_modules", sourceName);
             else if (t.ValueKind != JsonValueKind.Null) throw new TesseraFormatException(sourceName, $"field \"target_modules\": expected a list of names or a regular expression, found {t.ValueKind}");
         }

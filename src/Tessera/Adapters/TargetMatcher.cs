@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using Tessera.Formats;
 
 namespace Tessera.Adapters;
 
@@ -18,8 +18,11 @@ internal static class TargetMatcher
         path == target || path.EndsWith("." + target, StringComparison.Ordinal);
 
     internal static bool IsTarget(LoraConfig config, string path) => config.TargetModulesRegex is { } regex
-        ? Regex.IsMatch(path, $"^(?:{regex})$")
+        ? FullMatch(regex, null).IsMatch(path)
         : config.TargetModules!.Any(t => EndsWithComponent(path, t));
+
+    /// <summary>PEFT's <c>re.fullmatch(target_modules, key)</c>, with the time limit every pattern from a file gets.</summary>
+    internal static FileRegex FullMatch(string regex, string? path) => FileRegex.Create($@"\A(?:{regex})\z", path, $"{LoraConfig.FileName} target_modules");
 
     internal static string NoMatchMessage(LoraConfig config, IEnumerable<string> paths)
     {
