@@ -181,6 +181,14 @@ public sealed partial class HubClient
                         throw new IOException($"got {file.Length} of {want} bytes");
                     break;
                 }
+                catch (OversizeDownloadException)
+                {
+                    long length = file.Length;
+                    await file.DisposeAsync().ConfigureAwait(false);
+                    HubCache.TryDelete(incomplete);
+                    tracker.AddBytes(-length, filename);
+                    throw;
+                }
                 catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
                 {
                     if (attempt >= Options.MaxRetries)
@@ -246,6 +254,9 @@ public sealed partial class HubClient
             file.SetLength(0);
         }
         file.Seek(0, SeekOrigin.End);
+        long limit = meta.Size ?? Options.MaxUnannouncedFileBytes;
+        if (response.Content.Headers.ContentLength is long announced && file.Length + announced > limit)
+            throw Oversize(repoId, revision, filename, limit, meta.Size is not null, $"the response announces {file.Length + announced} bytes");
 
         await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -260,9 +271,20 @@ public sealed partial class HubClient
                 throw new IOException($"no data for {Options.RequestTimeout.TotalSeconds:0.#} s", e);
             }
             if (read == 0) break;
+            if (file.Length + read > limit)
+                throw Oversize(repoId, revision, filename, limit, meta.Size is not null, $"the server sent more than {limit} bytes");
             await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
             tracker.AddBytes(read, filename);
         }
         await file.FlushAsync(ct).ConfigureAwait(false);
     }
+
+    static OversizeDownloadException Oversize(string repoId, string revision, string filename, long limit, bool announced, string what) =>
+        new($"{HubException.Describe(repoId, revision, filename)}: {what}, but " +
+            (announced ? $"the hub announced {limit} bytes for this file" : $"no size was announced and {nameof(HubOptions.MaxUnannouncedFileBytes)} is {limit}") +
+            "; the partial file was deleted.", repoId, revision, filename);
+
+    /// <summary>A download that outgrew the size it may have; never retried.</summary>
+    sealed class OversizeDownloadException(string message, string repoId, string revision, string filename)
+        : HubException(message, repoId, revision, filename);
 }

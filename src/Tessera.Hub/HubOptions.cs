@@ -32,6 +32,12 @@ public sealed record HubOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// The most bytes written for a file whose size the hub did not announce (default 64 GiB). A file whose size was
+    /// announced is never written past that size: a server sending more is an error and the partial file is deleted.
+    /// </summary>
+    public long MaxUnannouncedFileBytes { get; init; } = 64L << 30;
+
+    /// <summary>
     /// The handler requests go through; null for a default one. It must not follow redirects itself: the client
     /// follows them so it can read the hub's headers and keep the token away from other hosts. Not disposed by the client.
     /// </summary>

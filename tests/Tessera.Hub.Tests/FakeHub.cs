@@ -58,6 +58,9 @@ internal sealed class FakeHub : IAsyncDisposable
     /// <summary>When true, Range headers are ignored and the whole file is sent with 200, as some mirrors do.</summary>
     public bool IgnoreRange { get; set; }
 
+    /// <summary>Files whose body (GET) is followed by this many extra bytes, sent without a Content-Length.</summary>
+    public ConcurrentDictionary<string, long> Oversend { get; } = new();
+
     /// <summary>A pause before each file body, so parallel downloads overlap.</summary>
     public TimeSpan BodyDelay { get; set; }
 
@@ -282,8 +285,20 @@ internal sealed class FakeHub : IAsyncDisposable
             ctx.Response.Headers.ContentRange = $"bytes {from}-{content.Length - 1}/{content.Length}";
         }
         ctx.Response.Headers.AcceptRanges = "bytes";
-        ctx.Response.ContentLength = content.Length - from;
+        bool oversend = Oversend.TryGetValue(filename, out long extra) && !HttpMethods.IsHead(ctx.Request.Method);
+        if (!oversend) ctx.Response.ContentLength = content.Length - from;
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
+        if (oversend)
+        {
+            await ctx.Response.Body.WriteAsync(content.AsMemory((int)from));
+            var chunk = new byte[1 << 20];
+            try
+            {
+                for (long sent = 0; sent < extra; sent += chunk.Length) await ctx.Response.Body.WriteAsync(chunk, ctx.RequestAborted);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException) { } // the client hung up: what it should do
+            return;
+        }
 
         int now = Interlocked.Increment(ref inFlight);
         lock (gate) MaxInFlight = Math.Max(MaxInFlight, now);

@@ -144,6 +144,59 @@ public sealed class HubClientTests
         Assert.False(client.Cache.TryGetCachedFile(RepoId, "model.safetensors", "main", out _));
     }
 
+    [Theory]
+    [InlineData("model.safetensors")] // LFS: size announced by X-Linked-Size
+    [InlineData("config.json")]       // regular file: size announced by Content-Length of the HEAD
+    public async Task A_server_sending_more_than_the_announced_size_is_cut_off_and_the_part_deleted(string filename)
+    {
+        await using var hub = await FakeHub.StartAsync();
+        hub.Commit(RepoId, ThreeFiles());
+        hub.Oversend[filename] = 300L << 20;
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+
+        var error = await Assert.ThrowsAnyAsync<HubException>(() => client.DownloadFileAsync(RepoId, filename));
+
+        Assert.Contains("announced", error.Message);
+        Assert.Contains(filename, error.Message);
+        string blobs = Path.Combine(tmp.Path, "models--tessera-test--tiny-model", "blobs");
+        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
+        Assert.False(client.Cache.TryGetCachedFile(RepoId, filename, "main", out _));
+    }
+
+    [Fact]
+    public async Task A_file_of_unannounced_size_stops_at_the_configured_limit()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        hub.Commit(RepoId, ThreeFiles());
+        hub.Oversend["model.safetensors"] = 8L << 20;
+        using var tmp = new TempDirectory("tessera-hub-");
+        // A HEAD that announces no size: the client knows nothing but its limit.
+        using var client = new HubClient(new HubOptions
+        {
+            Endpoint = hub.Url.ToString().TrimEnd('/'), CacheDir = tmp.Path, MaxRetries = 0, MaxUnannouncedFileBytes = 1 << 20,
+            HttpMessageHandler = new DropSizeHeaders(new SocketsHttpHandler { AllowAutoRedirect = false }),
+        });
+
+        var error = await Assert.ThrowsAnyAsync<HubException>(() => client.DownloadFileAsync(RepoId, "model.safetensors"));
+
+        Assert.Contains(nameof(HubOptions.MaxUnannouncedFileBytes), error.Message);
+        string blobs = Path.Combine(tmp.Path, "models--tessera-test--tiny-model", "blobs");
+        Assert.Empty(Directory.Exists(blobs) ? Directory.GetFiles(blobs) : []);
+    }
+
+    /// <summary>Removes every size header from responses, as a server that announces nothing would send them.</summary>
+    sealed class DropSizeHeaders(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            var response = await base.SendAsync(request, ct);
+            response.Headers.Remove("X-Linked-Size");
+            if (request.Method == HttpMethod.Head) response.Content.Headers.ContentLength = null;
+            return response;
+        }
+    }
+
     [Fact]
     public async Task Unknown_repository_is_RepositoryNotFound()
     {
