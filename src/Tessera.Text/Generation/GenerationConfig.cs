@@ -125,11 +125,15 @@ public sealed record GenerationConfig
         Require(TopK >= 0, "top_k", $"must not be negative, got {TopK}");
         Require(TopP > 0 && TopP <= 1, "top_p", $"must be in (0, 1], got {TopP}");
         Require(RepetitionPenalty > 0 && double.IsFinite(RepetitionPenalty), "repetition_penalty", $"must be positive, got {RepetitionPenalty}");
-        Require(EosTokenId is null or { ValueKind: JsonValueKind.Null or JsonValueKind.Number }
-            || EosTokenId is { ValueKind: JsonValueKind.Array } a && a.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number),
-            "eos_token_id", $"must be a token id or a list of them, got {EosTokenId?.GetRawText()}");
+        Require(EosTokenId is null or { ValueKind: JsonValueKind.Null } || IsTokenId(EosTokenId.Value)
+            || EosTokenId is { ValueKind: JsonValueKind.Array } a && a.EnumerateArray().All(IsTokenId),
+            "eos_token_id", $"must be a token id (a non-negative integer) or a list of them, got {EosTokenId?.GetRawText()}");
+        Require(BosTokenId is null or >= 0, "bos_token_id", $"must not be negative, got {BosTokenId}");
+        Require(PadTokenId is null or >= 0, "pad_token_id", $"must not be negative, got {PadTokenId}");
         Require(StopStrings is null || StopStrings.All(s => !string.IsNullOrEmpty(s)), "stop_strings", "must not contain empty strings");
     }
+
+    static bool IsTokenId(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int id) && id >= 0;
 
     static void Require(bool ok, string field, string message)
     {
@@ -179,16 +183,22 @@ public sealed record GenerationConfig
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(modelConfig), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             JsonElement root = doc.RootElement;
-            return new GenerationConfig
+            var config = new GenerationConfig
             {
                 EosTokenId = root.TryGetProperty("eos_token_id", out var eos) && eos.ValueKind is JsonValueKind.Number or JsonValueKind.Array ? eos.Clone() : null,
                 BosTokenId = root.TryGetProperty("bos_token_id", out var bos) && bos.ValueKind == JsonValueKind.Number ? bos.GetInt32() : null,
                 PadTokenId = root.TryGetProperty("pad_token_id", out var pad) && pad.ValueKind == JsonValueKind.Number ? pad.GetInt32() : null,
             };
+            config.Validate();
+            return config;
         }
         catch (Exception e) when (e is JsonException or FormatException)
         {
             throw new TesseraFormatException(modelConfig, $"invalid JSON: {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TesseraFormatException(modelConfig, e.Message, e);
         }
     }
 

@@ -21,7 +21,7 @@ internal abstract class Decoder
         string type = JsonHelpers.Type(node, path, "decoder");
         return type switch
         {
-            "Sequence" => new SequenceDecoder([.. node["decoders"]!.AsArray().Select(n => FromJson(n, path)!)]),
+            "Sequence" => new SequenceDecoder([.. JsonHelpers.Array(node, "decoders", path, "Sequence decoder").Select(n => FromJson(n, path)!)]),
             "ByteLevel" => new ByteLevelDecoder(),
             "Metaspace" => new MetaspaceDecoder(JsonHelpers.Str(node, "replacement") ?? "\u2581",
                 (JsonHelpers.Str(node, "prepend_scheme") ?? (JsonHelpers.Bool(node, "add_prefix_space", true) ? "always" : "never")) != "never"),

@@ -29,6 +29,18 @@ internal static class JsonHelpers
         throw new TesseraFormatException(path, $"{where}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}");
     }
 
+    /// <summary>The array <paramref name="name"/> of <paramref name="node"/>; an error naming it when it is missing or not an array.</summary>
+    public static JsonArray Array(JsonNode node, string name, string path, string where) =>
+        node[name] as JsonArray ?? throw new TesseraFormatException(path, $"{where} needs a list '{name}'");
+
+    /// <summary>The integer <paramref name="name"/> of <paramref name="node"/>; an error naming it when it is missing or not an integer.</summary>
+    public static int RequiredInt(JsonNode node, string name, string path, string where) =>
+        node[name] is JsonValue v && v.TryGetValue(out int i) ? i : throw new TesseraFormatException(path, $"{where} needs an integer '{name}'");
+
+    /// <summary>The string <paramref name="name"/> of <paramref name="node"/>; an error naming it when it is missing or not a string.</summary>
+    public static string RequiredStr(JsonNode node, string name, string path, string where) =>
+        Str(node, name) ?? throw new TesseraFormatException(path, $"{where} needs a string '{name}'");
+
     public static TesseraFormatException Unsupported(string path, string kind, string type, string supported) =>
         new(path, $"{kind} type '{type}' is not supported (supported: {supported})");
 }

@@ -21,7 +21,7 @@ internal abstract class Normalizer
         string type = JsonHelpers.Type(node, path, "normalizer");
         return type switch
         {
-            "Sequence" => new SequenceNormalizer([.. node["normalizers"]!.AsArray().Select(n => FromJson(n, path)!)]),
+            "Sequence" => new SequenceNormalizer([.. JsonHelpers.Array(node, "normalizers", path, "Sequence normalizer").Select(n => FromJson(n, path)!)]),
             "NFC" => new UnicodeNormalizer(NormalizationForm.FormC),
             "NFD" => new UnicodeNormalizer(NormalizationForm.FormD),
             "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC),

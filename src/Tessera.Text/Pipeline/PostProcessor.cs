@@ -31,7 +31,7 @@ internal sealed class PostProcessor(IReadOnlyList<(int Id, string Token)> before
             case "Sequence":
                 var before = new List<(int, string)>();
                 var after = new List<(int, string)>();
-                foreach (JsonNode? p in node["processors"]!.AsArray())
+                foreach (JsonNode? p in JsonHelpers.Array(node, "processors", path, "Sequence post_processor"))
                 {
                     PostProcessor part = FromJson(p, path);
                     before.AddRange(part.Before);

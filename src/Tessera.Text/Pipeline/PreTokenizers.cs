@@ -28,7 +28,7 @@ internal abstract class PreTokenizer
         string type = JsonHelpers.Type(node, path, "pre_tokenizer");
         return type switch
         {
-            "Sequence" => new SequencePreTokenizer([.. node["pretokenizers"]!.AsArray().Select(n => FromJson(n, path)!)]),
+            "Sequence" => new SequencePreTokenizer([.. JsonHelpers.Array(node, "pretokenizers", path, "Sequence pre_tokenizer").Select(n => FromJson(n, path)!)]),
             "ByteLevel" => new ByteLevelPreTokenizer(JsonHelpers.Bool(node, "add_prefix_space", true), JsonHelpers.Bool(node, "use_regex", true)),
             "Split" => new SplitPreTokenizer(
                 CompileSplitPattern(JsonHelpers.Pattern(node["pattern"], path, "Split pre_tokenizer"), path),

@@ -14,17 +14,27 @@ internal static class TokenizerFiles
         try { root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new TesseraFormatException(path, $"not valid JSON: {e.Message}", e); }
         if (root is not JsonObject obj) throw new TesseraFormatException(path, "expected a JSON object");
-        var added = new List<AddedToken>();
-        foreach (JsonNode? t in obj["added_tokens"]?.AsArray() ?? [])
+        try
         {
-            if (t is null) continue;
-            added.Add(new AddedToken(t["id"]!.GetValue<int>(), t["content"]!.GetValue<string>(), JsonHelpers.Bool(t, "special", false),
-                JsonHelpers.Bool(t, "single_word", false), JsonHelpers.Bool(t, "lstrip", false), JsonHelpers.Bool(t, "rstrip", false),
-                JsonHelpers.Bool(t, "normalized", false)));
+            var added = new List<AddedToken>();
+            foreach (JsonNode? t in obj["added_tokens"] is null ? [] : JsonHelpers.Array(obj, "added_tokens", path, "tokenizer.json"))
+            {
+                if (t is null) continue;
+                int id = JsonHelpers.RequiredInt(t, "id", path, "an added_tokens entry");
+                if (id < 0) throw new TesseraFormatException(path, $"added_tokens: id {id} is negative");
+                added.Add(new AddedToken(id, JsonHelpers.RequiredStr(t, "content", path, "an added_tokens entry"), JsonHelpers.Bool(t, "special", false),
+                    JsonHelpers.Bool(t, "single_word", false), JsonHelpers.Bool(t, "lstrip", false), JsonHelpers.Bool(t, "rstrip", false),
+                    JsonHelpers.Bool(t, "normalized", false)));
+            }
+            return new HfTokenizer(Normalizer.FromJson(obj["normalizer"], path), PreTokenizer.FromJson(obj["pre_tokenizer"], path),
+                TokenModel.FromJson(obj["model"], path), PostProcessor.FromJson(obj["post_processor"], path), Decoder.FromJson(obj["decoder"], path),
+                added, config);
         }
-        return new HfTokenizer(Normalizer.FromJson(obj["normalizer"], path), PreTokenizer.FromJson(obj["pre_tokenizer"], path),
-            TokenModel.FromJson(obj["model"], path), PostProcessor.FromJson(obj["post_processor"], path), Decoder.FromJson(obj["decoder"], path),
-            added, config);
+        catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
+        {
+            // JsonNode's typed reads throw these when a field holds another JSON type than the format says.
+            throw new TesseraFormatException(path, $"a field has an unexpected type or value: {e.Message}", e);
+        }
     }
 
     /// <summary>GPT-2's original files: a byte-level BPE with <c>&lt;|endoftext|&gt;</c> as BOS, EOS and UNK unless the config says otherwise.</summary>
