@@ -32,7 +32,17 @@ static class GenerateCommand
         {
             string folder;
             using (var hub = new HubClient(HubOptions.FromEnvironment()))
-                folder = await hub.GetModelFolderAsync(parse.GetValue(model)!, cancellationToken: cancel);
+            {
+                try
+                {
+                    folder = await hub.GetModelFolderAsync(parse.GetValue(model)!, cancellationToken: cancel);
+                }
+                catch (HubException e)
+                {
+                    throw new HubException($"{parse.GetValue(model)} is not a local folder, so it was looked up on the Hub as a repository id: {e.Message}",
+                        e.RepoId, e.Revision, e.Filename, e.StatusCode, e);
+                }
+            }
             GenerationConfig config = GenerationConfig.Load(folder) with { MaxNewTokens = parse.GetValue(maxNewTokens) };
             bool sampling = config.DoSample;
             if (parse.GetValue(temperature) is double t) { config = config with { Temperature = t }; sampling = true; }

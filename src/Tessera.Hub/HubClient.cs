@@ -143,16 +143,28 @@ public sealed partial class HubClient : IDisposable
     /// A local model folder for <paramref name="pathOrRepo"/>: an existing directory as is, otherwise a repository
     /// reference (<c>org/name</c> or <c>org/name@revision</c>) downloaded with <see cref="SnapshotDownloadAsync"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">Neither an existing folder nor a valid repository id.</exception>
-    /// <exception cref="HubException">The download failed; see <see cref="SnapshotDownloadAsync"/>.</exception>
-    public Task<string> GetModelFolderAsync(string pathOrRepo, IProgress<HubProgress>? progress = null,
+    /// <exception cref="DirectoryNotFoundException">
+    /// No such folder, and the text is a path rather than a repository id (it starts with <c>.</c>, <c>/</c> or <c>~</c>,
+    /// has more than one <c>/</c>, or its first part is an existing local folder, as in <c>runs/typo</c>).
+    /// </exception>
+    /// <exception cref="HubException">There is no local folder of that name and the download failed; see <see cref="SnapshotDownloadAsync"/>.</exception>
+    public async Task<string> GetModelFolderAsync(string pathOrRepo, IProgress<HubProgress>? progress = null,
         IEnumerable<string>? allowPatterns = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pathOrRepo);
-        if (Directory.Exists(pathOrRepo)) return Task.FromResult(Path.GetFullPath(pathOrRepo));
-        if (!RepoReference.TryParse(pathOrRepo, out var reference))
-            throw new ArgumentException($"'{pathOrRepo}' is neither an existing folder nor a repository id like 'org/name[@revision]'.", nameof(pathOrRepo));
-        return SnapshotDownloadAsync(reference.RepoId, reference.Revision, progress, allowPatterns, null, cancellationToken);
+        if (Directory.Exists(pathOrRepo)) return Path.GetFullPath(pathOrRepo);
+        if (LooksLikeLocalPath(pathOrRepo) || !RepoReference.TryParse(pathOrRepo, out var reference))
+            throw new DirectoryNotFoundException($"{pathOrRepo}: the model folder does not exist");
+        return await SnapshotDownloadAsync(reference.RepoId, reference.Revision, progress, allowPatterns, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether <paramref name="text"/> reads as a file-system path rather than <c>org/name[@revision]</c>.</summary>
+    static bool LooksLikeLocalPath(string text)
+    {
+        if (text.Length == 0 || text[0] is '.' or '/' or '~' || Path.IsPathRooted(text) || text.Count(c => c == '/') > 1 || text.Contains('\\'))
+            return true;
+        int slash = text.IndexOf('/');
+        return slash > 0 && Directory.Exists(text[..slash]);
     }
 
     string CachedSnapshotOrThrow(string repoId, string revision, string why, Exception? inner)

@@ -454,7 +454,24 @@ public sealed class HubClientTests
 
         Assert.EndsWith(commit, folder);
         Assert.Equal(commit, File.ReadAllText(Path.Combine(tmp.Path, "models--tessera-test--tiny-model", "refs", "v1")));
-        await Assert.ThrowsAsync<ArgumentException>(() => client.GetModelFolderAsync("../not a repo"));
+        await Assert.ThrowsAsync<DirectoryNotFoundException>(() => client.GetModelFolderAsync("../not a repo"));
+    }
+
+    [Fact]
+    public async Task A_mistyped_local_path_is_a_missing_folder_not_a_hub_lookup()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        using var tmp = new TempDirectory("tessera-hub-");
+        using var client = hub.Client(tmp.Path);
+        Directory.CreateDirectory(Path.Combine(tmp.Path, "runs"));
+        string typo = Path.Combine(Path.GetRelativePath(Environment.CurrentDirectory, tmp.Path), "runs", "typo");
+
+        foreach (string path in new[] { typo, "./runs/typo", "/nowhere/model" })
+        {
+            var e = await Assert.ThrowsAsync<DirectoryNotFoundException>(() => client.GetModelFolderAsync(path));
+            Assert.Contains("does not exist", e.Message);
+        }
+        Assert.DoesNotContain(hub.Requests, r => r.Path.Contains("typo", StringComparison.Ordinal));
     }
 
     [Fact]
