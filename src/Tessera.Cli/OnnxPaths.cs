@@ -49,6 +49,31 @@ static class OnnxPaths
         }
     }
 
+    /// <summary>
+    /// Copies every file of an ONNX folder except the graphs themselves (<c>*.onnx</c>, their external data, <c>*.ort</c>)
+    /// into <paramref name="toFolder"/>: config, generation config, tokenizer and card travel with a quantized copy, so
+    /// the copy is used exactly like the original.
+    /// </summary>
+    public static void CopyCompanionFiles(string fromFolder, string toFolder)
+    {
+        if (Path.GetFullPath(fromFolder).TrimEnd('/') == Path.GetFullPath(toFolder).TrimEnd('/')) return;
+        foreach (string source in Directory.EnumerateFiles(fromFolder))
+        {
+            string name = Path.GetFileName(source);
+            if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".ort", StringComparison.OrdinalIgnoreCase)
+                || name.Contains(".onnx.", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase))
+                continue;
+            AtomicCopy(source, Path.Combine(toFolder, name));
+        }
+    }
+
+    static void AtomicCopy(string source, string destination)
+    {
+        string temp = destination + $".{Guid.NewGuid():N}.tessera-tmp";
+        File.Copy(source, temp);
+        File.Move(temp, destination, overwrite: true);
+    }
+
     /// <summary>Bytes as text: <c>1.23 MB</c>, <c>456.7 KB</c>.</summary>
     public static string Size(long bytes) => bytes >= 1_000_000 ? $"{bytes / 1e6:0.00} MB" : $"{bytes / 1e3:0.0} KB";
 }

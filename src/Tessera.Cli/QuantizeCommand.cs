@@ -35,7 +35,7 @@ static class QuantizeCommand
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? defaultOut);
             var options = new DynamicQuantizationOptions { Form = Enum.Parse<QuantizedMatMulForm>(parse.GetValue(form)!, ignoreCase: true), BlockSize = parse.GetValue(blockSize) };
             var report = DynamicQuantizer.Quantize(source, file, options);
-            if (outFolder is not null && Directory.Exists(path)) OnnxPaths.CopyFolderFiles(path, outFolder);
+            if (outFolder is not null && Directory.Exists(path)) OnnxPaths.CopyCompanionFiles(path, outFolder);
 
             var console = parse.InvocationConfiguration.Output;
             console.WriteLine($"wrote {Path.GetFullPath(file)}");
