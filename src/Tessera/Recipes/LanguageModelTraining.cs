@@ -58,7 +58,7 @@ public static class LanguageModelTraining
         long warmup = Math.Min(100, Math.Max(1, options.MaxSteps / 10));
         using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup);
         var curve = new LossCurve();
-        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
+        var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log, unit: "tokens", unitsPerExample: options.BlockSize);
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"));
         var trainer = new Trainer(new TrainerOptions
         {
