@@ -48,14 +48,18 @@ internal static class OnnxFileWriter
         }
     }
 
-    /// <summary>Moves every initializer's raw_data into <paramref name="dataPath"/> (64-byte aligned) and points the initializer at it.</summary>
+    /// <summary>
+    /// Moves the raw_data of every initializer of at least <see cref="OnnxExternalData.InlineBelowBytes"/> into
+    /// <paramref name="dataPath"/> (64-byte aligned) and points the initializer at it. Smaller ones (shape constants,
+    /// scalars, biases) stay inline: ONNX Runtime reads shape inputs during shape inference, before external data.
+    /// </summary>
     static void MoveToExternal(ModelProto model, string dataPath, string location)
     {
         using var data = new FileStream(dataPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         Span<byte> zeros = stackalloc byte[Alignment];
         foreach (var tensor in model.Graph.Initializer)
         {
-            if (tensor.RawData.Length == 0) continue;
+            if (tensor.RawData.Length < OnnxExternalData.InlineBelowBytes) continue;
             long pad = (Alignment - data.Position % Alignment) % Alignment;
             data.Write(zeros[..(int)pad]);
             long offset = data.Position;
