@@ -73,8 +73,8 @@ static class ExportCommand
         string outDir = OutputFolder(folder, output);
         using var model = AutoModelForCausalLM.FromPretrained(folder);
         var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Opset = opset, Verify = verify, OrtFusedAttention = fusedAttention });
-        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
-        writer.WriteLine($"decoder with past key/values, opset {opset}: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {opset}");
+        writer.WriteLine($"decoder with past key/values: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.PrefillMaxAbs is { } p && report.DecodeMaxAbs is { } q
             ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: prefill {p:0.0e+00}, decode step {q:0.0e+00}")
             : "not verified (--no-verify)");
@@ -89,8 +89,8 @@ static class ExportCommand
             : architectures.Contains("BertForSequenceClassification") ? AutoModelForSequenceClassification.FromPretrained(folder)
             : AutoModel.FromPretrained(folder);
         var report = EncoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Opset = opset, Verify = verify });
-        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
-        writer.WriteLine($"{model.GetType().Name} encoder, opset {opset}: outputs {string.Join(", ", report.OutputNames)}; copied {string.Join(", ", report.CopiedFiles)}");
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {opset}");
+        writer.WriteLine($"{model.GetType().Name} encoder: outputs {string.Join(", ", report.OutputNames)}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.MaxAbs is { } m
             ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: {m:0.0e+00}")
             : "not verified (--no-verify)");
