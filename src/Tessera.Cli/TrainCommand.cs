@@ -12,7 +12,7 @@ static class TrainCommand
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
         model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
-        var config = new Option<string?>("--config") { Description = "Architecture config.json to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
+        var config = new Option<string?>("--config") { Description = "Architecture config.json (or a model folder with one) to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" }.PositiveFinite();
@@ -42,7 +42,7 @@ static class TrainCommand
             var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
             {
                 Model = parse.GetValue(model)!,
-                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(path) : null,
+                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(ConfigFile(path)) : null,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 LearningRate = parse.GetValue(lr),
@@ -67,4 +67,10 @@ static class TrainCommand
         command.Subcommands.Add(TrainLmCommand.Create());
         return command;
     }
+
+    /// <summary>--config names a config.json, or a model folder that has one.</summary>
+    static string ConfigFile(string path) =>
+        !Directory.Exists(path) ? path
+        : File.Exists(Path.Combine(path, "config.json")) ? Path.Combine(path, "config.json")
+        : throw new UsageException($"--config {path} is a folder without a config.json; expected a config.json file or a model folder");
 }

@@ -35,6 +35,7 @@ public class ErrorHandlingTests : IDisposable
     [InlineData("--limit-train must be at least 1 (got -5)", "train", "fashion-mnist", "--limit-train", "-5")]
     [InlineData("--val-size must be at least 0 (got -1)", "train", "fashion-mnist", "--val-size", "-1")]
     [InlineData("--epochs", "train", "fashion-mnist", "--epochs", "five")]
+    [InlineData("--config /proc is a folder without a config.json", "train", "fashion-mnist", "--config", "/proc")]
     [InlineData("--no-such-flag", "train", "fashion-mnist", "--no-such-flag")]
     [InlineData("transformer", "train", "fashion-mnist", "--model", "transformer")]
     [InlineData("--lr must be a finite number above 0 (got NaN)", "train", "lm", "--lr", "NaN")]
