@@ -14,8 +14,9 @@ using static TorchSharp.torch;
 namespace Tessera.Recipes;
 
 /// <summary>
-/// The end-to-end Fashion-MNIST story: load the data, build the model, train with checkpoints and logs,
-/// evaluate on the test set and write a model folder with a model card. What <c>tessera train fashion-mnist</c> runs.
+/// The end-to-end Fashion-MNIST story: load the data, hold out validation images from the training set, build the
+/// model, train with checkpoints and logs, evaluate the last epoch's weights on the test set (only then, only for the
+/// report) and write a model folder with a model card. What <c>tessera train fashion-mnist</c> runs.
 /// </summary>
 public static class FashionMnistTraining
 {
