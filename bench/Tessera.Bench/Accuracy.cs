@@ -17,6 +17,7 @@ static class Accuracy
             LabelSmoothing = labelSmoothing,
             Config = widths is null ? null : new Models.ResNetConfig { Widths = widths.Split(',').Select(int.Parse).ToArray() },
             Seed = seed,
+            ValidationSize = 0, // all 60,000 training images, as the table in bench/README.md and the PyTorch reference
             OutputDir = Path.Combine("bench/results", $"run-{model}"),
             Threads = threads is null ? null : int.Parse(threads),
             PlainProgress = true,

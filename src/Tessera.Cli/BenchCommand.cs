@@ -21,9 +21,9 @@ static class BenchCommand
         var model = new Argument<string>("model") { Description = "Model folder (config.json + model.safetensors), or an .onnx file or a folder with model.onnx" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,32,256" };
         var json = new Option<bool>("--json") { Description = "Print a JSON document instead of the table" };
-        var iterations = new Option<int>("--iterations") { Description = "Timed calls per backend and batch size", DefaultValueFactory = _ => 100 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed calls per backend and batch size before timing", DefaultValueFactory = _ => 10 };
-        var threads = new Option<int?>("--threads") { Description = "Threads for every backend (libtorch threads, ONNX Runtime intra-op threads) [default: libtorch's default]" };
+        var iterations = new Option<int>("--iterations") { Description = "Timed calls per backend and batch size", DefaultValueFactory = _ => 100 }.AtLeast(1);
+        var warmup = new Option<int>("--warmup") { Description = "Untimed calls per backend and batch size before timing", DefaultValueFactory = _ => 10 }.AtLeast(0);
+        var threads = new Option<int?>("--threads") { Description = "Threads for every backend (libtorch threads, ONNX Runtime intra-op threads) [default: libtorch's default]" }.AtLeast(1);
         var command = new Command("bench", "Inference latency (p50/p95/p99) and throughput: TorchSharp eager vs ONNX Runtime fp32 vs ONNX Runtime int8, per batch size")
         {
             model, batches, json, iterations, warmup, threads,
@@ -32,11 +32,8 @@ static class BenchCommand
         {
             var sizes = ParseBatches(parse.GetValue(batches)!);
             int n = parse.GetValue(iterations), w = parse.GetValue(warmup);
-            if (n < 1) throw new ArgumentException($"--iterations must be at least 1 (got {n})");
-            if (w < 0) throw new ArgumentException($"--warmup must not be negative (got {w})");
             int previousThreads = get_num_threads();
             int t = parse.GetValue(threads) ?? previousThreads;
-            if (t < 1) throw new ArgumentException($"--threads must be at least 1 (got {t})");
             set_num_threads(t);
             try
             {
@@ -62,7 +59,7 @@ static class BenchCommand
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var sizes = parts.Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int b) && b > 0 ? b : -1).ToArray();
-        if (sizes.Length == 0 || sizes.Contains(-1)) throw new ArgumentException($"--batch must be positive integers separated by commas, like 1,32,256 (got '{text}')");
+        if (sizes.Length == 0 || sizes.Contains(-1)) throw new UsageException($"--batch must be positive integers separated by commas, like 1,32,256 (got '{text}')");
         return sizes;
     }
 
@@ -104,16 +101,16 @@ static class BenchCommand
             }
 
             var spec = fp32.Inputs.Count == 1 && fp32.Inputs[0].DataType == TensorDataType.Float32 ? fp32.Inputs[0]
-                : throw new InvalidOperationException($"bench needs a model with one float input; {onnxPath} has: {fp32.Describe()}");
+                : throw new OnnxModelException(onnxPath, $"bench needs a model with one float input; the model has: {fp32.Describe()}");
             if (spec.Dims.Skip(1).Any(d => d < 0))
-                throw new InvalidOperationException($"bench needs fixed input dims except the batch; {onnxPath} has {spec}");
+                throw new OnnxModelException(onnxPath, $"bench needs fixed input dims except the batch; the model has {spec}");
 
             var rows = new List<Row>();
             foreach (int batch in batches)
             {
                 long[] shape = [batch, .. spec.Dims.Skip(1)];
                 if (spec.Dims[0] >= 0 && spec.Dims[0] != batch)
-                    throw new InvalidOperationException($"{onnxPath} has a fixed batch of {spec.Dims[0]}; --batch {batch} does not fit");
+                    throw new UsageException($"--batch {batch}: {onnxPath} has a fixed batch of {spec.Dims[0]}");
                 var owned = new List<IDisposable>();
                 try
                 {

@@ -17,7 +17,7 @@ static class ExportCommand
         {
             Description = "Output .onnx file, or a folder (ending in / or existing) that gets model.onnx plus config.json and preprocessor_config.json [default: <model>/model.onnx]",
         };
-        var opset = new Option<int>("--opset") { Description = "ONNX opset (at least 17)", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset };
+        var opset = new Option<int>("--opset") { Description = "ONNX opset (at least 17), for every kind of model folder", DefaultValueFactory = _ => OnnxGraphBuilder.DefaultOpset }.AtLeast(17);
         var noVerify = new Option<bool>("--no-verify") { Description = "Skip running the graph in ONNX Runtime against TorchSharp before writing it" };
         var fusedAttention = new Option<bool>("--ort-fused-attention")
         {
@@ -33,9 +33,9 @@ static class ExportCommand
             if (TransformersModelType(folder) is { } modelType)
             {
                 if (AutoModelForCausalLM.SupportedModelTypes.Contains(modelType))
-                    ExportDecoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.GetValue(fusedAttention), parse.InvocationConfiguration.Output);
+                    ExportDecoder(folder, parse.GetValue(output), parse.GetValue(opset), !parse.GetValue(noVerify), parse.GetValue(fusedAttention), parse.InvocationConfiguration.Output);
                 else
-                    ExportEncoder(folder, parse.GetValue(output), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
+                    ExportEncoder(folder, parse.GetValue(output), parse.GetValue(opset), !parse.GetValue(noVerify), parse.InvocationConfiguration.Output);
                 return 0;
             }
             Models.ModelFolder.Open(folder); // a missing or malformed folder fails before --out's folder is created
@@ -68,12 +68,12 @@ static class ExportCommand
     }
 
     /// <summary>A causal LM goes to a folder (model.onnx with past key/values + config and tokenizer files) [default: &lt;model&gt;/onnx].</summary>
-    static void ExportDecoder(string folder, string? output, bool verify, bool fusedAttention, TextWriter writer)
+    static void ExportDecoder(string folder, string? output, int opset, bool verify, bool fusedAttention, TextWriter writer)
     {
         string outDir = OutputFolder(folder, output);
         using var model = AutoModelForCausalLM.FromPretrained(folder);
-        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify, OrtFusedAttention = fusedAttention });
-        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
+        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Opset = opset, Verify = verify, OrtFusedAttention = fusedAttention });
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {opset}");
         writer.WriteLine($"decoder with past key/values: {report.NumLayers} layers, {report.KeyValueHeads} kv heads x {report.HeadDim}, vocab {report.VocabSize}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.PrefillMaxAbs is { } p && report.DecodeMaxAbs is { } q
             ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: prefill {p:0.0e+00}, decode step {q:0.0e+00}")
@@ -81,15 +81,15 @@ static class ExportCommand
     }
 
     /// <summary>A BERT folder becomes the head its <c>architectures</c> names (masked LM, sequence classification, else the bare encoder).</summary>
-    static void ExportEncoder(string folder, string? output, bool verify, TextWriter writer)
+    static void ExportEncoder(string folder, string? output, int opset, bool verify, TextWriter writer)
     {
         string outDir = OutputFolder(folder, output);
         var architectures = AutoConfig.FromPretrained(folder).Architectures ?? [];
         using PreTrainedModel model = architectures.Contains("BertForMaskedLM") ? AutoModelForMaskedLM.FromPretrained(folder)
             : architectures.Contains("BertForSequenceClassification") ? AutoModelForSequenceClassification.FromPretrained(folder)
             : AutoModel.FromPretrained(folder);
-        var report = EncoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Verify = verify });
-        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}");
+        var report = EncoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = folder, Opset = opset, Verify = verify });
+        writer.WriteLine($"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {opset}");
         writer.WriteLine($"{model.GetType().Name} encoder: outputs {string.Join(", ", report.OutputNames)}; copied {string.Join(", ", report.CopiedFiles)}");
         writer.WriteLine(report.MaxAbs is { } m
             ? string.Create(CultureInfo.InvariantCulture, $"max abs error vs TorchSharp: {m:0.0e+00}")

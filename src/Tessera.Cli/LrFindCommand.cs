@@ -16,10 +16,10 @@ static class LrFindCommand
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
         model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
-        var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 };
-        var start = new Option<double>("--start-lr") { Description = "First learning rate of the sweep", DefaultValueFactory = _ => 1e-7 };
-        var end = new Option<double>("--end-lr") { Description = "Last learning rate of the sweep", DefaultValueFactory = _ => 10 };
-        var iterations = new Option<int>("--iterations") { Description = "Sweep steps", DefaultValueFactory = _ => 100 };
+        var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var start = new Option<double>("--start-lr") { Description = "First learning rate of the sweep", DefaultValueFactory = _ => 1e-7 }.PositiveFinite();
+        var end = new Option<double>("--end-lr") { Description = "Last learning rate of the sweep", DefaultValueFactory = _ => 10 }.PositiveFinite();
+        var iterations = new Option<int>("--iterations") { Description = "Sweep steps", DefaultValueFactory = _ => 100 }.AtLeast(2);
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for lr_find.png and lr_find.csv", DefaultValueFactory = _ => "runs/lr-find" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };

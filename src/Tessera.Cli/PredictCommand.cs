@@ -9,7 +9,7 @@ static class PredictCommand
     {
         var modelDir = new Argument<string>("model") { Description = "Model folder" };
         var image = new Argument<string>("image") { Description = "Image file (PNG, JPEG, ...)" };
-        var top = new Option<int>("--top") { Description = "How many classes to print", DefaultValueFactory = _ => 3 };
+        var top = new Option<int>("--top") { Description = "How many classes to print", DefaultValueFactory = _ => 3 }.AtLeast(1);
         var command = new Command("predict", "Classify an image with a model folder; prints the top classes with probabilities") { modelDir, image, top };
         command.SetAction(parse =>
         {

@@ -12,22 +12,26 @@ static class TrainCommand
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
         model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
-        var config = new Option<string?>("--config") { Description = "Architecture config.json to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 };
-        var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 };
-        var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" };
+        var config = new Option<string?>("--config") { Description = "Architecture config.json (or a model folder with one) to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 }.AtLeast(1);
+        var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 }.AtLeast(1);
+        var lr = new Option<double?>("--lr") { Description = "Learning rate [default: 1e-3 with Adam; resnet 3e-3 peak of one-cycle AdamW]" }.PositiveFinite();
         var schedule = new Option<string?>("--schedule") { Description = "LR schedule: none, cosine or onecycle [default: cosine (5% warmup) for cnn/mlp, onecycle for resnet]" };
         schedule.AcceptOnlyFromAmong("none", "cosine", "onecycle");
-        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss [default: 0.1 for cnn/mlp, 0 for resnet]" };
+        var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing of the cross-entropy loss [default: 0.1 for cnn/mlp, 0 for resnet]" }.Fraction();
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Output folder (model/, checkpoints/, metrics.csv, events/)", DefaultValueFactory = _ => "runs/fashion-mnist" };
-        var limit = new Option<int?>("--limit-train") { Description = "Train on the first N images only" };
+        var limit = new Option<int?>("--limit-train") { Description = "Train on the first N training images only (after the validation images are held out)" }.AtLeast(1);
         var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "cpu" };
         var augment = new Option<bool?>("--augment") { Description = "Random crop + flip [default: on for resnet]" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
-        var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" };
-        var valSize = new Option<int>("--val-size") { Description = "Hold out N training images for validation [default: 0 = validate on the test set]", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
+        var valSize = new Option<int>("--val-size")
+        {
+            Description = "Training images held out (from the end of the training set) for validation and the best checkpoint; the test set only gives the final report; 0 = no validation",
+            DefaultValueFactory = _ => FashionMnistTrainingOptions.DefaultValidationSize,
+        }.AtLeast(0);
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
@@ -38,7 +42,7 @@ static class TrainCommand
             var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
             {
                 Model = parse.GetValue(model)!,
-                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(path) : null,
+                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(ConfigFile(path)) : null,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 LearningRate = parse.GetValue(lr),
@@ -63,4 +67,10 @@ static class TrainCommand
         command.Subcommands.Add(TrainLmCommand.Create());
         return command;
     }
+
+    /// <summary>--config names a config.json, or a model folder that has one.</summary>
+    static string ConfigFile(string path) =>
+        !Directory.Exists(path) ? path
+        : File.Exists(Path.Combine(path, "config.json")) ? Path.Combine(path, "config.json")
+        : throw new UsageException($"--config {path} is a folder without a config.json; expected a config.json file or a model folder");
 }

@@ -13,16 +13,16 @@ static class TrainLmCommand
         model.AcceptOnlyFromAmong([.. LanguageModelTraining.Models]);
         var tokenizer = new Option<string>("--tokenizer") { Description = "Vocabulary: byte (one id per byte, 257 ids) or gpt2 (GPT-2's BPE, 50257 ids)", DefaultValueFactory = _ => defaults.Tokenizer };
         tokenizer.AcceptOnlyFromAmong([.. LanguageModelTraining.Tokenizers]);
-        var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
-        var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize };
-        var block = new Option<int>("--block-size") { Description = "Tokens per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate };
-        var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps", DefaultValueFactory = _ => defaults.ValidateEvery };
-        var limit = new Option<int?>("--limit-chars") { Description = "Use only the first N characters of text [default: all]" };
+        var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps }.AtLeast(1);
+        var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize }.AtLeast(1);
+        var block = new Option<int>("--block-size") { Description = "Tokens per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize }.AtLeast(1);
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate }.PositiveFinite();
+        var validateEvery = new Option<int>("--validate-every") { Description = "Validate every N steps", DefaultValueFactory = _ => defaults.ValidateEvery }.AtLeast(1);
+        var limit = new Option<int?>("--limit-chars") { Description = "Use only the first N characters of text [default: all]" }.AtLeast(1);
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
         var output = new Option<string>("--out") { Description = "Output folder (model/, metrics.csv)", DefaultValueFactory = _ => defaults.OutputDir };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
-        var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" };
+        var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
             data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads,

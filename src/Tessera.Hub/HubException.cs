@@ -3,7 +3,7 @@ using System.Net;
 namespace Tessera.Hub;
 
 /// <summary>A hub request or a cache lookup failed; subclasses say why, and the message names the repository, revision and file.</summary>
-public class HubException : Exception
+public class HubException : TesseraException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What went wrong and what to do about it.</param>

@@ -13,7 +13,7 @@ public sealed partial class OnnxModel
     /// probability distribution. Reuses pooled pinned buffers, so repeated calls allocate little more than the result.
     /// </summary>
     /// <exception cref="ArgumentException">The pixel count is not <c>channels * height * width</c>, or the channels differ from the model's.</exception>
-    /// <exception cref="InvalidOperationException">The model does not take one float image input or return float scores.</exception>
+    /// <exception cref="OnnxModelException">The model does not take one float image input or return float scores.</exception>
     public float[] PredictProbabilities(float[] pixels01, int height, int width, int channels)
     {
         ArgumentNullException.ThrowIfNull(pixels01);
@@ -25,7 +25,7 @@ public sealed partial class OnnxModel
     /// see <see cref="PredictProbabilities(float[], int, int, int)"/>. Row <c>i</c> of the result belongs to image <c>i</c>.
     /// </summary>
     /// <exception cref="ArgumentException">The pixel count is not <c>batch * channels * height * width</c>, or the channels differ from the model's.</exception>
-    /// <exception cref="InvalidOperationException">The model does not take one float image input or return float scores.</exception>
+    /// <exception cref="OnnxModelException">The model does not take one float image input or return float scores.</exception>
     public float[][] PredictProbabilities(ReadOnlySpan<float> pixels01, int batch, int height, int width, int channels)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -88,7 +88,7 @@ public sealed partial class OnnxModel
     /// <see cref="PredictProbabilities(ReadOnlySpan{float}, int, int, int, int)"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The byte count is not <c>batch * channels * height * width</c>, or the channels differ from the model's.</exception>
-    /// <exception cref="InvalidOperationException">The model does not take one float image input or return float scores.</exception>
+    /// <exception cref="OnnxModelException">The model does not take one float image input or return float scores.</exception>
     public float[][] PredictProbabilities(ReadOnlySpan<byte> pixels, int batch, int height, int width, int channels)
     {
         float scale = (float)(Preprocessing?.RescaleFactor ?? 1.0 / 255);
@@ -103,13 +103,13 @@ public sealed partial class OnnxModel
     /// or are the class index as text when the model has none.
     /// </summary>
     /// <exception cref="ArgumentException">The image size is wrong or <paramref name="topK"/> is not positive.</exception>
-    /// <exception cref="InvalidOperationException">The model's image size is unknown (no preprocessing and dynamic dims).</exception>
+    /// <exception cref="OnnxModelException">The model's image size is unknown (no preprocessing and dynamic dims).</exception>
     public IReadOnlyList<(string Label, float Probability)> Classify(ReadOnlySpan<float> image, int topK) =>
         ClassifyBatch(image, 1, topK)[0];
 
     /// <summary>Like <see cref="Classify"/> for <paramref name="batch"/> images stored one after another.</summary>
     /// <exception cref="ArgumentException">The image size is wrong or <paramref name="topK"/> is not positive.</exception>
-    /// <exception cref="InvalidOperationException">The model's image size is unknown (no preprocessing and dynamic dims).</exception>
+    /// <exception cref="OnnxModelException">The model's image size is unknown (no preprocessing and dynamic dims).</exception>
     public IReadOnlyList<IReadOnlyList<(string Label, float Probability)>> ClassifyBatch(ReadOnlySpan<float> images, int batch, int topK)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(topK);
@@ -129,9 +129,9 @@ public sealed partial class OnnxModel
     ImageInputLayout ImageLayout(int? height, int? width, int? channels)
     {
         if (Inputs.Count != 1 || Inputs[0].DataType != TensorDataType.Float32 || Inputs[0].Rank is < 2 or > 4)
-            throw new InvalidOperationException($"Image prediction needs a model with one float input of rank 2 to 4 ([batch, features], [batch, h, w] or [batch, c, h, w]); {Path} has: {InputValidator.Describe(Inputs)}.");
+            throw new OnnxModelException(Path, $"image prediction needs a model with one float input of rank 2 to 4 ([batch, features], [batch, h, w] or [batch, c, h, w]); the model has: {InputValidator.Describe(Inputs)}.");
         if (Outputs.Count == 0 || Outputs[0].DataType != TensorDataType.Float32)
-            throw new InvalidOperationException($"Image prediction needs float scores as the first output; {Path} has: {string.Join(", ", Outputs)}.");
+            throw new OnnxModelException(Path, $"image prediction needs float scores as the first output; the model has: {string.Join(", ", Outputs)}.");
         var spec = Inputs[0];
         var pre = Preprocessing;
         int? Dim(int axis) => spec.Dims[axis] >= 0 ? (int)spec.Dims[axis] : null;
@@ -155,14 +155,14 @@ public sealed partial class OnnxModel
                 h = pre?.Height ?? height ?? (features is null ? throw UnknownSize() : 1);
                 w = pre?.Width ?? width ?? features!.Value;
                 if (features is { } f && f != c * h * w)
-                    throw new InvalidOperationException($"{Path}: input {spec} takes {f} features, not a {c}x{h}x{w} image.");
+                    throw new OnnxModelException(Path, $"input {spec} takes {f} features, not a {c}x{h}x{w} image.");
                 break;
         }
         return new ImageInputLayout(spec.Rank, c, h, w, fixedBatch);
     }
 
-    InvalidOperationException UnknownSize() =>
-        new($"{Path}: the image size the model takes is unknown (dynamic input dims and no preprocessing config): {InputValidator.Describe(Inputs)}.");
+    OnnxModelException UnknownSize() =>
+        new(Path, $"the image size the model takes is unknown (dynamic input dims and no preprocessing config): {InputValidator.Describe(Inputs)}.");
 
     InferenceBuffers RentImageBuffers(int batch, ImageInputLayout layout)
     {

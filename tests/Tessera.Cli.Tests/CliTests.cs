@@ -84,6 +84,38 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Train_validates_on_images_held_out_from_the_training_set_not_on_the_test_set()
+    {
+        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
+        string outDir = Path.Combine(temp.Path, "held-out");
+        var (code, _, err) = Run("train", "fashion-mnist", "--model", "mlp", "--epochs", "1", "--limit-train", "3000", "--out", outDir, "--seed", "2");
+        Assert.True(code == 0, err);
+        string card = File.ReadAllText(Path.Combine(outDir, "model", "README.md"));
+        Assert.Contains("5000 held out from the end of the training set for validation", card);
+
+        // The logged val_acc is the saved (last-epoch) model's accuracy on training images 55,000-59,999, computed here
+        // independently; the test set gives a different number.
+        var header = File.ReadLines(Path.Combine(outDir, "metrics.csv")).First().Split(',');
+        int column = Array.IndexOf(header, "val_acc");
+        Assert.True(column > 0, string.Join(",", header));
+        double logged = File.ReadLines(Path.Combine(outDir, "metrics.csv")).Skip(1).Select(l => l.Split(','))
+            .Where(cells => cells.Length > column && cells[column] != "").Select(cells => double.Parse(cells[column], System.Globalization.CultureInfo.InvariantCulture)).Last();
+        using var predictor = Tessera.Tasks.ImagePredictor.Load(Path.Combine(outDir, "model"));
+        using var train = FashionMnist.Load(train: true);
+        using var heldOut = new TensorDataset(train.Inputs.narrow(0, 55_000, 5_000), train.Targets.narrow(0, 55_000, 5_000));
+        using var test = FashionMnist.Load(train: false);
+        Assert.Equal(predictor.Evaluate(heldOut).Accuracy, logged, 4);
+        Assert.NotEqual(predictor.Evaluate(test).Accuracy, logged, 4);
+
+        // --val-size 0: no validation at all (and no best checkpoint), the test set still only reports.
+        string none = Path.Combine(temp.Path, "no-val");
+        (code, _, err) = Run("train", "fashion-mnist", "--model", "mlp", "--epochs", "1", "--limit-train", "1000", "--val-size", "0", "--out", none);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("val_acc", File.ReadLines(Path.Combine(none, "metrics.csv")).First());
+        Assert.Contains("no validation", File.ReadAllText(Path.Combine(none, "model", "README.md")));
+    }
+
+    [Fact]
     public void Resume_continues_a_run_from_its_last_checkpoint()
     {
         if (!Directory.Exists(FashionMnist.DefaultRoot)) return;

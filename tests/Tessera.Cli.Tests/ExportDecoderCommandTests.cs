@@ -34,6 +34,27 @@ public class ExportDecoderCommandTests : IDisposable
     }
 
     [Fact]
+    public void Opset_applies_to_causal_LM_folders_and_below_17_is_an_argument_error()
+    {
+        string folder = Path.Combine(temp.Path, "model-opset");
+        TorchSharp.torch.manual_seed(3);
+        using (var model = new LlamaForCausalLM(new LlamaConfig { VocabSize = 300, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 1, MaxPositionEmbeddings = 64 }))
+            model.SavePretrained(folder);
+        string outDir = Path.Combine(temp.Path, "opset-18") + "/";
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.True(Cli.Run(["export", folder, "--out", outDir, "--opset", "18"], output, error) == 0, error.ToString());
+        Assert.Contains("opset 18", output.ToString());
+        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(outDir, "model.onnx")));
+        Assert.Equal(18, graph.OpsetImport.Single(o => o.Domain == "").Version);
+
+        error = new StringWriter();
+        Assert.Equal(2, Cli.Run(["export", folder, "--out", Path.Combine(temp.Path, "opset-16") + "/", "--opset", "16"], new StringWriter(), error));
+        Assert.Equal("error: --opset must be at least 17 (got 16)", error.ToString().Trim());
+        Assert.False(Directory.Exists(Path.Combine(temp.Path, "opset-16")));
+    }
+
+    [Fact]
     public void Fused_attention_export_generates_the_same_greedy_ids_as_the_standard_export()
     {
         string folder = Path.Combine(temp.Path, "model-fused");

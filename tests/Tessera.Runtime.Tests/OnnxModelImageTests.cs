@@ -109,7 +109,7 @@ public class OnnxModelImageTests
     {
         if (!TestModels.Available) return;
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
-        var e = Assert.Throws<InvalidOperationException>(() => model.PredictProbabilities(new float[3], 1, 1, 3));
+        var e = Assert.Throws<OnnxModelException>(() => model.PredictProbabilities(new float[3], 1, 1, 3));
         Assert.Contains("one float input", e.Message);
     }
 

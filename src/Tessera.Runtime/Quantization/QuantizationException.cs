@@ -2,9 +2,9 @@ namespace Tessera.Runtime.Quantization;
 
 /// <summary>
 /// A model cannot be quantized as asked: it is already quantized, it has nothing to quantize, or it uses a form the
-/// quantizer does not handle. Derives from <see cref="InvalidOperationException"/>, so callers that catch that still work.
+/// quantizer does not handle.
 /// </summary>
-public class QuantizationException : InvalidOperationException
+public class QuantizationException : TesseraRuntimeException
 {
     /// <summary>Creates the exception for <paramref name="path"/> (the model file, when there is one).</summary>
     public QuantizationException(string? path, string message, Exception? inner = null)

@@ -1,7 +1,7 @@
 namespace Tessera.Data;
 
 /// <summary>A dataset's files are not where they were looked for; the message names the directory and how to install them.</summary>
-public class DatasetNotFoundException : Exception
+public class DatasetNotFoundException : TesseraException
 {
     /// <summary>Creates the exception for a dataset missing from <paramref name="directory"/>.</summary>
     public DatasetNotFoundException(string directory, string message, Exception? inner = null)

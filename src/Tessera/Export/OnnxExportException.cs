@@ -6,7 +6,7 @@ namespace Tessera.Export;
 /// When a module is at fault the message starts with its path in the model, e.g.
 /// <c>encoder.blocks.3.attn: MyAttention has no ONNX emitter</c>.
 /// </summary>
-public class OnnxExportException : Exception
+public class OnnxExportException : TesseraException
 {
     /// <summary>Creates the exception with a message that says what went wrong and where.</summary>
     /// <param name="message">The full message.</param>

@@ -16,6 +16,12 @@ public sealed record TransformerExportOptions
     /// </summary>
     public string? SourceFolder { get; init; }
 
+    /// <summary>
+    /// The default-domain ONNX opset the graph declares (default <see cref="OnnxGraphBuilder.DefaultOpset"/>, 17; at
+    /// least 17 for LayerNormalization). From 18 on, reductions take their axes as an input, as that opset requires.
+    /// </summary>
+    public int Opset { get; init; } = OnnxGraphBuilder.DefaultOpset;
+
     /// <summary>Store weights in <c>model.onnx.data</c>; null (default) does so only past 1.5 GB, below protobuf's 2 GB limit.</summary>
     public bool? ExternalData { get; init; }
 

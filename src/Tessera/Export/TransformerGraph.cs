@@ -13,9 +13,9 @@ internal class TransformerGraph
     readonly Dictionary<string, Tensor> weights;
     readonly Dictionary<string, string> added = new(StringComparer.Ordinal);
 
-    public TransformerGraph(TorchSharp.torch.nn.Module model)
+    public TransformerGraph(TorchSharp.torch.nn.Module model, int opset)
     {
-        Builder = new OnnxGraphBuilder(model.GetType().Name);
+        Builder = new OnnxGraphBuilder(model.GetType().Name, opset);
         weights = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
     }
 
@@ -33,6 +33,12 @@ internal class TransformerGraph
         added[key] = result;
         return result;
     }
+
+    /// <summary>ReduceMean over the last axis, keeping it: axes as an attribute up to opset 17, as an input from opset 18.</summary>
+    public string ReduceMeanLastAxis(string x, string name) =>
+        Builder.Opset >= 18
+            ? Builder.Apply("ReduceMean", [x, Longs(name + "/axes", false, -1)], name, Attr("keepdims", 1L))
+            : Builder.Apply("ReduceMean", [x], name, Attr("axes", new long[] { -1 }), Attr("keepdims", 1L));
 
     /// <summary>Whether the state dict has <paramref name="name"/>.</summary>
     public bool HasWeight(string name) => weights.ContainsKey(name);

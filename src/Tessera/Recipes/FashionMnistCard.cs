@@ -22,7 +22,7 @@ internal static class FashionMnistCard
                 "describes the architecture and `preprocessor_config.json` the input normalization.",
             Dataset =
                 $"Fashion-MNIST (Debian package `dataset-fashion-mnist`): {trainCount} training images; " +
-                (valCount > 0 ? $"{valCount} held out from the end of the training set for validation; " : "validation on the test set; ") +
+                (valCount > 0 ? $"{valCount} held out from the end of the training set for validation; " : "no validation; ") +
                 "evaluated on the 10,000-image test set with the last epoch's weights.",
             TrainingDate = DateTimeOffset.UtcNow,
         };

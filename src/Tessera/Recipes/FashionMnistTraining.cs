@@ -14,8 +14,9 @@ using static TorchSharp.torch;
 namespace Tessera.Recipes;
 
 /// <summary>
-/// The end-to-end Fashion-MNIST story: load the data, build the model, train with checkpoints and logs,
-/// evaluate on the test set and write a model folder with a model card. What <c>tessera train fashion-mnist</c> runs.
+/// The end-to-end Fashion-MNIST story: load the data, hold out validation images from the training set, build the
+/// model, train with checkpoints and logs, evaluate the last epoch's weights on the test set (only then, only for the
+/// report) and write a model folder with a model card. What <c>tessera train fashion-mnist</c> runs.
 /// </summary>
 public static class FashionMnistTraining
 {
@@ -26,6 +27,8 @@ public static class FashionMnistTraining
         var clock = Stopwatch.StartNew();
         if (options.Epochs < 1) throw new ArgumentException("--epochs must be at least 1");
         if (options.BatchSize < 1) throw new ArgumentException("--batch-size must be at least 1");
+        if (options.LimitTrain is < 1) throw new ArgumentException($"--limit-train must be at least 1 (got {options.LimitTrain})");
+        if (options.ValidationSize < 0) throw new ArgumentException($"--val-size must not be negative (got {options.ValidationSize})");
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
@@ -45,19 +48,22 @@ public static class FashionMnistTraining
         var normalize = new Normalize([FashionMnist.Mean], [FashionMnist.Std]);
         using var all = FashionMnist.Load(train: true, options.DataDir);
         using var test = FashionMnist.Load(train: false, options.DataDir);
-        int valSize = Math.Clamp(options.ValidationSize, 0, all.Count - 1);
-        string validation = valSize > 0 ? $"{valSize} held out for validation" : "validating on the test set";
+        int valSize = options.ValidationSize;
+        if (valSize >= all.Count)
+            throw new ArgumentException($"--val-size {valSize} leaves no training images: the training set has {all.Count}");
+        string validation = valSize > 0 ? $"{valSize} held out for validation" : "no validation";
         int trainCount = all.Count - valSize;
-        if (options.LimitTrain is int limit) trainCount = Math.Clamp(limit, 1, trainCount);
+        if (options.LimitTrain is int limit) trainCount = Math.Min(limit, trainCount);
         ITransform trainTransform = augment ? new Compose(new RandomCrop(28, 2), new RandomHorizontalFlip(), normalize) : normalize;
         using var train = new TensorDataset(all.Inputs.narrow(0, 0, trainCount), all.Targets.narrow(0, 0, trainCount), trainTransform);
-        using var val = new TensorDataset(all.Inputs.narrow(0, all.Count - valSize, valSize), all.Targets.narrow(0, all.Count - valSize, valSize), normalize);
+        // The validation images are the training set's last ones, never the test set: that one only gives the final report.
+        using var val = valSize > 0 ? new TensorDataset(all.Inputs.narrow(0, all.Count - valSize, valSize), all.Targets.narrow(0, all.Count - valSize, valSize), normalize) : null;
         test.Transform = normalize;
 
         var trainLoader = new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed });
         var evalOptions = new DataLoaderOptions { BatchSize = 1000 };
         var testLoader = new DataLoader<Batch>(test, evalOptions);
-        var valLoader = valSize > 0 ? new DataLoader<Batch>(val, evalOptions) : testLoader;
+        var valLoader = val is null ? null : new DataLoader<Batch>(val, evalOptions);
 
         string outDir = Path.GetFullPath(options.OutputDir);
         string checkpoints = Path.Combine(outDir, "checkpoints");
@@ -71,7 +77,7 @@ public static class FashionMnistTraining
         using var network = ModelFactory.Create(config);
         using var classifier = new ImageClassifier(network, classifierOptions);
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
-        var checkpoint = new ModelCheckpoint(checkpoints, monitor: "val_acc", mode: MonitorMode.Max, saveTopK: 1);
+        var checkpoint = valLoader is null ? new ModelCheckpoint(checkpoints) : new ModelCheckpoint(checkpoints, monitor: "val_acc", mode: MonitorMode.Max, saveTopK: 1);
         using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
         using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
         var trainer = new Trainer(new TrainerOptions

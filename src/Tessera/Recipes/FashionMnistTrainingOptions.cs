@@ -21,7 +21,7 @@ public sealed record FashionMnistTrainingOptions
     public int Seed { get; init; }
     /// <summary>Output folder: model/, checkpoints/, metrics.csv, events/ (default runs/fashion-mnist).</summary>
     public string OutputDir { get; init; } = "runs/fashion-mnist";
-    /// <summary>Use only the first N training images.</summary>
+    /// <summary>Train on the first N training images only (at least 1); the validation images are held out first.</summary>
     public int? LimitTrain { get; init; }
     /// <summary>Continue from OutputDir/checkpoints/last when it exists.</summary>
     public bool Resume { get; init; }
@@ -34,11 +34,16 @@ public sealed record FashionMnistTrainingOptions
     /// <summary>libtorch intra-op threads; null keeps libtorch's default (all cores).</summary>
     public int? Threads { get; init; }
     /// <summary>
-    /// Training images held out for validation, taken from the end of the training set. Default 0: train on all
-    /// 60,000 and validate on the test set, as the PyTorch and Lightning Fashion-MNIST examples do (the final weights
-    /// are the last epoch's, so the test set never selects a model).
+    /// Training images held out for validation (val_loss, val_acc, the best checkpoint), taken from the end of the
+    /// training set; default <see cref="DefaultValidationSize"/> (training on the other 55,000). The test set is never
+    /// used for validation: it only gives the final report, with the last epoch's weights. 0 trains on all 60,000 with
+    /// no validation (checkpoints keep only <c>last</c>). Negative, or the whole training set, is an
+    /// <see cref="ArgumentException"/>.
     /// </summary>
-    public int ValidationSize { get; init; }
+    public int ValidationSize { get; init; } = DefaultValidationSize;
+
+    /// <summary>The default <see cref="ValidationSize"/>: 5,000 images, one in twelve of Fashion-MNIST's 60,000 training images.</summary>
+    public const int DefaultValidationSize = 5000;
     /// <summary>More callbacks to run after the built-in ones (checkpointing, LR monitor, progress).</summary>
     public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>

@@ -11,7 +11,7 @@ public sealed record FashionMnistTrainingResult
     public double TestAccuracy { get; init; }
     /// <summary>Macro-averaged F1 on the test set.</summary>
     public double MacroF1 { get; init; }
-    /// <summary>Accuracy on the held-out validation images after the last epoch.</summary>
+    /// <summary>Accuracy on the validation images held out from the training set after the last epoch; NaN with no validation (<c>ValidationSize = 0</c>).</summary>
     public double ValidationAccuracy { get; init; }
     /// <summary>Epochs completed.</summary>
     public int Epochs { get; init; }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Tessera.Data;
+using Tessera.Training.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,6 +16,8 @@ public sealed class Trainer
     readonly Dictionary<string, double> pendingStepMetrics = new();
     readonly MetricCollector trainCollector = new();
     readonly MetricCollector evalCollector = new();
+    readonly List<(IMetricsLogger Logger, Exception Error)> failedLoggers = [];
+    double[] groupScales = [];
     bool epochCompleted;
 
     /// <summary>Creates a trainer; <paramref name="options"/> defaults to <c>new TrainerOptions()</c>.</summary>
@@ -83,11 +86,36 @@ public sealed class Trainer
     /// <summary>The module being run, while one is.</summary>
     public TrainingModuleBase? Module { get; private set; }
 
+    /// <summary>
+    /// Loggers that threw, with what they threw. A logger that throws is reported once (a warning line on
+    /// <see cref="TrainerOptions.ErrorOutput"/>) and gets no more calls from this trainer; the run goes on.
+    /// </summary>
+    public IReadOnlyList<(IMetricsLogger Logger, Exception Error)> FailedLoggers => failedLoggers;
+
     /// <summary>Sends metrics to every logger at the current global step (callbacks use this, e.g. the LR monitor).</summary>
     public void LogMetrics(IReadOnlyDictionary<string, double> metrics)
     {
         foreach (var (k, v) in metrics) callbackMetrics[k] = v;
-        foreach (var logger in Options.Loggers) logger.LogMetrics(metrics, GlobalStep);
+        EachLogger(logger => logger.LogMetrics(metrics, GlobalStep));
+    }
+
+    // Like Serilog's sinks: one broken logger (a full disk, a dead MLflow server) must not end a long run.
+    void EachLogger(Action<IMetricsLogger> call)
+    {
+        foreach (var logger in Options.Loggers)
+        {
+            if (failedLoggers.Exists(f => ReferenceEquals(f.Logger, logger))) continue;
+            try
+            {
+                call(logger);
+            }
+            catch (Exception e)
+            {
+                failedLoggers.Add((logger, e));
+                (Options.ErrorOutput ?? Console.Error).WriteLine(
+                    $"warning: logger {logger.GetType().Name} failed and is off for the rest of the run: {e.GetType().Name}: {e.Message}");
+            }
+        }
     }
 
     /// <summary>
@@ -102,6 +130,7 @@ public sealed class Trainer
         var config = module.ConfigureOptimizers();
         Optimizer = config.Optimizer;
         Schedule = config.Schedule;
+        groupScales = LrScheduling.GroupScales(Optimizer); // before a checkpoint overwrites the groups' rates
         CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
         if (checkpointPath is not null)
         {
@@ -109,7 +138,7 @@ public sealed class Trainer
             foreach (var logger in Options.Loggers) logger.OnResume(GlobalStep);
         }
 
-        foreach (var logger in Options.Loggers) logger.LogHyperparameters(module.Hyperparameters);
+        EachLogger(logger => logger.LogHyperparameters(module.Hyperparameters));
         Each(c => c.OnFitStart(this, module));
         try
         {
@@ -136,7 +165,7 @@ public sealed class Trainer
         {
             Stage = TrainerStage.Idle;
             Each(c => c.OnFitEnd(this, module));
-            foreach (var logger in Options.Loggers) logger.Flush();
+            EachLogger(logger => logger.Flush());
             module.Trainer = null;
             module.Collector = null;
         }
@@ -178,7 +207,7 @@ public sealed class Trainer
                 {
                     Each(c => c.OnBeforeOptimizerStep(this, module));
                     if (Options.GradientClipNorm is double maxNorm) nn.utils.clip_grad_norm_(parameters, maxNorm);
-                    if (Schedule is not null) SetLearningRate(optimizer, Schedule.LearningRate(GlobalStep));
+                    if (Schedule is not null) LrScheduling.Apply(optimizer, Schedule.LearningRate(GlobalStep), groupScales);
                     optimizer.step();
                     optimizer.zero_grad();
                     GlobalStep++;
@@ -293,8 +322,8 @@ public sealed class Trainer
     void Setup(TrainingModuleBase module)
     {
         if (Options.Threads is int threads) set_num_threads(threads);
-        // libtorch's CPU kernels are deterministic for a fixed thread count; TorchSharp 0.107 does not expose
-        // use_deterministic_algorithms, so deterministic mode means a fixed seed (0 when none is given).
+        // Deterministic only supplies a seed (see its docs); torch.use_deterministic_algorithms is process-wide, so
+        // an application that wants it calls it itself.
         if (Options.Seed is long seed) manual_seed(seed);
         else if (Options.Deterministic) manual_seed(0);
         module.to(Device);
@@ -308,7 +337,7 @@ public sealed class Trainer
         module.Trainer = null;
         module.Collector = null;
         Module = null;
-        foreach (var logger in Options.Loggers) logger.Flush();
+        EachLogger(logger => logger.Flush());
     }
 
     void Each(Action<Callback> hook)
@@ -323,7 +352,7 @@ public sealed class Trainer
         GlobalStep = globalStep;
     }
 
-    /// <summary>Sets the learning rate of every parameter group of <paramref name="optimizer"/>.</summary>
+    /// <summary>Sets the learning rate of every parameter group of <paramref name="optimizer"/> to the same <paramref name="lr"/> (see <see cref="LrScheduling"/> to keep each group's ratio).</summary>
     public static void SetLearningRate(optim.Optimizer optimizer, double lr)
     {
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;

@@ -30,7 +30,15 @@ public sealed record TrainerOptions
     /// <summary>Seed for torch's global generator, set when the trainer starts; null leaves it alone.</summary>
     public long? Seed { get; init; }
 
-    /// <summary>Ask libtorch for deterministic algorithms (slower; errors on ops that have none).</summary>
+    /// <summary>
+    /// When true and <see cref="Seed"/> is null, the trainer seeds torch's global generator with 0 when it starts
+    /// (<c>Fit</c>, <c>Validate</c>, <c>Test</c>, <c>Predict</c>), so dropout and other random ops draw the same numbers
+    /// run after run; with a <see cref="Seed"/> it changes nothing. That is all it does: it does not call
+    /// <c>torch.use_deterministic_algorithms</c> (process-wide; an application that wants it calls it itself), does not
+    /// fix the thread count (see <see cref="Threads"/>) and does not seed data loaders (they take their own seed).
+    /// Default false. On the CPU, libtorch's kernels give the same results for the same inputs and thread count; on
+    /// CUDA some kernels (atomic adds, cuDNN algorithm choice) can still differ between runs.
+    /// </summary>
     public bool Deterministic { get; init; }
 
     /// <summary>Device to train on: <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (cuda when available).</summary>
@@ -45,6 +53,9 @@ public sealed record TrainerOptions
     /// <summary>Callbacks, called in this order.</summary>
     public IReadOnlyList<Callback> Callbacks { get; init; } = [];
 
-    /// <summary>Metric loggers (CSV, TensorBoard, ...).</summary>
+    /// <summary>Metric loggers (CSV, TensorBoard, ...). One that throws is reported and disabled; the run goes on (see <see cref="Trainer.FailedLoggers"/>).</summary>
     public IReadOnlyList<IMetricsLogger> Loggers { get; init; } = [];
+
+    /// <summary>Where the trainer writes warnings, such as a logger it disabled after it threw; null: standard error.</summary>
+    public TextWriter? ErrorOutput { get; init; }
 }

@@ -133,7 +133,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         Assert.Contains("already quantized", e.Message);
         Assert.Contains("DynamicQuantizeMatMul", e.Message);
         Assert.False(File.Exists(twice));
-        Assert.IsAssignableFrom<InvalidOperationException>(e);
+        Assert.IsAssignableFrom<TesseraException>(e);
     }
 
     [Fact]

@@ -85,6 +85,37 @@ public class DecoderExportTests
         OnnxChecker.Check(report.ModelPath);
     }
 
+    [Theory]
+    [InlineData("llama", 18)]
+    [InlineData("llama", 21)]
+    [InlineData("gpt2", 18)]
+    public void Export_declares_the_requested_opset_and_still_matches_TorchSharp(string modelType, int opset)
+    {
+        using var dir = new ExportTempDir();
+        using CausalLanguageModel model = modelType == "llama" ? TinyLlama(seed: 5) : TinyGpt2(seed: 5);
+        var report = DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Opset = opset });
+        Assert.True(report.PrefillMaxAbs <= 1e-4, $"prefill {report.PrefillMaxAbs}"); // ONNX Runtime ran it at that opset
+        Assert.True(report.DecodeMaxAbs <= 1e-4, $"decode {report.DecodeMaxAbs}");
+        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(report.ModelPath));
+        Assert.Equal(opset, graph.OpsetImport.Single(o => o.Domain == "").Version);
+        // Opset 18 moved ReduceMean's axes (Llama's RMSNorm) from an attribute to an input.
+        Assert.All(graph.Graph.Node.Where(n => n.OpType == "ReduceMean"), n =>
+        {
+            Assert.Equal(2, n.Input.Count);
+            Assert.DoesNotContain(n.Attribute, a => a.Name == "axes");
+        });
+    }
+
+    [Fact]
+    public void Opset_below_17_is_refused()
+    {
+        using var dir = new ExportTempDir();
+        using var model = TinyGpt2();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => DecoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Opset = 16 }));
+        Assert.Contains("at least 17", e.Message);
+        Assert.False(File.Exists(dir.File("model.onnx")));
+    }
+
     [Fact]
     public void Tied_Llama_exports_and_verifies()
     {

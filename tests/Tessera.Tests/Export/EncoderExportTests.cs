@@ -33,6 +33,17 @@ public class EncoderExportTests
     }
 
     [Fact]
+    public void Bert_export_declares_the_requested_opset_and_still_matches_TorchSharp()
+    {
+        using var dir = new ExportTempDir();
+        using var model = Tiny(c => new BertModel(c), 3);
+        var report = EncoderOnnxExporter.Export(model, dir.Path, new TransformerExportOptions { Opset = 18 });
+        Assert.True(report.MaxAbs <= 1e-4, $"max abs {report.MaxAbs}");
+        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(report.ModelPath));
+        Assert.Equal(18, graph.OpsetImport.Single(o => o.Domain == "").Version);
+    }
+
+    [Fact]
     public void Bert_masked_LM_exports_logits_matching_TorchSharp()
     {
         using var dir = new ExportTempDir();

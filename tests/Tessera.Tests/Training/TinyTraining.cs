@@ -15,6 +15,8 @@ internal sealed class TinyClassifier : TrainingModule
     public double LearningRate { get; init; } = 0.05;
     public Func<optim.Optimizer, ILrSchedule?>? MakeSchedule { get; init; }
     public bool UseSgd { get; init; }
+    /// <summary>When set, SGD with two parameter groups: fc1 at <see cref="LearningRate"/>, the head fc2 at this many times it.</summary>
+    public double? HeadLrScale { get; init; }
 
     public TinyClassifier(long seed) : base(nameof(TinyClassifier))
     {
@@ -39,7 +41,9 @@ internal sealed class TinyClassifier : TrainingModule
 
     public override OptimizerConfig ConfigureOptimizers()
     {
-        optim.Optimizer opt = UseSgd ? optim.SGD(parameters(), LearningRate) : optim.Adam(parameters(), LearningRate);
+        optim.Optimizer opt = HeadLrScale is double scale
+            ? optim.SGD([new SGD.ParamGroup(fc1.parameters(), lr: LearningRate), new SGD.ParamGroup(fc2.parameters(), lr: LearningRate * scale)], LearningRate)
+            : UseSgd ? optim.SGD(parameters(), LearningRate) : optim.Adam(parameters(), LearningRate);
         return new OptimizerConfig(opt, MakeSchedule?.Invoke(opt));
     }
 

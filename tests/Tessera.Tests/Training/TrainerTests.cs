@@ -145,6 +145,82 @@ public class TrainerTests : IDisposable
         Assert.Equal(3, trainer.CurrentEpoch); // epochs completed, as Lightning counts
     }
 
+    [Fact]
+    public void A_logger_that_throws_is_reported_once_and_disabled_and_the_run_goes_on()
+    {
+        using var reference = new TinyClassifier(10);
+        new Trainer(Quiet(2)).Fit(reference, new ListLoader(64, 16, true), new ListLoader(32, 16, false));
+
+        using var module = new TinyClassifier(10);
+        var broken = new ThrowingLogger();
+        var good = new RecordingLogger();
+        var warnings = new StringWriter();
+        var trainer = new Trainer(Quiet(2) with { Loggers = [broken, good], LogEveryNSteps = 1, ErrorOutput = warnings });
+        trainer.Fit(module, new ListLoader(64, 16, true), new ListLoader(32, 16, false));
+
+        Assert.Equal(2, trainer.CurrentEpoch);
+        Assert.Equal(1, broken.Calls); // LogHyperparameters threw; nothing after that
+        var failure = Assert.Single(trainer.FailedLoggers);
+        Assert.Same(broken, failure.Logger);
+        Assert.IsType<IOException>(failure.Error);
+        var line = Assert.Single(warnings.ToString().Trim().Split('\n'));
+        Assert.Contains("ThrowingLogger", line);
+        Assert.Contains("disk full", line);
+        Assert.Equal(8, good.Steps.Count(s => s.Metrics.ContainsKey("train_loss"))); // the other logger saw every step
+        Assert.Equal(2, good.Steps.Count(s => s.Metrics.ContainsKey("val_loss")));
+        AssertSameWeights(reference.Weights(), module.Weights(), 0f); // and training was not disturbed
+    }
+
+    [Theory]
+    [InlineData("cosine")]
+    [InlineData("onecycle")]
+    public void Schedules_keep_each_parameter_groups_own_base_rate(string kind)
+    {
+        ILrSchedule schedule = kind == "cosine" ? new Tessera.Training.Schedules.WarmupCosineSchedule(0.05, 2, 8) : new Tessera.Training.Schedules.OneCycleSchedule(0.05, 8);
+        using var module = new TinyClassifier(11) { LearningRate = 0.05, HeadLrScale = 10, MakeSchedule = _ => schedule };
+        var rates = new RateRecorder();
+        new Trainer(Quiet(2) with { Callbacks = [rates] }).Fit(module, new ListLoader(64, 16, true));
+
+        Assert.Equal(8, rates.Groups.Count);
+        for (int step = 0; step < 8; step++)
+        {
+            var (body, head) = (rates.Groups[step][0], rates.Groups[step][1]);
+            Assert.Equal(schedule.LearningRate(step), body, 12); // the schedule's rate for the first group
+            Assert.Equal(10 * body, head, 12);                    // the head keeps 10x through warmup and decay
+        }
+        Assert.Contains(rates.Groups, g => g[0] > 0.01); // not a schedule stuck at zero
+    }
+
+    private sealed class RateRecorder : Callback
+    {
+        public List<double[]> Groups { get; } = [];
+        public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize) =>
+            Groups.Add(trainer.Optimizer!.ParamGroups.Select(g => g.LearningRate).ToArray());
+    }
+
+    private sealed class ThrowingLogger : IMetricsLogger
+    {
+        public int Calls { get; private set; }
+        public void LogHyperparameters(IReadOnlyDictionary<string, object?> hyperparameters) => Fail();
+        public void LogMetrics(IReadOnlyDictionary<string, double> metrics, long step) => Fail();
+        public void Flush() => Fail();
+        public void Dispose() { }
+        void Fail()
+        {
+            Calls++;
+            throw new IOException("disk full");
+        }
+    }
+
+    private sealed class RecordingLogger : IMetricsLogger
+    {
+        public List<(long Step, Dictionary<string, double> Metrics)> Steps { get; } = [];
+        public void LogHyperparameters(IReadOnlyDictionary<string, object?> hyperparameters) { }
+        public void LogMetrics(IReadOnlyDictionary<string, double> metrics, long step) => Steps.Add((step, metrics.ToDictionary()));
+        public void Flush() { }
+        public void Dispose() { }
+    }
+
     internal static void AssertSameWeights(Dictionary<string, float[]> expected, Dictionary<string, float[]> actual, float tol)
     {
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());

@@ -14,7 +14,7 @@ internal sealed class DecoderGraph : TransformerGraph
     /// <summary>Symbolic dimension names, as Optimum writes them.</summary>
     public const string Batch = "batch_size", Sequence = "sequence_length", Past = "past_sequence_length", Total = "total_sequence_length";
 
-    public DecoderGraph(CausalLanguageModel model, int numLayers, int kvHeads, int headDim, int? slidingWindow = null) : base(model)
+    public DecoderGraph(CausalLanguageModel model, int opset, int numLayers, int kvHeads, int headDim, int? slidingWindow = null) : base(model, opset)
     {
         NumLayers = numLayers;
         KvHeads = kvHeads;

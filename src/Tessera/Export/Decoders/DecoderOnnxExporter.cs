@@ -33,12 +33,14 @@ public static class DecoderOnnxExporter
     /// into place only when it matches.
     /// </summary>
     /// <exception cref="NotSupportedException">The architecture has no decoder graph here.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="TransformerExportOptions.Opset"/> is below 17.</exception>
     /// <exception cref="OnnxExportException">A weight is missing, an activation cannot be exported, ONNX Runtime rejects the graph, or its outputs differ beyond the tolerance.</exception>
     public static DecoderExportReport Export(CausalLanguageModel model, string outputDir, TransformerExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(outputDir);
         options ??= new TransformerExportOptions();
+        if (options.Opset < 17) throw new ArgumentOutOfRangeException(nameof(options), options.Opset, "opset must be at least 17 (LayerNormalization)");
         var metadata = new Dictionary<string, string>
         {
             [OnnxExporter.VersionKey] = TesseraInfo.Version,
@@ -51,9 +53,9 @@ public static class DecoderOnnxExporter
         {
             (Formats.Onnx.ModelProto proto, int kvHeads, int headDim) = model switch
             {
-                Gpt2LMHeadModel gpt2 => (Gpt2DecoderGraph.Build(gpt2, metadata, options.OrtFusedAttention), gpt2.Config.NHead, gpt2.Config.HeadDim),
+                Gpt2LMHeadModel gpt2 => (Gpt2DecoderGraph.Build(gpt2, metadata, options.Opset, options.OrtFusedAttention), gpt2.Config.NHead, gpt2.Config.HeadDim),
                 LlamaForCausalLM when options.OrtFusedAttention => throw new NotSupportedException("OrtFusedAttention supports GPT-2 only; export Llama models without it"),
-                LlamaForCausalLM llama => (LlamaDecoderGraph.Build(llama, metadata), llama.Config.KeyValueHeads, llama.Config.HeadDim),
+                LlamaForCausalLM llama => (LlamaDecoderGraph.Build(llama, metadata, options.Opset), llama.Config.KeyValueHeads, llama.Config.HeadDim),
                 _ => throw new NotSupportedException($"{model.GetType().Name} has no ONNX decoder graph (supported: GPT-2, Llama family)"),
             };
             long bytes = proto.Graph.Initializer.Sum(t => (long)t.RawData.Length);

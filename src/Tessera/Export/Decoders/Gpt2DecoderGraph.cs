@@ -10,10 +10,10 @@ namespace Tessera.Export.Decoders;
 /// </summary>
 internal static class Gpt2DecoderGraph
 {
-    public static Formats.Onnx.ModelProto Build(Gpt2LMHeadModel model, IReadOnlyDictionary<string, string> metadata, bool fusedAttention = false)
+    public static Formats.Onnx.ModelProto Build(Gpt2LMHeadModel model, IReadOnlyDictionary<string, string> metadata, int opset, bool fusedAttention = false)
     {
         Gpt2Config c = model.Config;
-        var g = new DecoderGraph(model, c.NLayer, c.NHead, c.HeadDim);
+        var g = new DecoderGraph(model, opset, c.NLayer, c.NHead, c.HeadDim);
         OnnxGraphBuilder b = g.Builder;
         const string p = "transformer";
         float eps = (float)c.LayerNormEpsilon;

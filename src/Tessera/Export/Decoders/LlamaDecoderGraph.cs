@@ -12,11 +12,11 @@ namespace Tessera.Export.Decoders;
 /// </summary>
 internal static class LlamaDecoderGraph
 {
-    public static Formats.Onnx.ModelProto Build(LlamaForCausalLM model, IReadOnlyDictionary<string, string> metadata)
+    public static Formats.Onnx.ModelProto Build(LlamaForCausalLM model, IReadOnlyDictionary<string, string> metadata, int opset)
     {
         LlamaConfig c = model.Config;
         int heads = c.NumAttentionHeads, kvHeads = c.KeyValueHeads, d = c.HeadDim;
-        var g = new DecoderGraph(model, c.NumHiddenLayers, kvHeads, d, c.EffectiveSlidingWindow);
+        var g = new DecoderGraph(model, opset, c.NumHiddenLayers, kvHeads, d, c.EffectiveSlidingWindow);
         OnnxGraphBuilder b = g.Builder;
         const string p = "model";
         float eps = (float)c.RmsNormEps;
@@ -59,7 +59,7 @@ internal static class LlamaDecoderGraph
     {
         OnnxGraphBuilder b = g.Builder;
         string square = b.Apply("Pow", [x, g.Float(name + "/two", 2f)], name + "/square");
-        string mean = b.Apply("ReduceMean", [square], name + "/mean", Attr("axes", new long[] { -1 }), Attr("keepdims", 1L));
+        string mean = g.ReduceMeanLastAxis(square, name + "/mean");
         string root = b.Apply("Sqrt", [b.Apply("Add", [mean, g.Float(name + "/eps", eps)], name + "/plus_eps")], name + "/root");
         string inverse = b.Apply("Reciprocal", [root], name + "/inverse");
         return b.Apply("Mul", [g.Weight(weight), b.Apply("Mul", [x, inverse], name + "/normed")], name + "/out");

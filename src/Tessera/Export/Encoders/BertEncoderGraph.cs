@@ -14,9 +14,9 @@ internal static class BertEncoderGraph
 {
     const string Batch = "batch_size", Sequence = "sequence_length";
 
-    public static Formats.Onnx.ModelProto Build(PreTrainedModel model, BertConfig c, IReadOnlyDictionary<string, string> metadata, out IReadOnlyList<string> outputs)
+    public static Formats.Onnx.ModelProto Build(PreTrainedModel model, BertConfig c, IReadOnlyDictionary<string, string> metadata, int opset, out IReadOnlyList<string> outputs)
     {
-        var g = new TransformerGraph(model);
+        var g = new TransformerGraph(model, opset);
         OnnxGraphBuilder b = g.Builder;
         string p = model is BertModel ? "" : "bert.";
         string ids = b.AddInput("input_ids", DataType.Int64, Batch, Sequence);

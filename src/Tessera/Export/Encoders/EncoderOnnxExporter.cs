@@ -24,12 +24,14 @@ public static class EncoderOnnxExporter
     /// ONNX Runtime against TorchSharp on a right-padded batch of two when <see cref="TransformerExportOptions.Verify"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">The model is not a BERT encoder.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="TransformerExportOptions.Opset"/> is below 17.</exception>
     /// <exception cref="OnnxExportException">A weight is missing, ONNX Runtime rejects the graph, or its outputs differ beyond the tolerance.</exception>
     public static EncoderExportReport Export(PreTrainedModel model, string outputDir, TransformerExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(outputDir);
         options ??= new TransformerExportOptions();
+        if (options.Opset < 17) throw new ArgumentOutOfRangeException(nameof(options), options.Opset, "opset must be at least 17 (LayerNormalization)");
         BertConfig config = model switch
         {
             BertModel m => m.Config,
@@ -47,7 +49,7 @@ public static class EncoderOnnxExporter
         model.eval();
         try
         {
-            var proto = BertEncoderGraph.Build(model, config, metadata, out var outputs);
+            var proto = BertEncoderGraph.Build(model, config, metadata, options.Opset, out var outputs);
             bool external = options.ExternalData ?? proto.Graph.Initializer.Sum(t => (long)t.RawData.Length) > 1_500_000_000L;
             Directory.CreateDirectory(outputDir);
             string path = Path.Combine(Path.GetFullPath(outputDir), ModelFileName);
