@@ -138,7 +138,7 @@ public class CliTests : IDisposable
         if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
         var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(temp.Path, "empty"), "--resume");
         Assert.Equal(1, code);
-        Assert.Contains("--resume: no checkpoint at", err);
+        Assert.Contains("--resume: no complete checkpoint in", err);
         Assert.Contains(Path.Combine("empty", "checkpoints", "last"), err);
     }
 

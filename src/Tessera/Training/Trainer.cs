@@ -135,7 +135,7 @@ public sealed class Trainer
         if (checkpointPath is not null)
         {
             TrainerCheckpoint.Restore(this, module, checkpointPath);
-            foreach (var logger in Options.Loggers) logger.OnResume(GlobalStep);
+            EachLogger(logger => logger.OnResume(GlobalStep));
         }
 
         EachLogger(logger => logger.LogHyperparameters(module.Hyperparameters));
