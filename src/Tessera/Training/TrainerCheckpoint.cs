@@ -77,7 +77,7 @@ public static class TrainerCheckpoint
         try { state = JsonNode.Parse(File.ReadAllText(statePath)) ?? throw new JsonException("empty document"); }
         catch (JsonException e) { throw new TesseraFormatException(statePath, "invalid JSON: " + e.Message, e); }
 
-        SafeTensorsTorch.LoadInto(module, Path.Combine(dir, WeightsFile), strict: true);
+        Transformers.PretrainedWeights.LoadInto(module, Path.Combine(dir, WeightsFile));
         string optimizerPath = Path.Combine(dir, OptimizerFile);
         if (trainer.Optimizer is OptimizerHelper helper && File.Exists(optimizerPath))
         {
