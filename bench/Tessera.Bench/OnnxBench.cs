@@ -36,7 +36,7 @@ static class OnnxBench
         {
             // (a) cnn batch 1: TorchSharp eager vs ORT fp32 through InferenceBuffers, same random-init weights.
             manual_seed(0);
-            using var cnn = ModelFactory.Create(new CnnConfig());
+            using var cnn = new Cnn(new CnnConfig());
             cnn.eval();
             string cnnPath = Path.Combine(dir, "cnn.onnx");
             using (var sample = randn(1, 1, 28, 28)) OnnxExporter.Export(cnn, sample, cnnPath);

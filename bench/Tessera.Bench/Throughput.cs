@@ -49,7 +49,7 @@ static class Throughput
     static double RawLoop(Tensor images, Tensor labels, int batches, int round)
     {
         manual_seed(round);
-        using var model = ModelFactory.Create(new CnnConfig());
+        using var model = new Cnn(new CnnConfig());
         model.train();
         var opt = optim.Adam(model.parameters(), 1e-3);
         using var order = randperm(images.shape[0]);
@@ -75,7 +75,7 @@ static class Throughput
     static double TrainerLoop(TensorDataset data, int batches, int round, int prefetch)
     {
         manual_seed(round);
-        using var model = ModelFactory.Create(new CnnConfig());
+        using var model = new Cnn(new CnnConfig());
         using var module = new ImageClassifier(model);
         var timer = new BatchTimer(Warmup);
         var loader = new DataLoader<Batch>(data, new DataLoaderOptions { BatchSize = BatchSize, Shuffle = true, Seed = round, Prefetch = prefetch });

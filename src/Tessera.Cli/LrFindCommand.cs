@@ -4,6 +4,7 @@ using Tessera.Data.Transforms;
 using Tessera.Models;
 using Tessera.Tasks;
 using Tessera.Training;
+using Tessera.Transformers;
 using static TorchSharp.torch;
 
 namespace Tessera.Cli;
@@ -15,7 +16,7 @@ static class LrFindCommand
         var dataset = new Argument<string>("dataset") { Description = "Dataset (fashion-mnist)" };
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
-        model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
+        model.AcceptOnlyFromAmong([.. Models.ModelRegistry.ModelTypesFor(Models.ModelTasks.ImageClassification)]);
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 }.AtLeast(1);
         var start = new Option<double>("--start-lr") { Description = "First learning rate of the sweep", DefaultValueFactory = _ => 1e-7 }.PositiveFinite();
         var end = new Option<double>("--end-lr") { Description = "Last learning rate of the sweep", DefaultValueFactory = _ => 10 }.PositiveFinite();
@@ -30,11 +31,11 @@ static class LrFindCommand
         command.SetAction(parse =>
         {
             manual_seed(parse.GetValue(seed));
-            ModelConfig config = parse.GetValue(model) switch { "mlp" => new MlpConfig(), "resnet" => new ResNetConfig(), _ => new CnnConfig() };
+            PretrainedConfig config = AutoConfig.ForModel(parse.GetValue(model)!);
             using var data = FashionMnist.Load(train: true, parse.GetValue(dataDir));
             data.Transform = new Normalize([FashionMnist.Mean], [FashionMnist.Std]);
             var loader = new DataLoader<Batch>(data, new DataLoaderOptions { BatchSize = parse.GetValue(batch), Shuffle = true, Seed = parse.GetValue(seed) });
-            using var network = ModelFactory.Create(config);
+            using var network = AutoModelForImageClassification.FromConfig(config);
             using var module = new ImageClassifier(network);
             var result = LrFinder.Run(module, loader, new LrFinderOptions
             {

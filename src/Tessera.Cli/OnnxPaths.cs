@@ -1,3 +1,4 @@
+using Tessera.Export;
 using Tessera.Models;
 using Tessera.Runtime;
 
@@ -22,32 +23,11 @@ static class OnnxPaths
     public static string ModelFile(string pathOrFolder) =>
         Directory.Exists(pathOrFolder) ? Path.Combine(pathOrFolder, OnnxModel.ModelFileName) : pathOrFolder;
 
-    /// <summary>
-    /// Where to write for <c>--out</c>: a path ending in a separator or naming an existing directory means
-    /// <c>&lt;dir&gt;/model.onnx</c> (the directory is created); anything else is the file itself.
-    /// </summary>
-    public static (string File, string? Folder) Output(string output)
-    {
-        if (Path.EndsInDirectorySeparator(output) || Directory.Exists(output))
-        {
-            Directory.CreateDirectory(output);
-            return (Path.Combine(output, OnnxModel.ModelFileName), output);
-        }
-        string? parent = Path.GetDirectoryName(Path.GetFullPath(output));
-        if (parent is not null) Directory.CreateDirectory(parent);
-        return (output, null);
-    }
+    /// <summary>Where to write for <c>--out</c>; see <see cref="OnnxOutput.Resolve"/>.</summary>
+    public static (string File, string? Folder) Output(string output) => OnnxOutput.Resolve(output);
 
-    /// <summary>Copies <c>config.json</c> and <c>preprocessor_config.json</c> (those that exist) from one folder to another, so an ONNX folder keeps labels and preprocessing.</summary>
-    public static void CopyFolderFiles(string fromFolder, string toFolder)
-    {
-        if (Path.GetFullPath(fromFolder).TrimEnd('/') == Path.GetFullPath(toFolder).TrimEnd('/')) return;
-        foreach (var name in new[] { ModelFolder.ConfigFile, ModelFolder.PreprocessorFile })
-        {
-            string source = Path.Combine(fromFolder, name);
-            if (File.Exists(source)) File.Copy(source, Path.Combine(toFolder, name), overwrite: true);
-        }
-    }
+    /// <summary>Copies <c>config.json</c> and <c>preprocessor_config.json</c>; see <see cref="OnnxOutput.CopyFolderFiles"/>.</summary>
+    public static void CopyFolderFiles(string fromFolder, string toFolder) => OnnxOutput.CopyFolderFiles(fromFolder, toFolder);
 
     /// <summary>
     /// Copies every file of an ONNX folder except the graphs themselves (<c>*.onnx</c>, their external data, <c>*.ort</c>)
@@ -74,6 +54,6 @@ static class OnnxPaths
         File.Move(temp, destination, overwrite: true);
     }
 
-    /// <summary>Bytes as text: <c>1.23 MB</c>, <c>456.7 KB</c>.</summary>
-    public static string Size(long bytes) => bytes >= 1_000_000 ? $"{bytes / 1e6:0.00} MB" : $"{bytes / 1e3:0.0} KB";
+    /// <summary>Bytes as text; see <see cref="OnnxOutput.Size"/>.</summary>
+    public static string Size(long bytes) => OnnxOutput.Size(bytes);
 }

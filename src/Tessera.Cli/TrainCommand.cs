@@ -11,7 +11,7 @@ static class TrainCommand
         var dataset = new Argument<string>("dataset") { Description = "Dataset to train on (fashion-mnist)" };
         dataset.AcceptOnlyFromAmong("fashion-mnist");
         var model = new Option<string>("--model") { Description = "Architecture: cnn, mlp or resnet", DefaultValueFactory = _ => "cnn" };
-        model.AcceptOnlyFromAmong("cnn", "mlp", "resnet");
+        model.AcceptOnlyFromAmong([.. Models.ModelRegistry.ModelTypesFor(Models.ModelTasks.ImageClassification)]);
         var config = new Option<string?>("--config") { Description = "Architecture config.json (or a model folder with one) to train instead of --model's defaults (e.g. a resnet with other depths/widths)" };
         var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => 128 }.AtLeast(1);
@@ -42,7 +42,7 @@ static class TrainCommand
             var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
             {
                 Model = parse.GetValue(model)!,
-                Config = parse.GetValue(config) is string path ? Models.ModelConfig.Load(ConfigFile(path)) : null,
+                Config = parse.GetValue(config) is string path ? Transformers.PretrainedConfig.Load(ConfigFile(path)) : null,
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batch),
                 LearningRate = parse.GetValue(lr),

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 
 using Tessera.Formats;
+using Tessera.Transformers;
 
 namespace Tessera.Runtime;
 
@@ -79,16 +80,15 @@ internal sealed record ModelFolderInfo(string ModelPath, ImagePreprocessingConfi
             case JsonArray array:
                 return array.Select((n, i) => n?.GetValue<string>() ?? throw new OnnxModelException(path, $"{field}[{i}] is null")).ToArray();
             case JsonObject map:
-                var labels = new string[map.Count];
-                foreach (var (key, value) in map)
+                try
                 {
-                    if (!int.TryParse(key, out int index) || index < 0 || index >= labels.Length)
-                        throw new OnnxModelException(path, $"{field} key '{key}' must be an index from 0 to {labels.Length - 1}");
-                    labels[index] = value?.GetValue<string>() ?? throw new OnnxModelException(path, $"{field} '{key}' is null");
+                    // The one id2label rule of every config.json (Tessera.Text).
+                    return LabelNames.FromId2Label(map.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>()!));
                 }
-                int missing = Array.IndexOf(labels, null);
-                if (missing >= 0) throw new OnnxModelException(path, $"{field} has no label for index {missing}");
-                return labels;
+                catch (ArgumentException e)
+                {
+                    throw new OnnxModelException(path, field == "id2label" ? e.Message : $"{field}: {e.Message}", e);
+                }
             default:
                 throw new OnnxModelException(path, $"{field} must be an object of index -> name or an array of names");
         }

@@ -86,7 +86,7 @@ public class FinetuneClassifyCommandTests : IDisposable
         Assert.True(ft.Code == 0, ft.Err);
         Assert.Contains("all weights", ft.Out);
         using var model = AutoModelForSequenceClassification.FromPretrained(Path.Combine(outDir, "model"));
-        Assert.Equal(2, model.Config.NumLabels);
+        Assert.Equal(2, Assert.IsType<BertForSequenceClassification>(model).Config.NumLabels);
         Assert.True(File.Exists(Path.Combine(outDir, "model", "tokenizer.json")));
     }
 

@@ -64,14 +64,6 @@ public sealed record BertConfig : PretrainedConfig
     [JsonPropertyName("classifier_dropout")]
     public double? ClassifierDropout { get; init; }
 
-    /// <summary>Label names by id (<c>id2label</c>); its size is the number of labels of a classification head.</summary>
-    [JsonPropertyName("id2label")]
-    public Dictionary<string, string>? Id2Label { get; init; }
-
-    /// <summary>Label ids by name (<c>label2id</c>).</summary>
-    [JsonPropertyName("label2id")]
-    public Dictionary<string, int>? Label2Id { get; init; }
-
     /// <summary>Number of labels of a classification head: the size of <c>id2label</c>, 2 by default (as in <c>transformers</c>).</summary>
     [JsonIgnore]
     public int NumLabels => Id2Label?.Count ?? 2;

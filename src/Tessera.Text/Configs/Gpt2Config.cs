@@ -66,7 +66,7 @@ public sealed record Gpt2Config : PretrainedConfig
 
     /// <summary>GPT-2 always ties <c>lm_head</c> to <c>wte</c>.</summary>
     [JsonPropertyName("tie_word_embeddings")]
-    public override bool TieWordEmbeddings { get; init; } = true;
+    public bool TieWordEmbeddings { get; init; } = true;
 
     /// <summary>Per-head width: <see cref="NEmbd"/> / <see cref="NHead"/>.</summary>
     [JsonIgnore]

@@ -87,7 +87,7 @@ public sealed record LlamaConfig : PretrainedConfig
 
     /// <summary>Whether <c>lm_head</c> shares the embedding's weight (<c>tie_word_embeddings</c>, default false for this family).</summary>
     [JsonPropertyName("tie_word_embeddings")]
-    public override bool TieWordEmbeddings { get; init; }
+    public bool TieWordEmbeddings { get; init; }
 
     /// <summary>Key/value heads actually used.</summary>
     [JsonIgnore]

@@ -29,10 +29,6 @@ public abstract record PretrainedConfig
     [JsonPropertyOrder(-1)]
     public IReadOnlyList<string>? Architectures { get; init; }
 
-    /// <summary>Whether the output embedding shares its weight with the input embedding (<c>tie_word_embeddings</c>, default true as in <c>transformers</c>).</summary>
-    [JsonPropertyName("tie_word_embeddings")]
-    public virtual bool TieWordEmbeddings { get; init; } = true;
-
     /// <summary>The dtype the checkpoint was saved in (<c>torch_dtype</c>, e.g. <c>float32</c>, <c>bfloat16</c>); informative.</summary>
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; init; }
@@ -49,9 +45,25 @@ public abstract record PretrainedConfig
     [JsonPropertyName("pad_token_id")]
     public int? PadTokenId { get; init; }
 
+    /// <summary>
+    /// Label names by class index (<c>id2label</c>: <c>{"0": "cat", "1": "dog"}</c>). The keys must be exactly the indices
+    /// 0..n-1 (see <see cref="LabelNames"/>); <see cref="Labels"/> gives them in order.
+    /// </summary>
+    [JsonPropertyName("id2label")]
+    public Dictionary<string, string>? Id2Label { get; init; }
+
+    /// <summary>Class indices by label name (<c>label2id</c>), the inverse of <see cref="Id2Label"/>.</summary>
+    [JsonPropertyName("label2id")]
+    public Dictionary<string, int>? Label2Id { get; init; }
+
     /// <summary>Fields of the JSON file that this version does not model; kept so a load/save round trip loses nothing.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? ExtensionData { get; set; }
+
+    /// <summary>The class names by index from <see cref="Id2Label"/>; empty when the config has none.</summary>
+    /// <exception cref="ArgumentException"><c>id2label</c> breaks the rule of <see cref="LabelNames.FromId2Label"/>.</exception>
+    [JsonIgnore]
+    public IReadOnlyList<string> Labels => Id2Label is null ? [] : LabelNames.FromId2Label(Id2Label);
 
     /// <summary>The end-of-sequence ids (<c>eos_token_id</c> may be a number or a list); empty when unset.</summary>
     [JsonIgnore]
@@ -72,8 +84,8 @@ public abstract record PretrainedConfig
     /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/> atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson() + "\n");
 
-    /// <summary>The <c>model_type</c> values <see cref="Load"/> understands.</summary>
-    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["gpt2", "llama", "qwen2", "mistral", "bert"];
+    /// <summary>The <c>model_type</c> values <see cref="Load"/> understands: the built-ins and those added with <see cref="AutoConfig.Register{TConfig}"/>.</summary>
+    public static IReadOnlyList<string> SupportedModelTypes => AutoConfig.ModelTypes;
 
     /// <summary>Reads a Hugging Face <c>config.json</c>, or the one in a model folder, and returns the record its <c>model_type</c> names, validated.</summary>
     /// <param name="path">A <c>config.json</c> file or a folder that holds one.</param>
@@ -115,14 +127,8 @@ public abstract record PretrainedConfig
             if (!root.TryGetProperty("model_type", out JsonElement mt) || mt.ValueKind != JsonValueKind.String)
                 throw new TesseraFormatException(sourceName, $"missing required field \"model_type\" (a string, one of: {string.Join(", ", SupportedModelTypes)})");
             modelType = mt.GetString()!;
-            type = modelType switch
-            {
-                "gpt2" => typeof(Gpt2Config),
-                "llama" or "qwen2" or "mistral" => typeof(LlamaConfig),
-                "bert" => typeof(BertConfig),
-                _ => throw new TesseraFormatException(sourceName,
-                    $"unsupported model_type \"{modelType}\" (supported: {string.Join(", ", SupportedModelTypes)})"),
-            };
+            type = AutoConfig.ConfigType(modelType) ?? throw new TesseraFormatException(sourceName,
+                $"unsupported model_type \"{modelType}\" (supported: {string.Join(", ", SupportedModelTypes)})");
             foreach (string field in RequiredFields(type))
             {
                 if (!root.TryGetProperty(field, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
@@ -138,6 +144,7 @@ public abstract record PretrainedConfig
         {
             var config = (PretrainedConfig)(JsonSerializer.Deserialize(json, type, ReadOptions)
                 ?? throw new TesseraFormatException(sourceName, "config is null"));
+            _ = config.Labels; // the one id2label rule, for every architecture
             config.Validate();
             return config;
         }
@@ -158,6 +165,30 @@ public abstract record PretrainedConfig
                 || p.IsDefined(typeof(JsonRequiredAttribute), inherit: false))
             .Select(p => p.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? p.Name)
             .Where(n => n != "model_type");
+
+    /// <summary>
+    /// Value equality: same record type and the same base fields, with lists, label maps, <c>eos_token_id</c> and the
+    /// unknown fields compared by content (derived records add their own fields).
+    /// </summary>
+    public virtual bool Equals(PretrainedConfig? other)
+    {
+        if (ReferenceEquals(this, other)) return true;
+        if (other is null || EqualityContract != other.EqualityContract) return false;
+        return ModelType == other.ModelType && TorchDtype == other.TorchDtype && BosTokenId == other.BosTokenId && PadTokenId == other.PadTokenId
+            && SameList(Architectures, other.Architectures) && SameJson(EosTokenId, other.EosTokenId)
+            && SameMap(Id2Label, other.Id2Label, string.Equals) && SameMap(Label2Id, other.Label2Id, (a, b) => a == b)
+            && SameMap(ExtensionData, other.ExtensionData, JsonElement.DeepEquals);
+    }
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(EqualityContract, ModelType, Architectures?.Count ?? 0, Id2Label?.Count ?? 0, ExtensionData?.Count ?? 0);
+
+    static bool SameList(IReadOnlyList<string>? a, IReadOnlyList<string>? b) => a is null ? b is null : b is not null && a.SequenceEqual(b);
+
+    static bool SameJson(JsonElement? a, JsonElement? b) => a is null ? b is null : b is not null && JsonElement.DeepEquals(a.Value, b.Value);
+
+    static bool SameMap<TValue>(Dictionary<string, TValue>? a, Dictionary<string, TValue>? b, Func<TValue, TValue, bool> same) =>
+        a is null ? b is null : b is not null && a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out TValue? v) && same(kv.Value, v));
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="field"/> unless <paramref name="ok"/>.</summary>
     protected static void Require(bool ok, string field, string message)

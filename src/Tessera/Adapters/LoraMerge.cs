@@ -1,3 +1,4 @@
+using Tessera.Models;
 using Tessera.Transformers;
 using TorchSharp;
 
@@ -7,8 +8,8 @@ namespace Tessera.Adapters;
 public static class LoraMerge
 {
     /// <summary>
-    /// Loads the base model of <paramref name="baseFolder"/> (a sequence classifier for BERT or <c>task_type: SEQ_CLS</c>,
-    /// a causal LM otherwise), applies the adapter of <paramref name="adapterFolder"/>, merges it and saves the result
+    /// Loads the base model of <paramref name="baseFolder"/> (a sequence classifier for <c>task_type: SEQ_CLS</c> or an encoder,
+    /// a causal LM when its model_type has one), applies the adapter of <paramref name="adapterFolder"/>, merges it and saves the result
     /// with <see cref="PreTrainedModel.SavePretrained"/> into <paramref name="outFolder"/>, together with the base
     /// folder's other files (tokenizer, generation config).
     /// </summary>
@@ -19,7 +20,7 @@ public static class LoraMerge
     {
         LoraConfig config = LoraConfig.Load(adapterFolder);
         PretrainedConfig baseConfig = AutoConfig.FromPretrained(baseFolder);
-        using PreTrainedModel model = baseConfig is BertConfig || config.TaskType == "SEQ_CLS"
+        using PreTrainedModel model = config.TaskType == "SEQ_CLS" || !ModelRegistry.Supports(baseConfig.ModelType, ModelTasks.CausalLM)
             ? AutoModelForSequenceClassification.FromPretrained(baseFolder)
             : AutoModelForCausalLM.FromPretrained(baseFolder);
         LoraModel peft = LoraModel.FromPretrained(model, adapterFolder);

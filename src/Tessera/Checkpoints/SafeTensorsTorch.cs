@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Tessera.Checkpoints;
 
-/// <summary>Saves and loads TorchSharp tensors and module weights as safetensors files.</summary>
+/// <summary>Saves and loads TorchSharp tensors as safetensors files (tensor dictionaries; module weights load through <see cref="Transformers.PretrainedWeights.LoadInto(nn.Module, string, Transformers.FromPretrainedOptions?)"/>).</summary>
 /// <remarks>
 /// Tensors move to the CPU and are written one at a time straight from their native memory, so saving never holds
 /// a second copy of the whole model. Loading reads from a memory mapping, one tensor at a time.
@@ -55,56 +55,6 @@ public static class SafeTensorsTorch
             throw;
         }
         return result;
-    }
-
-    /// <summary>
-    /// Copies the tensors of <paramref name="path"/> into the parameters and buffers of <paramref name="module"/>
-    /// (its <c>state_dict()</c>), without recording gradients. Everything is checked before anything is copied, so a
-    /// failed load leaves the module unchanged.
-    /// </summary>
-    /// <param name="module">The module to fill.</param>
-    /// <param name="path">A safetensors file whose names match <c>module.state_dict()</c>.</param>
-    /// <param name="strict">When true, keys missing from the file or not in the module are errors; when false they are skipped.</param>
-    /// <exception cref="TesseraFormatException">Keys are missing or unexpected (strict), or a tensor's shape or dtype differs from the module's; the message names the file, the tensor and both shapes/dtypes.</exception>
-    public static void LoadInto(nn.Module module, string path, bool strict = true)
-    {
-        ArgumentNullException.ThrowIfNull(module);
-        RequireLittleEndian();
-        using SafeTensorsFile file = SafeTensorsFile.Open(path);
-        Dictionary<string, Tensor> state = module.state_dict();
-
-        if (strict)
-        {
-            var missing = state.Keys.Where(k => !file.TryGet(k, out _)).ToList();
-            var unexpected = file.Tensors.Select(t => t.Name).Where(k => !state.ContainsKey(k)).ToList();
-            if (missing.Count > 0 || unexpected.Count > 0)
-            {
-                var parts = new List<string>();
-                if (missing.Count > 0) parts.Add($"missing from the file: {string.Join(", ", missing)}");
-                if (unexpected.Count > 0) parts.Add($"not in the module: {string.Join(", ", unexpected)}");
-                throw new TesseraFormatException(path, $"keys do not match the module's state_dict ({string.Join("; ", parts)})");
-            }
-        }
-
-        var pairs = new List<(SafeTensorInfo Info, Tensor Target)>();
-        foreach (var (name, target) in state)
-        {
-            if (!file.TryGet(name, out SafeTensorInfo? info)) continue;
-            if (!info.Shape.SequenceEqual(target.shape))
-                throw new TesseraFormatException(path, $"tensor '{name}': file has shape [{string.Join(", ", info.Shape)}] but the module expects [{string.Join(", ", target.shape)}]");
-            SafeTensorDType expected = ToSafeTensors(target.dtype, name);
-            if (info.DType != expected)
-                throw new TesseraFormatException(path, $"tensor '{name}': file has dtype {info.DType.HeaderName()} but the module expects {expected.HeaderName()} ({target.dtype})");
-            pairs.Add((info, target));
-        }
-
-        using var noGrad = no_grad();
-        foreach (var (info, target) in pairs)
-        {
-            using var scope = NewDisposeScope();
-            Tensor source = ReadTensor(file, info);
-            target.copy_(source);
-        }
     }
 
     /// <summary>The safetensors dtype for a TorchSharp scalar type.</summary>

@@ -58,17 +58,12 @@ public static class OnnxExporter
     public static OnnxExportReport ExportFolder(string modelFolder, string path, OnnxExportOptions? options = null)
     {
         var folder = ModelFolder.Open(modelFolder);
+        var exporter = ModelRegistry.Exporter(folder.Config.ModelType) as ImageClassifierExporter
+            ?? throw new OnnxExportException($"{modelFolder}: no sample input shape known for model_type {folder.Config.ModelType}");
+        long[] shape = exporter.SampleShape(folder.Config, folder.Preprocessing);
         using var model = folder.LoadModel();
         using var scope = NewDisposeScope();
         var pre = folder.Preprocessing;
-        long[] shape = folder.Config switch
-        {
-            CnnConfig c => [1, c.InChannels, c.ImageSize, c.ImageSize],
-            ResNetConfig r => [1, r.InChannels, pre.Height, pre.Width],
-            MlpConfig m when (long)pre.Channels * pre.Height * pre.Width == m.InputSize => [1, pre.Channels, pre.Height, pre.Width],
-            MlpConfig m => [1, m.InputSize],
-            var c => throw new OnnxExportException($"{modelFolder}: no sample input shape known for model_type {c.ModelType}"),
-        };
         using var generator = new Generator(0);
         var sample = randn(shape, generator: generator);
         var metadata = new Dictionary<string, string>

@@ -28,4 +28,10 @@ internal static class TransformerExportFiles
         }
         return copied;
     }
+
+    /// <summary>The folder a transformer export writes to: <paramref name="output"/>, the folder of an <c>.onnx</c> path, or <c>&lt;model&gt;/onnx</c>.</summary>
+    public static string OutputFolder(string modelFolder, string? output) =>
+        output is null ? Path.Combine(modelFolder, "onnx")
+        : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
+        : output;
 }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Tessera.Transformers;
 using static TorchSharp.torch;
 
 namespace Tessera.Models;
@@ -11,7 +12,7 @@ namespace Tessera.Models;
 /// Parameter names and layouts match the equivalent PyTorch module
 /// (<c>conv1.weight</c> [32,in,3,3], <c>conv1.bias</c>, <c>conv2.*</c>, <c>fc1.weight</c> [hidden,3136], <c>fc1.bias</c>, <c>fc2.*</c>).
 /// </summary>
-public sealed class Cnn : nn.Module<Tensor, Tensor>
+public sealed class Cnn : nn.Module<Tensor, Tensor>, IPretrainedModel
 {
     readonly Conv2d conv1;
     readonly Conv2d conv2;
@@ -36,6 +37,15 @@ public sealed class Cnn : nn.Module<Tensor, Tensor>
 
     /// <summary>The configuration this model was built from.</summary>
     public CnnConfig Config { get; }
+
+    /// <inheritdoc/>
+    public PretrainedConfig PretrainedConfig => Config;
+
+    /// <summary>Loads a model folder written by <see cref="PretrainedModels.SavePretrained{TModel}"/> (config.json with <c>model_type</c> <c>cnn</c>, model.safetensors), in eval mode.</summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">The config describes another architecture or is invalid, or the weights do not match.</exception>
+    /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
+    public static Cnn FromPretrained(string folder, FromPretrainedOptions? options = null) =>
+        PretrainedModels.FromPretrained<Cnn, CnnConfig>(folder, c => new Cnn(c), options);
 
     /// <summary>Maps images [batch, in_channels, size, size] to logits [batch, num_classes].</summary>
     public override Tensor forward(Tensor input)

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Tessera.Transformers;
 using static TorchSharp.torch;
 
 namespace Tessera.Models;
@@ -12,7 +13,7 @@ namespace Tessera.Models;
 /// carry no parameters, so they do not take indices; a PyTorch <c>nn.ModuleList</c> of the same Linear layers loads
 /// these weights unchanged.
 /// </summary>
-public sealed class Mlp : nn.Module<Tensor, Tensor>
+public sealed class Mlp : nn.Module<Tensor, Tensor>, IPretrainedModel
 {
     readonly ModuleList<Linear> layers;
     readonly Dropout? dropout;
@@ -38,6 +39,15 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
 
     /// <summary>The configuration this model was built from.</summary>
     public MlpConfig Config { get; }
+
+    /// <inheritdoc/>
+    public PretrainedConfig PretrainedConfig => Config;
+
+    /// <summary>Loads a model folder written by <see cref="PretrainedModels.SavePretrained{TModel}"/> (config.json with <c>model_type</c> <c>mlp</c>, model.safetensors), in eval mode.</summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">The config describes another architecture or is invalid, or the weights do not match.</exception>
+    /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
+    public static Mlp FromPretrained(string folder, FromPretrainedOptions? options = null) =>
+        PretrainedModels.FromPretrained<Mlp, MlpConfig>(folder, c => new Mlp(c), options);
 
     /// <summary>Maps inputs [batch, ...] (flattened to [batch, input_size]) to logits [batch, num_classes].</summary>
     public override Tensor forward(Tensor input)

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Tessera.Transformers;
 using static TorchSharp.torch;
 
 namespace Tessera.Models;
@@ -12,7 +13,7 @@ namespace Tessera.Models;
 /// <c>layers.{stage}.{block}.conv1.weight</c>, <c>…bn1.*</c>, <c>…conv2.weight</c>, <c>…bn2.*</c>,
 /// <c>…downsample.0.weight</c> (1x1 conv) and <c>…downsample.1.*</c> (BN) where a block changes shape, and <c>fc.{weight,bias}</c>.
 /// </summary>
-public sealed class ResNet : nn.Module<Tensor, Tensor>
+public sealed class ResNet : nn.Module<Tensor, Tensor>, IPretrainedModel
 {
     readonly Conv2d conv1;
     readonly BatchNorm2d bn1;
@@ -51,6 +52,15 @@ public sealed class ResNet : nn.Module<Tensor, Tensor>
 
     /// <summary>The configuration this model was built from.</summary>
     public ResNetConfig Config { get; }
+
+    /// <inheritdoc/>
+    public PretrainedConfig PretrainedConfig => Config;
+
+    /// <summary>Loads a model folder written by <see cref="PretrainedModels.SavePretrained{TModel}"/> (config.json with <c>model_type</c> <c>resnet</c>, model.safetensors), in eval mode.</summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">The config describes another architecture or is invalid, or the weights do not match.</exception>
+    /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
+    public static ResNet FromPretrained(string folder, FromPretrainedOptions? options = null) =>
+        PretrainedModels.FromPretrained<ResNet, ResNetConfig>(folder, c => new ResNet(c), options);
 
     /// <summary>Maps images [batch, in_channels, H, W] to logits [batch, num_classes].</summary>
     public override Tensor forward(Tensor input)

@@ -8,6 +8,7 @@ using Tessera.Text;
 using Tessera.Training;
 using Tessera.Training.Callbacks;
 using Tessera.Training.Loggers;
+using Tessera.Models;
 using Tessera.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,10 +53,10 @@ public static class ClassifierFinetuning
 
         var baseConfig = PretrainedConfig.Load(options.ModelFolder) as BertConfig
             ?? throw new TesseraFormatException(Path.Combine(options.ModelFolder, "config.json"), "--task classify needs a BERT model folder (model_type \"bert\")");
-        BertConfig config = WithLabels(baseConfig, labels);
+        BertConfig config = baseConfig.WithLabels(labels);
         bool sameHead = baseConfig.Id2Label is { } old && old.Count == labels.Count;
-        using BertForSequenceClassification model = PreTrainedModel.Build(options.ModelFolder, config,
-            new FromPretrainedOptions { AllowMissingKeys = true }, c => new BertForSequenceClassification(c));
+        using var model = (BertForSequenceClassification)PretrainedModels.FromPretrained(ModelTasks.SequenceClassification, options.ModelFolder, config,
+            new FromPretrainedOptions { AllowMissingKeys = true });
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(options.ModelFolder);
         int maxLength = Math.Min(options.BlockSize, config.MaxPositionEmbeddings);
 
@@ -132,7 +133,7 @@ public static class ClassifierFinetuning
         string labelled = Path.Combine(adapterFolder, "config.json");
         var config = PretrainedConfig.Load(File.Exists(labelled) ? labelled : baseFolder) as BertConfig
             ?? throw new TesseraFormatException(Path.Combine(baseFolder, "config.json"), "expected a BERT config (model_type \"bert\")");
-        BertForSequenceClassification model = PreTrainedModel.Build(baseFolder, config, new FromPretrainedOptions { AllowMissingKeys = true }, c => new BertForSequenceClassification(c));
+        var model = (BertForSequenceClassification)PretrainedModels.FromPretrained(ModelTasks.SequenceClassification, baseFolder, config, new FromPretrainedOptions { AllowMissingKeys = true });
         try
         {
             LoraModel peft = LoraModel.FromPretrained(model, adapterFolder);
@@ -145,12 +146,6 @@ public static class ClassifierFinetuning
             throw;
         }
     }
-
-    static BertConfig WithLabels(BertConfig config, IReadOnlyList<string> labels) => config with
-    {
-        Id2Label = Enumerable.Range(0, labels.Count).ToDictionary(i => i.ToString(CultureInfo.InvariantCulture), i => labels[i]),
-        Label2Id = Enumerable.Range(0, labels.Count).ToDictionary(i => labels[i], i => i),
-    };
 
     static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels)
     {

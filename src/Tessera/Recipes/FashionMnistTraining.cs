@@ -8,6 +8,7 @@ using Tessera.Training;
 using Tessera.Training.Callbacks;
 using Tessera.Training.Loggers;
 using Tessera.Training.Metrics;
+using Tessera.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,13 +35,9 @@ public static class FashionMnistTraining
 
         string model = (options.Config?.ModelType ?? options.Model).ToLowerInvariant();
         bool augment = options.Augment ?? model == "resnet";
-        ModelConfig config = options.Config ?? model switch
-        {
-            "cnn" => new CnnConfig(),
-            "mlp" => new MlpConfig(),
-            "resnet" => new ResNetConfig(),
-            _ => throw new ArgumentException($"unknown model '{options.Model}': expected cnn, mlp or resnet"),
-        };
+        PretrainedConfig config = options.Config ?? (ModelRegistry.Supports(model, ModelTasks.ImageClassification)
+            ? AutoConfig.ForModel(model)
+            : throw new ArgumentException($"unknown model '{options.Model}': expected one of {string.Join(", ", ModelRegistry.ModelTypesFor(ModelTasks.ImageClassification))}"));
         var classifierOptions = model == "resnet"
             ? new ImageClassifierOptions { Optimizer = "adamw", LearningRate = options.LearningRate ?? 3e-3, WeightDecay = 5e-4, Schedule = options.Schedule ?? "onecycle", LabelSmoothing = options.LabelSmoothing ?? 0 }
             : new ImageClassifierOptions { LearningRate = options.LearningRate ?? 1e-3, Schedule = options.Schedule ?? "cosine", LabelSmoothing = options.LabelSmoothing ?? 0.1 };
@@ -74,7 +71,7 @@ public static class FashionMnistTraining
                 ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {checkpoints}", checkpoints);
         }
 
-        using var network = ModelFactory.Create(config);
+        using var network = AutoModelForImageClassification.FromConfig(config);
         using var classifier = new ImageClassifier(network, classifierOptions);
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
         var checkpoint = valLoader is null ? new ModelCheckpoint(checkpoints) : new ModelCheckpoint(checkpoints, monitor: "val_acc", mode: MonitorMode.Max, saveTopK: 1);

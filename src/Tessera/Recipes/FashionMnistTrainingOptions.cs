@@ -6,7 +6,7 @@ public sealed record FashionMnistTrainingOptions
     /// <summary><c>cnn</c> (default), <c>mlp</c> or <c>resnet</c>.</summary>
     public string Model { get; init; } = "cnn";
     /// <summary>Architecture config to use instead of <see cref="Model"/>'s defaults (its model_type decides the model).</summary>
-    public Models.ModelConfig? Config { get; init; }
+    public Transformers.PretrainedConfig? Config { get; init; }
     /// <summary>Epochs (default 5).</summary>
     public int Epochs { get; init; } = 5;
     /// <summary>Batch size (default 128).</summary>

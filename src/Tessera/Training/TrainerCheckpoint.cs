@@ -94,7 +94,7 @@ public static class TrainerCheckpoint
         if (trainer.Optimizer is OptimizerHelper && !File.Exists(optimizerPath))
             throw new TesseraFormatException(dir, $"incomplete trainer checkpoint: {OptimizerFile} is missing (resuming without the optimizer state would silently change the run)");
 
-        SafeTensorsTorch.LoadInto(module, Path.Combine(dir, WeightsFile), strict: true);
+        Transformers.PretrainedWeights.LoadInto(module, Path.Combine(dir, WeightsFile));
         if (trainer.Optimizer is OptimizerHelper helper)
         {
             try

@@ -1,17 +1,13 @@
-using Tessera.Formats;
+using Tessera.Models;
 
 namespace Tessera.Transformers;
 
-/// <summary>Builds the masked language model a folder's <c>config.json</c> describes: <c>bert</c> → <see cref="BertForMaskedLM"/>.</summary>
+/// <summary>Builds the masked language model a folder's <c>config.json</c> describes through the <see cref="ModelRegistry"/>: <c>bert</c> → <see cref="BertForMaskedLM"/>, or a registered architecture's.</summary>
 public static class AutoModelForMaskedLM
 {
     /// <summary>Reads the config of <paramref name="folder"/>, builds the matching model and loads its weights.</summary>
-    /// <exception cref="TesseraFormatException">The config is invalid, its model_type has no masked LM here, or the weights do not match.</exception>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">The config is invalid, its model_type has no masked LM here, or the weights do not match.</exception>
     /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
-    public static BertForMaskedLM FromPretrained(string folder, FromPretrainedOptions? options = null) =>
-        AutoConfig.FromPretrained(folder) switch
-        {
-            BertConfig c => PreTrainedModel.Build(folder, c, options ?? new FromPretrainedOptions(), x => new BertForMaskedLM(x)),
-            PretrainedConfig c => throw new TesseraFormatException(Path.Combine(folder, "config.json"), $"model_type \"{c.ModelType}\" has no masked language model (supported: bert)"),
-        };
+    public static PreTrainedModel FromPretrained(string folder, FromPretrainedOptions? options = null) =>
+        PretrainedModels.FromPretrained(ModelTasks.MaskedLM, folder, options);
 }

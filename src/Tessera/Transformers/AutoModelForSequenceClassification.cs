@@ -1,17 +1,13 @@
-using Tessera.Formats;
+using Tessera.Models;
 
 namespace Tessera.Transformers;
 
-/// <summary>Builds the sequence classifier a folder's <c>config.json</c> describes: <c>bert</c> → <see cref="BertForSequenceClassification"/>.</summary>
+/// <summary>Builds the sequence classifier a folder's <c>config.json</c> describes through the <see cref="ModelRegistry"/>: <c>bert</c> → <see cref="BertForSequenceClassification"/>, or a registered architecture's.</summary>
 public static class AutoModelForSequenceClassification
 {
     /// <summary>Reads the config of <paramref name="folder"/>, builds the matching model and loads its weights.</summary>
-    /// <exception cref="TesseraFormatException">The config is invalid, its model_type has no classifier here, or the weights do not match.</exception>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">The config is invalid, its model_type has no classifier here, or the weights do not match.</exception>
     /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>
-    public static BertForSequenceClassification FromPretrained(string folder, FromPretrainedOptions? options = null) =>
-        AutoConfig.FromPretrained(folder) switch
-        {
-            BertConfig c => PreTrainedModel.Build(folder, c, options ?? new FromPretrainedOptions(), x => new BertForSequenceClassification(x)),
-            PretrainedConfig c => throw new TesseraFormatException(Path.Combine(folder, "config.json"), $"model_type \"{c.ModelType}\" has no sequence classifier (supported: bert)"),
-        };
+    public static PreTrainedModel FromPretrained(string folder, FromPretrainedOptions? options = null) =>
+        PretrainedModels.FromPretrained(ModelTasks.SequenceClassification, folder, options);
 }

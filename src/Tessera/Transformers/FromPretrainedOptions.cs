@@ -22,4 +22,11 @@ public sealed record FromPretrainedOptions
     /// to keep such parameters as initialised (e.g. a new classification head on a pretrained encoder).
     /// </summary>
     public bool AllowMissingKeys { get; init; }
+
+    /// <summary>
+    /// When false (the default) a checkpoint tensor that fills no parameter is an error listing it (a config smaller
+    /// than its weights must not load silently); set true to skip such tensors. Tensors the model declares ignorable and
+    /// another head's tensors in a head's checkpoint are skipped either way.
+    /// </summary>
+    public bool AllowUnexpectedKeys { get; init; }
 }

@@ -1,4 +1,5 @@
 using Tessera.Formats;
+using Tessera.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace Tessera.Transformers;
 /// the same architecture, and <see cref="SavePretrained"/> / <see cref="LoadWeights"/> read and write model folders
 /// (<c>config.json</c> + <c>model.safetensors</c> or sharded safetensors with <c>model.safetensors.index.json</c>).
 /// </summary>
-public abstract class PreTrainedModel : nn.Module
+public abstract class PreTrainedModel : nn.Module, IPretrainedModel
 {
     /// <summary>Names the module (TorchSharp's module name).</summary>
     protected PreTrainedModel(string name) : base(name) { }
@@ -37,23 +38,19 @@ public abstract class PreTrainedModel : nn.Module
     /// <summary>
     /// Writes <c>config.json</c> and the weights (one <c>model.safetensors</c>, or shards plus
     /// <c>model.safetensors.index.json</c> when larger than <paramref name="maxShardBytes"/>) into <paramref name="folder"/>,
-    /// with the HF key names and metadata <c>{"format":"pt"}</c>.
+    /// with the HF key names and metadata <c>{"format":"pt"}</c>; see <see cref="PretrainedModels.SavePretrained(nn.Module, PretrainedConfig, string, long, ScalarType?)"/>.
     /// </summary>
     /// <param name="folder">Created if needed.</param>
     /// <param name="maxShardBytes">Largest shard; the default, 5 GB, is that of <c>save_pretrained</c>.</param>
     /// <param name="dtype">Save floating-point weights in this type (e.g. bfloat16); their own type when null.</param>
-    public void SavePretrained(string folder, long maxShardBytes = PretrainedWeights.DefaultMaxShardBytes, ScalarType? dtype = null)
-    {
-        Directory.CreateDirectory(folder);
-        PretrainedWeights.Save(this, folder, maxShardBytes, dtype);
-        PretrainedConfig config = dtype is { } d ? PretrainedConfig with { TorchDtype = PretrainedWeights.TorchDtypeName(d) } : PretrainedConfig;
-        config.Save(Path.Combine(folder, "config.json"));
-    }
+    public void SavePretrained(string folder, long maxShardBytes = PretrainedWeights.DefaultMaxShardBytes, ScalarType? dtype = null) =>
+        PretrainedModels.SavePretrained(this, PretrainedConfig, folder, maxShardBytes, dtype);
 
-    /// <summary>Copies the weights of the model folder (or safetensors file) <paramref name="path"/> into this model, one tensor at a time.</summary>
+    /// <summary>Copies the weights of the model folder (or safetensors file) <paramref name="path"/> into this model, one tensor at a time; see <see cref="PretrainedWeights.LoadInto(nn.Module, string, FromPretrainedOptions?)"/>.</summary>
     /// <exception cref="TesseraFormatException">
-    /// The checkpoint is invalid, a tensor's shape differs from the parameter's (the message names both), or a
-    /// parameter is missing and <see cref="FromPretrainedOptions.AllowMissingKeys"/> is false.
+    /// The checkpoint is invalid, a tensor's shape differs from the parameter's (the message names both), a parameter is
+    /// missing and <see cref="FromPretrainedOptions.AllowMissingKeys"/> is false, or tensors are unused and
+    /// <see cref="FromPretrainedOptions.AllowUnexpectedKeys"/> is false.
     /// </exception>
     /// <exception cref="FileNotFoundException">The folder holds no safetensors weights.</exception>
     public LoadReport LoadWeights(string path, FromPretrainedOptions? options = null) =>
@@ -62,34 +59,6 @@ public abstract class PreTrainedModel : nn.Module
     /// <summary>Builds a model from a folder: reads its config, constructs the model, casts and moves it, then loads its weights.</summary>
     internal static TModel Build<TModel, TConfig>(string folder, FromPretrainedOptions? options, Func<TConfig, TModel> create)
         where TModel : PreTrainedModel
-        where TConfig : PretrainedConfig
-    {
-        options ??= new FromPretrainedOptions();
-        TConfig config = PretrainedConfig.Load<TConfig>(folder);
-        return Build(folder, config, options, create);
-    }
-
-    /// <summary>Constructs a model for <paramref name="config"/> and fills it from <paramref name="folder"/>.</summary>
-    internal static TModel Build<TModel, TConfig>(string folder, TConfig config, FromPretrainedOptions options, Func<TConfig, TModel> create)
-        where TModel : PreTrainedModel
-        where TConfig : PretrainedConfig
-    {
-        TModel model = create(config);
-        try
-        {
-            ScalarType dtype = options.Dtype
-                ?? (options.UseConfigDtype ? PretrainedWeights.ParseTorchDtype(config.TorchDtype) : null)
-                ?? ScalarType.Float32;
-            if (dtype != ScalarType.Float32) model.to(dtype);
-            if (options.Device is { } device && device.type != DeviceType.CPU) model.to(device);
-            model.LoadWeights(folder, options);
-            model.eval();
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+        where TConfig : PretrainedConfig =>
+        PretrainedModels.FromPretrained(folder, create, options);
 }

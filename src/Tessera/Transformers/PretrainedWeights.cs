@@ -3,6 +3,7 @@ using Microsoft.Win32.SafeHandles;
 using Tessera.Checkpoints;
 using Tessera.Formats;
 using Tessera.Formats.SafeTensors;
+using Tessera.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -101,29 +102,51 @@ public static class PretrainedWeights
     }
 
     /// <summary>
-    /// Copies a checkpoint into <paramref name="model"/>'s parameters and buffers. Keys are matched exactly, then with the
-    /// model's <see cref="PreTrainedModel.BaseModelPrefix"/> added or removed, then with TF-era names
-    /// (<c>gamma</c>/<c>beta</c>) renamed to <c>weight</c>/<c>bias</c>. Everything is checked before anything is copied.
+    /// THE safetensors-to-module loader: copies a checkpoint (a model folder, a safetensors file or a sharded index; see
+    /// <see cref="ReadIndex"/>) into <paramref name="module"/>'s parameters and buffers, one tensor at a time, without
+    /// recording gradients. Everything is checked before anything is copied, so a failed load leaves the module unchanged.
     /// </summary>
-    /// <exception cref="TesseraFormatException">A shape differs (the message names the tensor and both shapes), a dtype cannot be converted, or keys are missing and not allowed.</exception>
-    public static LoadReport LoadInto(PreTrainedModel model, string path, FromPretrainedOptions options)
+    /// <remarks>
+    /// Keys are matched exactly, then, for an <see cref="IPretrainedModel"/> with a <see cref="IPretrainedModel.BaseModelPrefix"/>,
+    /// with that prefix added or removed (a head's checkpoint loads into the base model and the other way round), then
+    /// with TF-era names (<c>gamma</c>/<c>beta</c>) renamed to <c>weight</c>/<c>bias</c>. Shapes must be equal; floating-point
+    /// tensors are converted to the parameter's type (other dtypes must be equal). A checkpoint tensor that fills nothing is
+    /// an error (a config smaller than its weights must not load silently) unless the model declares it ignorable
+    /// (<see cref="IPretrainedModel.IsIgnoredCheckpointKey"/>), it belongs to another head of a head checkpoint (outside
+    /// the base-model prefix), or <see cref="FromPretrainedOptions.AllowUnexpectedKeys"/> is set.
+    /// </remarks>
+    /// <param name="module">The module to fill.</param>
+    /// <param name="path">A model folder, safetensors file or <c>model.safetensors.index.json</c>.</param>
+    /// <param name="options">Missing/unexpected key policy; the defaults (both are errors) when null.</param>
+    /// <returns>What was missing, skipped and converted.</returns>
+    /// <exception cref="TesseraFormatException">A shape or dtype differs (the message names the file, the tensor and both shapes), parameters are missing, or tensors are left unused; the message names the file.</exception>
+    /// <exception cref="FileNotFoundException">There are no weights at <paramref name="path"/>.</exception>
+    public static LoadReport LoadInto(nn.Module module, string path, FromPretrainedOptions? options = null) =>
+        LoadInto(module, path, ReadIndex(path), options ?? new FromPretrainedOptions());
+
+    internal static LoadReport LoadInto(nn.Module module, string path, IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)> index, FromPretrainedOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(options);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors stores little-endian data");
-        var index = ReadIndex(path);
-        Dictionary<string, Tensor> state = model.state_dict();
-        string prefix = model.BaseModelPrefix + ".";
+        Dictionary<string, Tensor> state = module.state_dict();
+        var pretrained = module as IPretrainedModel;
+        string prefix = pretrained?.BaseModelPrefix is { Length: > 0 } p ? p + "." : "";
+        bool headCheckpoint = prefix.Length > 0 && index.Keys.Any(k => k.StartsWith(prefix, StringComparison.Ordinal));
 
         var plan = new List<(string Key, string File, SafeTensorInfo Info, Tensor Target)>();
         var unexpected = new List<string>();
+        var unused = new List<string>();
         var filled = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, (file, info)) in index)
         {
             string? key = Match(name, state, prefix);
             if (key is null || filled.Contains(key))
             {
-                if (!model.IsIgnoredCheckpointKey(name)) unexpected.Add(name);
+                if (pretrained?.IsIgnoredCheckpointKey(name) == true) continue;
+                unexpected.Add(name);
+                // In a head's checkpoint, tensors outside the base model belong to that head (or another one) and are skipped.
+                if (!(headCheckpoint && !name.StartsWith(prefix, StringComparison.Ordinal))) unused.Add(name);
                 continue;
             }
             Tensor target = state[key];
@@ -137,7 +160,9 @@ public static class PretrainedWeights
         }
         var missing = state.Keys.Where(k => !filled.Contains(k)).ToList();
         if (missing.Count > 0 && !options.AllowMissingKeys)
-            throw new TesseraFormatException(path, $"the checkpoint has no tensor for {missing.Count} parameter(s): {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}");
+            throw new TesseraFormatException(path, $"the checkpoint has no tensor for {missing.Count} parameter(s): {List(missing)}");
+        if (unused.Count > 0 && !options.AllowUnexpectedKeys)
+            throw new TesseraFormatException(path, $"the checkpoint has {unused.Count} tensor(s) the model does not use (does config.json match the weights?): {List(unused)}");
 
         var converted = new List<string>();
         using (no_grad())
@@ -155,12 +180,15 @@ public static class PretrainedWeights
         return new LoadReport(missing, unexpected, converted);
     }
 
+    static string List(List<string> names) => string.Join(", ", names.Take(20)) + (names.Count > 20 ? ", ..." : "");
+
     /// <summary>The module key a checkpoint key fills, or null.</summary>
     static string? Match(string name, Dictionary<string, Tensor> state, string prefix)
     {
         foreach (string candidate in new[] { name, RenameLegacy(name) })
         {
             if (state.ContainsKey(candidate)) return candidate;
+            if (prefix.Length == 0) continue;
             if (state.ContainsKey(prefix + candidate)) return prefix + candidate;
             if (candidate.StartsWith(prefix, StringComparison.Ordinal) && state.ContainsKey(candidate[prefix.Length..])) return candidate[prefix.Length..];
         }

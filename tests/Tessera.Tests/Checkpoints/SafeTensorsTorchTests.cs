@@ -3,6 +3,7 @@ using Tessera.Checkpoints;
 using Tessera.Formats;
 using Tessera.Formats.SafeTensors;
 using Tessera.Tests.Shared;
+using Tessera.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -63,7 +64,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
         target.eval();
         Tensor x = randn(5, 4);
         Assert.False(source.call(x).allclose(target.call(x)));
-        SafeTensorsTorch.LoadInto(target, path);
+        PretrainedWeights.LoadInto(target, path);
         Assert.True(Same(source.call(x), target.call(x)));
         foreach (var (name, tensor) in target.state_dict())
             Assert.True(Same(tensor, state[name]), name);
@@ -112,14 +113,14 @@ public sealed class SafeTensorsTorchTests : IDisposable
 
         using var other = nn.Sequential(("0", nn.Linear(4, 8)), ("1", nn.BatchNorm1d(8)), ("2", nn.ReLU()), ("3", nn.Linear(8, 3)));
         var before = other.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        var e = Assert.Throws<TesseraFormatException>(() => SafeTensorsTorch.LoadInto(other, path));
-        Assert.Equal($"{path}: tensor '3.weight': file has shape [2, 8] but the module expects [3, 8]", e.Message);
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedWeights.LoadInto(other, path));
+        Assert.Equal($"{path}: tensor '3.weight' has shape [2, 8] but parameter '3.weight' expects [3, 8]", e.Message);
         foreach (var (name, tensor) in other.state_dict())
             Assert.True(Same(tensor, before[name]), $"{name} changed although the load failed");
     }
 
     [Fact]
-    public void LoadInto_reports_missing_and_unexpected_keys_and_non_strict_skips_them()
+    public void LoadInto_rejects_missing_and_unused_keys_unless_allowed()
     {
         using var scope = NewDisposeScope();
         string path = Path.Combine(_temp.Path, "partial.safetensors");
@@ -128,23 +129,37 @@ public sealed class SafeTensorsTorchTests : IDisposable
         SafeTensorsTorch.Save(path, [new("0.weight", w), new("extra", zeros(1))]);
 
         using var model = Model(8, seed: 5);
-        var e = Assert.Throws<TesseraFormatException>(() => SafeTensorsTorch.LoadInto(model, path));
-        Assert.StartsWith($"{path}: keys do not match the module's state_dict (missing from the file: 0.bias, 1.weight,", e.Message);
-        Assert.EndsWith("; not in the module: extra)", e.Message);
+        var before = model.state_dict()["0.weight"].clone();
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedWeights.LoadInto(model, path));
+        Assert.StartsWith($"{path}: the checkpoint has no tensor for 8 parameter(s): 0.bias, 1.weight,", e.Message);
+        e = Assert.Throws<TesseraFormatException>(() => PretrainedWeights.LoadInto(model, path, new FromPretrainedOptions { AllowMissingKeys = true }));
+        Assert.Equal($"{path}: the checkpoint has 1 tensor(s) the model does not use (does config.json match the weights?): extra", e.Message);
+        Assert.True(Same(model.state_dict()["0.weight"], before), "a failed load must change nothing");
 
-        SafeTensorsTorch.LoadInto(model, path, strict: false);
+        var report = PretrainedWeights.LoadInto(model, path, new FromPretrainedOptions { AllowMissingKeys = true, AllowUnexpectedKeys = true });
         Assert.True(Same(model.state_dict()["0.weight"], w));
+        Assert.Equal(["extra"], report.UnexpectedKeys);
+        Assert.Contains("0.bias", report.MissingKeys);
     }
 
     [Fact]
-    public void LoadInto_with_mismatched_dtype_names_both_dtypes()
+    public void LoadInto_converts_floating_point_dtypes_and_names_both_dtypes_otherwise()
     {
         using var scope = NewDisposeScope();
         string path = Path.Combine(_temp.Path, "f64.safetensors");
         using var lin = nn.Linear(2, 2);
-        SafeTensorsTorch.Save(path, lin.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.to(float64))));
-        var e = Assert.Throws<TesseraFormatException>(() => SafeTensorsTorch.LoadInto(lin, path));
-        Assert.Equal($"{path}: tensor 'weight': file has dtype F64 but the module expects F32 (Float32)", e.Message);
+        manual_seed(6);
+        var f64 = new Dictionary<string, Tensor> { ["weight"] = randn(2, 2, dtype: float64), ["bias"] = randn(2, dtype: float64) };
+        SafeTensorsTorch.Save(path, f64);
+        var report = PretrainedWeights.LoadInto(lin, path);
+        Assert.Equal(["weight", "bias"], report.ConvertedKeys.Order().Reverse());
+        Assert.Equal(ScalarType.Float32, lin.weight!.dtype);
+        Assert.True(Same(lin.weight!, f64["weight"].to(float32)));
+
+        string ints = Path.Combine(_temp.Path, "i32.safetensors");
+        SafeTensorsTorch.Save(ints, lin.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.to(int32))));
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedWeights.LoadInto(lin, ints));
+        Assert.Equal($"{ints}: tensor 'weight' has dtype I32 but parameter 'weight' is Float32; only floating-point types convert", e.Message);
     }
 
     // ---- Cross-check against PyTorch (Debian python3-torch for /usr/bin/python3) ----

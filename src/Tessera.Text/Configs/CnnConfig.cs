@@ -1,15 +1,19 @@
 using System.Text.Json.Serialization;
+using Tessera.Transformers;
 
 namespace Tessera.Models;
 
 /// <summary>
-/// Configuration of <see cref="Cnn"/>, the two-convolution classifier for small square images
+/// Configuration of <c>Tessera.Models.Cnn</c>, the two-convolution classifier for small square images
 /// (Fashion-MNIST by default). Serialized as <c>config.json</c> with <c>"model_type": "cnn"</c>.
 /// </summary>
-public sealed record CnnConfig() : ModelConfig(Type)
+public sealed record CnnConfig : PretrainedConfig
 {
     /// <summary>The <c>model_type</c> value of this architecture.</summary>
     public const string Type = "cnn";
+
+    /// <summary>Creates a config with <c>model_type</c> <c>cnn</c> and the default values.</summary>
+    public CnnConfig() => ModelType = Type;
 
     /// <summary>Channels of the input images (1 for grayscale).</summary>
     [JsonPropertyName("in_channels")]

@@ -3,10 +3,11 @@ using System.Text.Json.Nodes;
 using Tessera.Formats;
 using Tessera.Models;
 using Tessera.Tests.Shared;
+using Tessera.Transformers;
 
 namespace Tessera.Tests.Models;
 
-public class ModelConfigTests
+public class ImageClassifierConfigTests
 {
     static string Write(TempDirectory dir, string json)
     {
@@ -15,7 +16,7 @@ public class ModelConfigTests
         return path;
     }
 
-    public static TheoryData<ModelConfig> NonDefaultConfigs() => new()
+    public static TheoryData<PretrainedConfig> NonDefaultConfigs() => new()
     {
         new CnnConfig { InChannels = 3, ImageSize = 32, NumClasses = 7, Hidden = 64 },
         new MlpConfig { InputSize = 100, HiddenSizes = [64, 32, 16], NumClasses = 5, Dropout = 0.25 },
@@ -24,12 +25,12 @@ public class ModelConfigTests
 
     [Theory]
     [MemberData(nameof(NonDefaultConfigs))]
-    public void Save_then_Load_gives_an_equal_config_of_the_same_type(ModelConfig config)
+    public void Save_then_Load_gives_an_equal_config_of_the_same_type(PretrainedConfig config)
     {
         using var dir = new TempDirectory("tessera-models-");
         string path = Path.Combine(dir.Path, "sub", "config.json");
         config.Save(path);
-        var loaded = ModelConfig.Load(path);
+        var loaded = PretrainedConfig.Load(path);
         Assert.IsType(config.GetType(), loaded);
         Assert.Equal(config, loaded);
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp"));
@@ -63,11 +64,14 @@ public class ModelConfigTests
             }
             """;
         string path = Write(dir, json);
-        var config = Assert.IsType<CnnConfig>(ModelConfig.Load(path));
+        var config = Assert.IsType<CnnConfig>(PretrainedConfig.Load(path));
         Assert.Equal(64, config.Hidden);
         Assert.Equal(28, config.ImageSize); // absent fields take defaults
+        Assert.Equal(["Cnn"], config.Architectures!); // base fields of every config.json
+        Assert.Equal("float32", config.TorchDtype);
+        Assert.Equal(["T-shirt", "Trouser"], config.Labels);
         Assert.NotNull(config.ExtensionData);
-        Assert.Equal(["architectures", "torch_dtype", "id2label", "nested"], config.ExtensionData!.Keys.ToArray());
+        Assert.Equal(["nested"], config.ExtensionData!.Keys.ToArray());
 
         string saved = Path.Combine(dir.Path, "saved.json");
         config.Save(saved);
@@ -76,7 +80,7 @@ public class ModelConfigTests
         foreach (var key in new[] { "architectures", "torch_dtype", "id2label", "nested", "model_type", "hidden" })
             Assert.True(JsonNode.DeepEquals(original[key], written[key]), $"{key}: {original[key]} vs {written[key]}");
         Assert.Equal(1, written.Count(kv => kv.Key == "model_type"));
-        Assert.Equal(config, ModelConfig.Load(saved)); // equality includes the unknown fields
+        Assert.Equal(config, PretrainedConfig.Load(saved)); // equality includes the unknown fields
         Assert.NotEqual(config, config with { ExtensionData = null });
     }
 
@@ -85,7 +89,7 @@ public class ModelConfigTests
     {
         using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, """{"hidden": 5}""");
-        var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedConfig.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("model_type", e.Message);
         Assert.Equal(path, e.FilePath);
@@ -96,7 +100,7 @@ public class ModelConfigTests
     {
         using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, """{"model_type": "gpt9"}""");
-        var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedConfig.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains("\"gpt9\"", e.Message);
         Assert.Contains("cnn, mlp, resnet", e.Message);
@@ -115,21 +119,23 @@ public class ModelConfigTests
     {
         using var dir = new TempDirectory("tessera-models-");
         string path = Write(dir, json);
-        var e = Assert.Throws<TesseraFormatException>(() => ModelConfig.Load(path));
+        var e = Assert.Throws<TesseraFormatException>(() => PretrainedConfig.Load(path));
         Assert.Contains(path, e.Message);
         Assert.Contains(expected, e.Message);
     }
 
     [Fact]
-    public void Factory_builds_the_architecture_the_config_names()
+    public void Registry_builds_the_image_classifier_the_config_names()
     {
-        using var cnn = ModelFactory.Create(new CnnConfig());
-        using var mlp = ModelFactory.Create(new MlpConfig());
-        using var resnet = ModelFactory.Create(new ResNetConfig());
+        using var cnn = AutoModelForImageClassification.FromConfig(new CnnConfig());
+        using var mlp = AutoModelForImageClassification.FromConfig(new MlpConfig());
+        using var resnet = AutoModelForImageClassification.FromConfig(new ResNetConfig());
         Assert.IsType<Cnn>(cnn);
         Assert.IsType<Mlp>(mlp);
         Assert.IsType<ResNet>(resnet);
-        Assert.Throws<ArgumentException>(() => ModelFactory.Create(new CnnConfig { ImageSize = 2 }));
+        Assert.Throws<ArgumentException>(() => AutoModelForImageClassification.FromConfig(new CnnConfig { ImageSize = 2 }));
+        var e = Assert.Throws<TesseraFormatException>(() => AutoModelForImageClassification.FromConfig(Tessera.Tests.Transformers.TinyModels.Gpt2()));
+        Assert.Contains("\"gpt2\" has no image classifier (supported: cnn, mlp, resnet", e.Message);
     }
 
     [Fact]

@@ -1,15 +1,19 @@
 using System.Text.Json.Serialization;
+using Tessera.Transformers;
 
 namespace Tessera.Models;
 
 /// <summary>
-/// Configuration of <see cref="ResNet"/>, a small CIFAR-style residual network for small images
+/// Configuration of <c>Tessera.Models.ResNet</c>, a small CIFAR-style residual network for small images
 /// (28x28 grayscale by default). Serialized as <c>config.json</c> with <c>"model_type": "resnet"</c>.
 /// </summary>
-public sealed record ResNetConfig() : ModelConfig(Type)
+public sealed record ResNetConfig : PretrainedConfig
 {
     /// <summary>The <c>model_type</c> value of this architecture.</summary>
     public const string Type = "resnet";
+
+    /// <summary>Creates a config with <c>model_type</c> <c>resnet</c> and the default values.</summary>
+    public ResNetConfig() => ModelType = Type;
 
     /// <summary>Channels of the input images (1 for grayscale).</summary>
     [JsonPropertyName("in_channels")]

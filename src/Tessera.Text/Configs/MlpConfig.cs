@@ -1,15 +1,19 @@
 using System.Text.Json.Serialization;
+using Tessera.Transformers;
 
 namespace Tessera.Models;
 
 /// <summary>
-/// Configuration of <see cref="Mlp"/>, a fully connected classifier over flattened inputs.
+/// Configuration of <c>Tessera.Models.Mlp</c>, a fully connected classifier over flattened inputs.
 /// Serialized as <c>config.json</c> with <c>"model_type": "mlp"</c>.
 /// </summary>
-public sealed record MlpConfig() : ModelConfig(Type)
+public sealed record MlpConfig : PretrainedConfig
 {
     /// <summary>The <c>model_type</c> value of this architecture.</summary>
     public const string Type = "mlp";
+
+    /// <summary>Creates a config with <c>model_type</c> <c>mlp</c> and the default values.</summary>
+    public MlpConfig() => ModelType = Type;
 
     /// <summary>Number of input features after flattening (784 for 28x28 grayscale images).</summary>
     [JsonPropertyName("input_size")]

@@ -1,0 +1,46 @@
+using Tessera.Export;
+using Tessera.Export.Decoders;
+using Tessera.Export.Encoders;
+using Tessera.Transformers;
+
+namespace Tessera.Models;
+
+/// <summary>
+/// The architectures Tessera ships, registered through the same public <see cref="ModelRegistry.Register{TConfig}"/>
+/// call a user makes for their own: one statement per architecture.
+/// </summary>
+internal static class BuiltInArchitectures
+{
+    public static void Register()
+    {
+        ModelRegistry.Register(new ModelArchitecture<Gpt2Config>("gpt2")
+            .Add(ModelTasks.BaseModel, c => new Gpt2Model(c))
+            .Add(ModelTasks.CausalLM, c => new Gpt2LMHeadModel(c))
+            .WithExporter(DecoderFolderExporter.Instance));
+
+        ModelRegistry.Register(new ModelArchitecture<LlamaConfig>("llama", "qwen2", "mistral")
+            .Add(ModelTasks.BaseModel, c => new LlamaModel(c))
+            .Add(ModelTasks.CausalLM, c => new LlamaForCausalLM(c))
+            .WithExporter(DecoderFolderExporter.Instance));
+
+        ModelRegistry.Register(new ModelArchitecture<BertConfig>("bert")
+            .Add(ModelTasks.BaseModel, c => new BertModel(c))
+            .Add(ModelTasks.MaskedLM, c => new BertForMaskedLM(c))
+            .Add(ModelTasks.SequenceClassification, c => new BertForSequenceClassification(c))
+            .WithExporter(EncoderFolderExporter.Instance));
+
+        ModelRegistry.Register(new ModelArchitecture<CnnConfig>(CnnConfig.Type)
+            .Add(ModelTasks.ImageClassification, c => new Cnn(c))
+            .WithExporter(ImageClassifierExporter.For<CnnConfig>((c, _) => [1, c.InChannels, c.ImageSize, c.ImageSize])));
+
+        ModelRegistry.Register(new ModelArchitecture<MlpConfig>(MlpConfig.Type)
+            .Add(ModelTasks.ImageClassification, c => new Mlp(c))
+            .WithExporter(ImageClassifierExporter.For<MlpConfig>((m, pre) => (long)pre.Channels * pre.Height * pre.Width == m.InputSize
+                ? [1, pre.Channels, pre.Height, pre.Width]
+                : [1, m.InputSize])));
+
+        ModelRegistry.Register(new ModelArchitecture<ResNetConfig>(ResNetConfig.Type)
+            .Add(ModelTasks.ImageClassification, c => new ResNet(c))
+            .WithExporter(ImageClassifierExporter.For<ResNetConfig>((r, pre) => [1, r.InChannels, pre.Height, pre.Width])));
+    }
+}
