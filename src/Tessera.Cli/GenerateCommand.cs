@@ -64,7 +64,6 @@ static class GenerateCommand
                 writer.WriteLine();
                 return 0;
             }
-            OpenMpWaitPolicy.Prefer(); // PASSIVE unless set; before libtorch loads
             HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
             using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
             if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);

@@ -43,6 +43,28 @@ public class HfTokenizerTests
     }
 
     [Fact]
+    public void Gpt2_tokens_that_split_a_character_match_tiktoken()
+    {
+        // Gpt2Vocabulary recovers the bytes of tokens that start or end inside a UTF-8 character by decoding them between
+        // completing bytes; text made of multi-byte characters uses such tokens.
+        TiktokenTokenizer reference = TiktokenTokenizer.CreateForModel("gpt2");
+        string[] lines =
+        [
+            "naïve café, “quoted” — façade œuvre Ærø",
+            "日本語のテキストと中文文本，한국어 텍스트",
+            "Ελληνικά κείμενα και русский текст",
+            "emoji 🤖🎉👩‍👩‍👧 and symbols ∑∫≠≤ ™ © ½ ¾",
+            "\u00a0non-breaking\u2009thin\u200bzero-width",
+        ];
+        foreach (string line in lines)
+        {
+            int[] ours = [.. gpt2.Value.Encode(line).Ids];
+            Assert.Equal([.. reference.EncodeToIds(line)], ours);
+            Assert.Equal(line, gpt2.Value.Decode(ours));
+        }
+    }
+
+    [Fact]
     public void Byte_level_and_sentencepiece_decode_round_trips()
     {
         foreach (string line in TokenizerFixtures.Corpus)

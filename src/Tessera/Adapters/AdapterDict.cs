@@ -28,7 +28,7 @@ internal sealed class AdapterDict<T> : torch.nn.Module where T : torch.nn.Module
     public void Remove(string name)
     {
         if (!items.Remove(name, out T? module)) return;
-        ModuleSurgery.Remove(this, name);
+        register_module(name, null!); // TorchSharp: registering null removes the child
         module.Dispose();
     }
 }

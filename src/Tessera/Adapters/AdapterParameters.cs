@@ -32,7 +32,7 @@ internal sealed class AdapterParameters : torch.nn.Module
         if (!names.Contains(name)) return;
         Parameter parameter = this[name];
         names.Remove(name);
-        ModuleSurgery.RemoveParameter(this, name);
+        _internal_params.Remove(name); // our own subclass: TorchSharp's protected registry (register_parameter refuses null)
         parameter.Dispose();
     }
 }

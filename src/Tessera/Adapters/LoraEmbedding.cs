@@ -85,7 +85,7 @@ public sealed class LoraEmbedding : LoraLayer
 
     private protected override void DetachContainers()
     {
-        ModuleSurgery.Remove(BaseLayer, "lora_embedding_A");
-        ModuleSurgery.Remove(BaseLayer, "lora_embedding_B");
+        BaseLayer.register_module("lora_embedding_A", null!); // TorchSharp: registering null removes the child
+        BaseLayer.register_module("lora_embedding_B", null!);
     }
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Tessera.Adapters;
 
 /// <summary>
-/// LoRA on one linear projection (a <see cref="Linear"/>, or GPT-2's <see cref="Conv1D"/> whose weight is [in, out]):
+/// LoRA on one linear projection (a <see cref="Linear"/> or <see cref="FastLinear"/>, or GPT-2's <see cref="Conv1D"/> whose weight is [in, out]):
 /// <c>y = base(x) + scaling · B(A(dropout(x)))</c> with A [r, in] (Kaiming-uniform, as PEFT) and B [out, r] (zeros), one
 /// pair per named adapter. The A and B layers are registered on the base layer itself as <c>lora_A.{adapter}</c> and
 /// <c>lora_B.{adapter}</c> (PEFT's in-memory names), so they follow the model through <c>to()</c>, <c>train()</c> and
@@ -17,13 +17,14 @@ public sealed class LoraLinear : LoraLayer
     readonly AdapterDict<Linear> loraA = new();
     readonly AdapterDict<Linear> loraB = new();
 
-    /// <summary>Wraps <paramref name="baseLayer"/>, which must be a <see cref="Linear"/> or a <see cref="Conv1D"/>.</summary>
+    /// <summary>Wraps <paramref name="baseLayer"/>, which must be a <see cref="Linear"/>, a <see cref="FastLinear"/> or a <see cref="Conv1D"/>.</summary>
     /// <exception cref="NotSupportedException">The layer is of another type.</exception>
     public LoraLinear(nn.Module<Tensor, Tensor> baseLayer) : base(nameof(LoraLinear), baseLayer)
     {
         (Tensor w, FanInFanOut) = baseLayer switch
         {
             Linear l => (l.weight!, false),
+            FastLinear f => (f.Weight, false),
             Conv1D c => ((Tensor)c.Weight, true),
             _ => throw new NotSupportedException($"LoRA supports Linear and Conv1D layers, not {baseLayer.GetType().Name}"),
         };
@@ -49,7 +50,12 @@ public sealed class LoraLinear : LoraLayer
     public override Parameter LoraB(string adapter) => loraB[adapter].weight!;
 
     /// <summary>The base layer's weight as stored (Linear [out, in], Conv1D [in, out]).</summary>
-    public override Tensor BaseWeight => BaseLayer is Linear l ? l.weight! : ((Conv1D)BaseLayer).Weight;
+    public override Tensor BaseWeight => BaseLayer switch
+    {
+        Linear l => l.weight!,
+        FastLinear f => f.Weight,
+        _ => ((Conv1D)BaseLayer).Weight,
+    };
 
     /// <summary>scaling · B·A of <paramref name="adapter"/> in the base weight's layout ([out, in], or [in, out] for Conv1D).</summary>
     public override Tensor DeltaWeight(string adapter)
@@ -92,7 +98,7 @@ public sealed class LoraLinear : LoraLayer
 
     private protected override void DetachContainers()
     {
-        ModuleSurgery.Remove(BaseLayer, "lora_A");
-        ModuleSurgery.Remove(BaseLayer, "lora_B");
+        BaseLayer.register_module("lora_A", null!); // TorchSharp: registering null removes the child
+        BaseLayer.register_module("lora_B", null!);
     }
 }

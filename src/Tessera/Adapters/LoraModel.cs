@@ -120,11 +120,11 @@ public sealed class LoraModel
 
         var modules = Model.named_modules().Where(m => m.name.Length > 0 && !TargetMatcher.IsAdapterInternal(m.name)).ToList();
         var targets = modules.Where(m => config.TargetModulesRegex == AllLinear
-            ? m.module is Linear or Conv1D && !TargetMatcher.IsOutputHead(m.name)
+            ? m.module is Linear or FastLinear or Conv1D && !TargetMatcher.IsOutputHead(m.name)
             : TargetMatcher.IsTarget(config, m.name)).ToList();
         if (targets.Count == 0) throw new ArgumentException(TargetMatcher.NoMatchMessage(config, modules.Select(m => m.name)), nameof(config));
         foreach (var (name, module) in targets)
-            if (module is not (Linear or Conv1D or Embedding))
+            if (module is not (Linear or FastLinear or Conv1D or Embedding))
                 throw new NotSupportedException($"target module '{name}' is a {module.GetType().Name}; LoRA supports Linear, Conv1D and Embedding layers");
 
         var toSave = config.ModulesToSave is { Count: > 0 } names

@@ -34,6 +34,7 @@ internal sealed class ModulesToSaveWrapper
         nn.Module<Tensor, Tensor> copy = Original switch
         {
             Linear l => nn.Linear(l.in_features, l.out_features, hasBias: l.bias is not null, device: l.weight!.device, dtype: l.weight.dtype),
+            FastLinear f => new FastLinear(f.InFeatures, f.OutFeatures, hasBias: f.Bias is not null, device: f.Weight.device, dtype: f.Weight.dtype),
             Conv1D c => new Conv1D(c.Weight.shape[0], c.Weight.shape[1]).to(c.Weight.dtype).to(c.Weight.device),
             _ => throw new NotSupportedException($"modules_to_save supports Linear and Conv1D modules, not {Original.GetType().Name}"),
         };
@@ -53,7 +54,7 @@ internal sealed class ModulesToSaveWrapper
     /// <summary>Writes the active copy's weights into the original (merge-and-unload).</summary>
     public void MergeInto(string adapter) => CopyState(copies[adapter], Original);
 
-    public void Detach() => ModuleSurgery.Remove(Original, "modules_to_save");
+    public void Detach() => Original.register_module("modules_to_save", null!); // TorchSharp: registering null removes the child
 
     internal static void CopyState(nn.Module from, nn.Module to)
     {

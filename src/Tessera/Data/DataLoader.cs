@@ -9,7 +9,8 @@ namespace Tessera.Data;
 /// <c>SeededRandom.Derive(Seed, 0, e)</c>; batch <c>b</c> of epoch <c>e</c> gets the generator
 /// <c>SeededRandom.Derive(Seed, 1, e, b)</c> when the dataset is an <see cref="ISeededDataset{TBatch}"/>. Both
 /// depend only on (seed, epoch, batch), so a run resumed at any batch sees exactly the batches it would have seen.
-/// With <see cref="DataLoaderOptions.Prefetch"/> &gt; 0 a background thread builds up to that many batches ahead.
+/// With <see cref="DataLoaderOptions.Prefetch"/> &gt; 0 a background thread builds up to that many batches ahead; it
+/// leaves libtorch's thread settings as the application set them.
 /// </summary>
 public sealed class DataLoader<TBatch> : IDataLoader<TBatch>
 {
@@ -88,9 +89,8 @@ public sealed class DataLoader<TBatch> : IDataLoader<TBatch>
 
         var producer = Task.Factory.StartNew(() =>
         {
-            // Batch assembly is small work; an OpenMP team of its own on this thread would fight the training
-            // threads for cores. libtorch's OpenMP thread count is per calling thread, so this leaves training alone.
-            TorchSharp.torch.set_num_threads(1);
+            // No torch.set_num_threads here: in libtorch it also sets the count every later thread starts with (and
+            // resizes the shared pool), so a loader would change the application's thread settings behind its back.
             try
             {
                 for (int b = startBatch; b < end && !stop.IsCancellationRequested; b++)

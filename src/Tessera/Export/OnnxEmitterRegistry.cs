@@ -8,7 +8,7 @@ namespace Tessera.Export;
 /// <summary>
 /// Emitters keyed by module type. Lookup tries the exact type, then its base types, so an emitter registered for
 /// a base class covers subclasses that do not have their own. <see cref="CreateDefault"/> holds the built-ins:
-/// Linear, Conv1d, Conv2d, BatchNorm1d/2d, LayerNorm, Embedding, ReLU, GELU, SiLU, Sigmoid, Tanh, Softmax,
+/// Linear (and Tessera's FastLinear), Conv1d, Conv2d, BatchNorm1d/2d, LayerNorm, Embedding, ReLU, GELU, SiLU, Sigmoid, Tanh, Softmax,
 /// LogSoftmax, Dropout, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Identity, Sequential, and Tessera's
 /// <see cref="Cnn"/>, <see cref="Mlp"/> and <see cref="ResNet"/>.
 /// </summary>
@@ -51,6 +51,7 @@ public sealed class OnnxEmitterRegistry
     {
         var r = new OnnxEmitterRegistry();
         r.Register<Linear>(LayerEmitters.Linear);
+        r.Register<Tessera.Transformers.FastLinear>(LayerEmitters.Linear);
         r.Register<Convolution>(LayerEmitters.Convolution);
         r.Register<BatchNorm>(LayerEmitters.BatchNorm);
         r.Register<LayerNorm>(LayerEmitters.LayerNorm);

@@ -31,7 +31,10 @@ public sealed record FashionMnistTrainingOptions
     public bool? Augment { get; init; }
     /// <summary>Where the IDX files are (default /usr/share/datasets/fashion-mnist).</summary>
     public string? DataDir { get; init; }
-    /// <summary>libtorch intra-op threads; null keeps libtorch's default (all cores).</summary>
+    /// <summary>
+    /// libtorch intra-op threads; null keeps libtorch's default (all cores). Setting it is process-wide
+    /// (<c>torch.set_num_threads</c>: every thread started later uses it too) and it stays after the run.
+    /// </summary>
     public int? Threads { get; init; }
     /// <summary>
     /// Training images held out for validation (val_loss, val_acc, the best checkpoint), taken from the end of the

@@ -46,7 +46,10 @@ public sealed record LanguageModelTrainingOptions
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>libtorch intra-op threads; null keeps libtorch's default.</summary>
+    /// <summary>
+    /// libtorch intra-op threads; null keeps libtorch's default. Setting it is process-wide
+    /// (<c>torch.set_num_threads</c>: every thread started later uses it too) and it stays after the run.
+    /// </summary>
     public int? Threads { get; init; }
 
     /// <summary>Prompts whose sampled completions go into the model card.</summary>

@@ -44,7 +44,11 @@ public sealed record TrainerOptions
     /// <summary>Device to train on: <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (cuda when available).</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>Intra-op threads for libtorch; null leaves libtorch's default.</summary>
+    /// <summary>
+    /// Intra-op threads for libtorch; null leaves libtorch's default. Setting it is process-wide: the Trainer calls
+    /// <c>torch.set_num_threads</c>, which also becomes the count every thread started later uses, and it stays after
+    /// the run.
+    /// </summary>
     public int? Threads { get; init; }
 
     /// <summary>Send step metrics to the loggers every this many optimizer steps (default 50).</summary>

@@ -74,7 +74,16 @@ public sealed class BertModel : PreTrainedModel
     }
 
     /// <summary>A linear layer initialised as <c>transformers</c> does for BERT: weight ~ N(0, std²), bias zero.</summary>
-    internal static Linear Linear(long inFeatures, long outFeatures, double std) => LlamaMlp.Linear(inFeatures, outFeatures, true, std);
+    internal static Linear Linear(long inFeatures, long outFeatures, double std)
+    {
+        Linear layer = nn.Linear(inFeatures, outFeatures);
+        using (no_grad())
+        {
+            nn.init.normal_(layer.weight!, 0, std);
+            nn.init.zeros_(layer.bias!);
+        }
+        return layer;
+    }
 }
 
 /// <summary>Word + position + token-type embeddings, then LayerNorm and dropout.</summary>

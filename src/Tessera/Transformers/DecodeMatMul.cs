@@ -1,7 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Tessera.Transformers;
@@ -38,13 +38,6 @@ internal static unsafe class DecodeMatMul
         Run(k * n * 4, () => Conv1DColumns(xp, wp, bp, yp, k, n, 0, half), () => Conv1DColumns(xp, wp, bp, yp, k, n, half, n), half > 0);
         return y;
     }
-
-    /// <summary>
-    /// A Linear module applied to <paramref name="input"/>: the kernel when it applies and the module has no forward
-    /// hooks (LoRA and modules_to_save hook modules, and must see the call), else the module's own call.
-    /// </summary>
-    public static Tensor Call(Linear layer, Tensor input) =>
-        !Hooked(layer) && TryLinear(input, layer.weight!, layer.bias) is { } y ? y : layer.call(input);
 
     /// <summary><c>input @ weight.T + bias</c> with weight [out, in] (nn.functional.linear), or null where libtorch should run it.</summary>
     public static Tensor? TryLinear(Tensor input, Tensor weight, Tensor? bias = null)
@@ -122,27 +115,6 @@ internal static unsafe class DecodeMatMul
             for (long j = r0; j < r1; j++) yp[j] += bp[j];
     }
 
-    // TorchSharp keeps a module's hooks in private dictionaries of HookableModule; found by name once per type.
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, System.Reflection.FieldInfo[]> HookFields = new();
-
-    /// <summary>Whether <paramref name="module"/> has forward hooks or pre-hooks (then its call must run); true when that cannot be told.</summary>
-    static bool Hooked(nn.Module module)
-    {
-        var fields = HookFields.GetOrAdd(module.GetType(), type =>
-        {
-            var found = new List<System.Reflection.FieldInfo>();
-            for (Type? t = type; t is not null; t = t.BaseType)
-                foreach (string name in new[] { "pre_hooks", "post_hooks", "module_pre_hooks", "module_post_hooks" })
-                    if (t.GetField(name, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.DeclaredOnly) is { } f)
-                        found.Add(f);
-            return [.. found];
-        });
-        if (fields.Length != 4) return true; // another TorchSharp layout: take the safe path
-        foreach (var f in fields)
-            if (f.GetValue(module) is not System.Collections.ICollection { Count: 0 }) return true;
-        return false;
-    }
-
     /// <summary>Runs both halves: the second on the helper thread when the weight is large and libtorch may use 2+ threads; else both here.</summary>
     static void Run(long weightBytes, Action first, Action second, bool splittable)
     {
@@ -215,14 +187,15 @@ internal static unsafe class DecodeMatMul
     }
 
     /// <summary>
-    /// One input row, fp32 on the CPU, a contiguous 2-D weight (and 1-D bias), and nothing for autograd to record
-    /// (grad mode off, or no operand requires grad), on a CPU with AVX-512 (with 256-bit vectors the gain measured only ~6%).
+    /// One input row, fp32 on the CPU, a contiguous 2-D weight (and 1-D bias) under 2 GiB (the limit of the span
+    /// <c>Tensor.bytes</c> hands out), and nothing for autograd to record (grad mode off, or no operand requires grad),
+    /// on a CPU with AVX-512 (with 256-bit vectors the gain measured only ~6%).
     /// </summary>
     static bool Applies(Tensor input, Tensor weight, Tensor? bias) =>
         Enabled && Vector512.IsHardwareAccelerated
         && input.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
         && input.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && input.dim() >= 1
-        && input.numel() == input.shape[^1] && weight.dim() == 2 && weight.is_contiguous()
+        && input.numel() == input.shape[^1] && weight.dim() == 2 && weight.is_contiguous() && weight.numel() <= int.MaxValue / sizeof(float)
         && (bias is null || (bias.device_type == DeviceType.CPU && bias.dtype == ScalarType.Float32 && bias.dim() == 1 && bias.is_contiguous()))
         && (!is_grad_enabled() || !(input.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false)));
 
@@ -233,9 +206,9 @@ internal static unsafe class DecodeMatMul
         return shape;
     }
 
-    static float* Data(Tensor t) => (float*)THSTensor_data(t.Handle);
-
-    // TorchSharp keeps its data-pointer accessor internal; this is the export it calls (at::Tensor::data_ptr).
-    [DllImport("LibTorchSharp")]
-    static extern nint THSTensor_data(nint handle);
+    /// <summary>
+    /// The first element of a contiguous fp32 CPU tensor, through TorchSharp's public data span (<c>Tensor.bytes</c>). The
+    /// tensor must stay alive while the pointer is used: the callers hold every operand until their product returns.
+    /// </summary>
+    static float* Data(Tensor t) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 }

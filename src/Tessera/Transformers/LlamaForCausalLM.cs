@@ -13,7 +13,7 @@ namespace Tessera.Transformers;
 public sealed class LlamaForCausalLM : CausalLanguageModel
 {
     [ComponentName(Name = "model")] readonly LlamaModel model;
-    [ComponentName(Name = "lm_head")] readonly Linear? lmHead;
+    [ComponentName(Name = "lm_head")] readonly FastLinear? lmHead;
 
     /// <summary>Builds the model with freshly initialised weights.</summary>
     /// <exception cref="ArgumentException">The config is invalid.</exception>
@@ -62,7 +62,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         DecoderOutput body = model.forward(inputIds, attentionMask, pastKeyValues, useCache);
         Tensor logits = lmHead is null
             ? DecodeMatMul.TryLinear(body.LastHiddenState, model.EmbedTokens.weight!) ?? nn.functional.linear(body.LastHiddenState, model.EmbedTokens.weight!)
-            : DecodeMatMul.Call(lmHead, body.LastHiddenState);
+            : lmHead.call(body.LastHiddenState);
         return new CausalLMOutput(logits.MoveToOuterDisposeScope(), body.PastKeyValues);
     }
 }

@@ -99,10 +99,10 @@ internal sealed class LlamaDecoderLayer : nn.Module
 /// <summary>Rotary self-attention with <c>num_key_value_heads</c> key/value heads shared by groups of query heads.</summary>
 internal sealed class LlamaAttention : nn.Module
 {
-    [ComponentName(Name = "q_proj")] readonly Linear queryProjection;
-    [ComponentName(Name = "k_proj")] readonly Linear keyProjection;
-    [ComponentName(Name = "v_proj")] readonly Linear valueProjection;
-    [ComponentName(Name = "o_proj")] readonly Linear outputProjection;
+    [ComponentName(Name = "q_proj")] readonly FastLinear queryProjection;
+    [ComponentName(Name = "k_proj")] readonly FastLinear keyProjection;
+    [ComponentName(Name = "v_proj")] readonly FastLinear valueProjection;
+    [ComponentName(Name = "o_proj")] readonly FastLinear outputProjection;
     readonly int heads, kvHeads, headDim, layerIndex;
     readonly double dropout;
 
@@ -124,9 +124,9 @@ internal sealed class LlamaAttention : nn.Module
     public Tensor forward(Tensor x, Tensor mask, Tensor cos, Tensor sin, KeyValueCache? cache)
     {
         long batch = x.shape[0], length = x.shape[1];
-        Tensor q = DecodeMatMul.Call(queryProjection, x).view(batch, length, heads, headDim).transpose(1, 2);
-        Tensor k = DecodeMatMul.Call(keyProjection, x).view(batch, length, kvHeads, headDim).transpose(1, 2);
-        Tensor v = DecodeMatMul.Call(valueProjection, x).view(batch, length, kvHeads, headDim).transpose(1, 2);
+        Tensor q = queryProjection.call(x).view(batch, length, heads, headDim).transpose(1, 2);
+        Tensor k = keyProjection.call(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
+        Tensor v = valueProjection.call(x).view(batch, length, kvHeads, headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null) (k, v) = cache.Update(layerIndex, k, v);
@@ -136,7 +136,7 @@ internal sealed class LlamaAttention : nn.Module
         Tensor probs = scores.softmax(-1, ScalarType.Float32).to_type(q.dtype);
         if (training && dropout > 0) probs = nn.functional.dropout(probs, dropout, training: true);
         Tensor y = matmul(probs, v).transpose(1, 2).reshape(batch, length, heads * headDim);
-        return DecodeMatMul.Call(outputProjection, y);
+        return outputProjection.call(y);
     }
 
     /// <summary>[b, kv_heads, s, d] → [b, heads, s, d]: query head h reads key/value head h / (heads / kv_heads).</summary>
@@ -152,9 +152,9 @@ internal sealed class LlamaAttention : nn.Module
 /// <summary>The SwiGLU MLP: <c>down_proj(act(gate_proj(x)) * up_proj(x))</c>.</summary>
 internal sealed class LlamaMlp : nn.Module
 {
-    [ComponentName(Name = "gate_proj")] readonly Linear gate;
-    [ComponentName(Name = "up_proj")] readonly Linear up;
-    [ComponentName(Name = "down_proj")] readonly Linear down;
+    [ComponentName(Name = "gate_proj")] readonly FastLinear gate;
+    [ComponentName(Name = "up_proj")] readonly FastLinear up;
+    [ComponentName(Name = "down_proj")] readonly FastLinear down;
     readonly string activation;
 
     public LlamaMlp(LlamaConfig config) : base(nameof(LlamaMlp))
@@ -167,16 +167,16 @@ internal sealed class LlamaMlp : nn.Module
         RegisterComponents();
     }
 
-    public Tensor forward(Tensor x) => DecodeMatMul.Call(down, Activations.Apply(activation, DecodeMatMul.Call(gate, x)) * DecodeMatMul.Call(up, x));
+    public Tensor forward(Tensor x) => down.call(Activations.Apply(activation, gate.call(x)) * up.call(x));
 
     /// <summary>A linear layer initialised as <c>transformers</c> does: weight ~ N(0, std²), bias zero.</summary>
-    internal static Linear Linear(long inFeatures, long outFeatures, bool bias, double std)
+    internal static FastLinear Linear(long inFeatures, long outFeatures, bool bias, double std)
     {
-        Linear layer = nn.Linear(inFeatures, outFeatures, hasBias: bias);
+        var layer = new FastLinear(inFeatures, outFeatures, hasBias: bias);
         using (no_grad())
         {
-            nn.init.normal_(layer.weight!, 0, std);
-            if (layer.bias is not null) nn.init.zeros_(layer.bias);
+            nn.init.normal_(layer.Weight, 0, std);
+            if (layer.Bias is not null) nn.init.zeros_(layer.Bias);
         }
         return layer;
     }

@@ -210,6 +210,34 @@ print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
         first.Dispose();
     }
 
+    [Fact]
+    public void An_epoch_with_prefetch_leaves_libtorchs_thread_count_as_configured()
+    {
+        int previous = get_num_threads();
+        try
+        {
+            set_num_threads(2); // the application's choice; not 1, which a prefetch thread might want for itself
+            using var data = AugmentedImages();
+            var loader = new DataLoader<Batch>(data, new DataLoaderOptions { BatchSize = 8, Prefetch = 2 });
+            int batches = 0;
+            foreach (var b in loader.Epoch(0)) { b.Dispose(); batches++; }
+            Assert.Equal(5, batches);
+
+            Assert.Equal(2, get_num_threads());
+            // libtorch's set_num_threads also sets the count threads started later begin with; one on the producer
+            // thread would show here.
+            int seen = 0;
+            var later = new Thread(() => seen = get_num_threads());
+            later.Start();
+            later.Join();
+            Assert.Equal(2, seen);
+        }
+        finally
+        {
+            set_num_threads(previous);
+        }
+    }
+
     private sealed class CountingDataset(TensorDataset inner, ConcurrentQueue<Batch> created) : ISeededDataset<Batch>
     {
         public int Count => inner.Count;

@@ -9,19 +9,24 @@ namespace Tessera.Export.Emitters;
 internal static class LayerEmitters
 {
     /// <summary><c>y = x Wᵀ + b</c>: one Gemm (transB=1) for 2-D inputs, MatMul with the transposed weight plus Add otherwise.</summary>
-    public static string Linear(OnnxExportContext ctx, Linear m, string x)
+    public static string Linear(OnnxExportContext ctx, Linear m, string x) => Linear(ctx, m.weight!, m.bias, x);
+
+    /// <summary>The same for Tessera's <see cref="Transformers.FastLinear"/> (nn.Linear's parameters).</summary>
+    public static string Linear(OnnxExportContext ctx, Transformers.FastLinear m, string x) => Linear(ctx, m.Weight, m.Bias, x);
+
+    static string Linear(OnnxExportContext ctx, Tensor weight, Tensor? bias, string x)
     {
         var rank = ctx.ShapeOf(x)?.Length;
         if (rank == 2)
         {
-            string w = ctx.AddInitializer("weight", m.weight!);
-            string[] inputs = m.bias is null ? [x, w] : [x, w, ctx.AddInitializer("bias", m.bias)];
+            string w = ctx.AddInitializer("weight", weight);
+            string[] inputs = bias is null ? [x, w] : [x, w, ctx.AddInitializer("bias", bias)];
             return ctx.Graph.Apply("Gemm", inputs, ctx.Qualify("gemm"), Attr("transB", 1L));
         }
         using var scope = NewDisposeScope();
-        string wt = ctx.AddInitializer("weight_transposed", m.weight!.detach().t());
+        string wt = ctx.AddInitializer("weight_transposed", weight.detach().t());
         string y = ctx.Graph.Apply("MatMul", [x, wt], ctx.Qualify("matmul"));
-        return m.bias is null ? y : ctx.Graph.Apply("Add", [y, ctx.AddInitializer("bias", m.bias)], ctx.Qualify("add"));
+        return bias is null ? y : ctx.Graph.Apply("Add", [y, ctx.AddInitializer("bias", bias)], ctx.Qualify("add"));
     }
 
     /// <summary>A Conv1d/Conv2d as an ONNX Conv.</summary>
