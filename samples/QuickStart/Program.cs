@@ -1,4 +1,4 @@
-// The README's quick start, kept compiling: Fashion-MNIST with a user-written TrainingModule.
+// The README's quick start (tests/Tessera.Cli.Tests/PackagingTests.cs runs the README's copy against the packages).
 using Tessera.Data;
 using Tessera.Training;
 using Tessera.Training.Callbacks;
@@ -9,11 +9,14 @@ var train = new DataLoader<Batch>(FashionMnist.Load(train: true), new DataLoader
 var val = new DataLoader<Batch>(FashionMnist.Load(train: false), new DataLoaderOptions { BatchSize = 1000 });
 var trainer = new Trainer(new TrainerOptions
 {
-    MaxEpochs = 5,
+    MaxEpochs = 2,
     Callbacks = [new ModelCheckpoint("runs/mlp/checkpoints", monitor: "val_acc", mode: MonitorMode.Max), new EarlyStopping("val_loss"), new ProgressDisplay()],
 });
-trainer.Fit(new LitMlp(), train, val);
+var mlp = new LitMlp();
+trainer.Fit(mlp, train, val);
+Console.WriteLine($"val_acc {trainer.Validate(mlp, val)["val_acc"]:F4}");
 
+// Types come after the top-level statements in Program.cs.
 sealed class LitMlp : TrainingModule
 {
     private readonly nn.Module<Tensor, Tensor> net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10));
