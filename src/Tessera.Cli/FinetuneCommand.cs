@@ -25,6 +25,7 @@ static class FinetuneCommand
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => defaults.Seed };
         var output = new Option<string>("--out") { Description = "Output folder (adapter/, checkpoints/, metrics.csv, README.md)", DefaultValueFactory = _ => defaults.OutputDir };
         var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last (saved every --validate-every steps)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out; without it or --resume a non-empty --out is refused" };
         var task = new Option<string>("--task") { Description = "causal-lm (JSONL text or prompt/completion) or classify (a BERT folder on CSV/JSONL text+label)", DefaultValueFactory = _ => "causal-lm" };
         task.AcceptOnlyFromAmong("causal-lm", "classify");
         var textColumn = new Option<string>("--text-column") { Description = "classify: CSV column / JSONL field of the text", DefaultValueFactory = _ => defaults.TextColumn };
@@ -34,7 +35,7 @@ static class FinetuneCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, device, task, textColumn, labelColumn, valData, full,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, overwrite, device, task, textColumn, labelColumn, valData, full,
         };
         command.SetAction(parse =>
         {
@@ -59,6 +60,7 @@ static class FinetuneCommand
                 OutputDir = parse.GetValue(output)!,
                 Device = parse.GetValue(device)!,
                 Resume = parse.GetValue(resume),
+                Overwrite = parse.GetValue(overwrite),
                 TextColumn = parse.GetValue(textColumn)!,
                 LabelColumn = parse.GetValue(labelColumn)!,
                 ValData = parse.GetValue(valData),

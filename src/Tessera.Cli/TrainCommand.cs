@@ -23,6 +23,7 @@ static class TrainCommand
         var output = new Option<string>("--out") { Description = "Output folder (model/, checkpoints/, metrics.csv, events/)", DefaultValueFactory = _ => "runs/fashion-mnist" };
         var limit = new Option<int?>("--limit-train") { Description = "Train on the first N training images only (after the validation images are held out)" }.AtLeast(1);
         var resume = new Option<bool>("--resume") { Description = "Continue from <out>/checkpoints/last" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its model/, checkpoints/, events/, metrics.csv); without it or --resume a non-empty --out is refused" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "cpu" };
         var augment = new Option<bool?>("--augment") { Description = "Random crop + flip [default: on for resnet]" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
@@ -35,7 +36,7 @@ static class TrainCommand
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
-            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, device, augment, dataDir, threads, valSize,
+            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, overwrite, device, augment, dataDir, threads, valSize,
         };
         command.SetAction(parse =>
         {
@@ -52,6 +53,7 @@ static class TrainCommand
                 OutputDir = parse.GetValue(output)!,
                 LimitTrain = parse.GetValue(limit),
                 Resume = parse.GetValue(resume),
+                Overwrite = parse.GetValue(overwrite),
                 Device = parse.GetValue(device)!,
                 Augment = parse.GetValue(augment),
                 DataDir = parse.GetValue(dataDir),

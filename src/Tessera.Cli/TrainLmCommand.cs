@@ -23,9 +23,10 @@ static class TrainLmCommand
         var output = new Option<string>("--out") { Description = "Output folder (model/, metrics.csv)", DefaultValueFactory = _ => defaults.OutputDir };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its model/, checkpoints/, events/, metrics.csv); without it a non-empty --out is refused" };
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads,
+            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite,
         };
         command.SetAction(parse =>
         {
@@ -43,6 +44,7 @@ static class TrainLmCommand
                 LimitChars = parse.GetValue(limit),
                 Seed = parse.GetValue(seed),
                 OutputDir = parse.GetValue(output)!,
+                Overwrite = parse.GetValue(overwrite),
                 Device = parse.GetValue(device)!,
                 Threads = parse.GetValue(threads),
                 PlainProgress = true,

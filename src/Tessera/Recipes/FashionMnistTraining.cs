@@ -62,7 +62,7 @@ public static class FashionMnistTraining
         var testLoader = new DataLoader<Batch>(test, evalOptions);
         var valLoader = val is null ? null : new DataLoader<Batch>(val, evalOptions);
 
-        string outDir = Path.GetFullPath(options.OutputDir);
+        string outDir = RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite);
         string checkpoints = Path.Combine(outDir, "checkpoints");
         string? resumeFrom = null;
         if (options.Resume)

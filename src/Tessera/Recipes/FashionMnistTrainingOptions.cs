@@ -25,6 +25,9 @@ public sealed record FashionMnistTrainingOptions
     public int? LimitTrain { get; init; }
     /// <summary>Continue from OutputDir/checkpoints/last when it exists.</summary>
     public bool Resume { get; init; }
+
+    /// <summary>Replace the run already in OutputDir (see <see cref="RunOutput.Prepare"/>); without it a non-empty folder is refused unless resuming.</summary>
+    public bool Overwrite { get; init; }
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>Random crop (padding 2) and horizontal flip on training images; default on for resnet only.</summary>

@@ -25,8 +25,7 @@ internal static class FinetuningSetup
     /// <exception cref="FileNotFoundException">--resume without a checkpoint.</exception>
     public static (string OutDir, string Checkpoints, string? ResumeFrom) PrepareOutput(LoraFinetuningOptions options)
     {
-        string outDir = Path.GetFullPath(options.OutputDir);
-        Directory.CreateDirectory(outDir);
+        string outDir = RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite);
         string checkpoints = Path.Combine(outDir, "checkpoints");
         string? resumeFrom = null;
         if (options.Resume)

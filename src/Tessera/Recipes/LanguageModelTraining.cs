@@ -43,7 +43,7 @@ public static class LanguageModelTraining
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
-        string outDir = Path.GetFullPath(options.OutputDir);
+        string outDir = RunOutput.Prepare(options.OutputDir, resume: false, options.Overwrite);
         string modelDir = Path.Combine(outDir, "model");
         vocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(modelDir);

@@ -43,6 +43,9 @@ public sealed record LanguageModelTrainingOptions
     /// <summary>Output folder: model/ and metrics.csv (default runs/lm).</summary>
     public string OutputDir { get; init; } = "runs/lm";
 
+    /// <summary>Replace the run already in <see cref="OutputDir"/> (see <see cref="RunOutput.Prepare"/>); without it a non-empty folder is refused.</summary>
+    public bool Overwrite { get; init; }
+
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
 

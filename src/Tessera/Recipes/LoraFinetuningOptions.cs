@@ -54,6 +54,9 @@ public sealed record LoraFinetuningOptions
     /// <summary>Continue from <c>{OutputDir}/checkpoints/last</c> (saved every <see cref="ValidateEvery"/> steps).</summary>
     public bool Resume { get; init; }
 
+    /// <summary>Replace the run already in <see cref="OutputDir"/> (see <see cref="RunOutput.Prepare"/>); without it a non-empty folder is refused unless resuming.</summary>
+    public bool Overwrite { get; init; }
+
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
 
