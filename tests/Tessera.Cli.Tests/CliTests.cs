@@ -45,7 +45,7 @@ public class CliTests : IDisposable
     [Fact]
     public void Train_eval_predict_on_fashion_mnist_reaches_an_accuracy_floor()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
+        Requires.FashionMnist();
         string outDir = Path.Combine(temp.Path, "run");
         var (code, _, err) = Run("train", "fashion-mnist", "--model", "cnn", "--epochs", "1", "--limit-train", "10000", "--out", outDir, "--seed", "1");
         Assert.True(code == 0, err);
@@ -86,7 +86,7 @@ public class CliTests : IDisposable
     [Fact]
     public void Resume_continues_a_run_from_its_last_checkpoint()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        Requires.FashionMnist();
         string outDir = Path.Combine(temp.Path, "resumed");
         string[] common = ["train", "fashion-mnist", "--model", "mlp", "--limit-train", "2000", "--out", outDir, "--seed", "3"];
         Assert.Equal(0, Run([.. common, "--epochs", "1"]).Code);
@@ -103,7 +103,7 @@ public class CliTests : IDisposable
     [Fact]
     public void Resume_without_a_checkpoint_says_where_it_looked()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        Requires.FashionMnist();
         var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(temp.Path, "empty"), "--resume");
         Assert.Equal(1, code);
         Assert.Contains("--resume: no checkpoint at", err);

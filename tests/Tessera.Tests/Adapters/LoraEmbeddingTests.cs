@@ -197,7 +197,7 @@ public class LoraEmbeddingTests
     [Fact]
     public void Embedding_adapter_matches_a_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-lora-emb-");
         var (ids, _) = TinyModels.Inputs(100, 9, 16, 0, 0, 0);

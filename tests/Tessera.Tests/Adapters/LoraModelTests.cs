@@ -278,7 +278,7 @@ public class LoraModelTests
     [Fact]
     public void Merged_weights_match_a_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-lora-");
         foreach (CausalLanguageModel model in new CausalLanguageModel[] { Gpt2(21), Llama(22) })

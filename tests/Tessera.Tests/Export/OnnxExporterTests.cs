@@ -274,15 +274,14 @@ public class OnnxExporterTests
         b.AddOutput(y, TensorProto.Types.DataType.Int64, "batch", 4);
         File.WriteAllBytes(dir.File("bad.onnx"), b.Build().ToByteArray());
         var result = OnnxChecker.TryCheck(dir.File("bad.onnx"));
-        if (result is null) return; // python3-onnx missing
-        Assert.False(result.Value.Ok, result.Value.Output);
+        Assert.False(result.Ok, result.Output);
 
         var c = new OnnxGraphBuilder();
         c.AddInput("x", TensorProto.Types.DataType.Float, "batch", 4);
         string z = c.Apply("NotAnOnnxOp", ["x"], "z");
         c.AddOutput(z, TensorProto.Types.DataType.Float, "batch", 4);
         File.WriteAllBytes(dir.File("bad2.onnx"), c.Build().ToByteArray());
-        Assert.False(OnnxChecker.TryCheck(dir.File("bad2.onnx"))!.Value.Ok);
+        Assert.False(OnnxChecker.TryCheck(dir.File("bad2.onnx")).Ok);
     }
 
     static string IndependentInitializerHash(ModelProto model)

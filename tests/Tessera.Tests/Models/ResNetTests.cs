@@ -63,7 +63,7 @@ public class ResNetTests
     [Fact]
     public void Train_and_eval_outputs_and_running_stats_match_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-models-");
         random.manual_seed(4);
