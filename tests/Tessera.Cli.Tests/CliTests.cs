@@ -42,6 +42,7 @@ public class CliTests : IDisposable
         Assert.Contains("transformer", err);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_eval_predict_on_fashion_mnist_reaches_an_accuracy_floor()
     {
@@ -83,6 +84,7 @@ public class CliTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith(FashionMnist.Classes[label] + ":"));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Resume_continues_a_run_from_its_last_checkpoint()
     {
@@ -100,6 +102,7 @@ public class CliTests : IDisposable
         Assert.True(File.ReadAllLines(Path.Combine(outDir, "metrics.csv")).Length > rowsAfterFirst); // appended, not restarted
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Resume_without_a_checkpoint_says_where_it_looked()
     {

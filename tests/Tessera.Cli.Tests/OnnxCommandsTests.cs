@@ -7,6 +7,7 @@ using Tessera.Tests.Shared;
 namespace Tessera.Cli.Tests;
 
 /// <summary>export, quantize, eval on ONNX and bench end to end on a tiny trained mlp, plus their one-line errors.</summary>
+[Trait("Category", "Slow")] // the class fixture trains an mlp with tessera train before any test here runs
 public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<TrainedMlpFolder>, IDisposable
 {
     private readonly TempDirectory temp = new("tessera-cli-onnx-");

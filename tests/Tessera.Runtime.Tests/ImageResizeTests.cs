@@ -23,6 +23,7 @@ public class ImageResizeTests
         Assert.Equal([3.5f, 5.5f, 11.5f, 13.5f], dst);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Resize_matches_torch_interpolate_bilinear()
     {

@@ -28,6 +28,7 @@ public class OnnxModelImageTests
         for (int i = 0; i < 2; i++) AssertClose.Equal(fromFloats[i], fromBytes[i], 1e-6f, 1e-5f);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PredictProbabilities_resizes_a_larger_image_like_torch_before_normalizing()
     {

@@ -106,6 +106,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(QuantizedMatMulForm.MatMulInteger, true)]
     [InlineData(QuantizedMatMulForm.Qdq, true)]

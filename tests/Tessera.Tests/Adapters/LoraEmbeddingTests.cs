@@ -194,6 +194,7 @@ public class LoraEmbeddingTests
         Assert.True(MaxDiff(adapted, Logits(gpt2, ids)) <= 1e-5);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Embedding_adapter_matches_a_pytorch_reference()
     {

@@ -275,6 +275,7 @@ public class LoraModelTests
         Assert.True(MaxDiff(adapted, Logits(reloaded, ids)) <= 1e-4);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Merged_weights_match_a_pytorch_reference()
     {

@@ -195,6 +195,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
         return d.data<double>().ToArray();
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PyTorch_reads_our_file_with_the_same_values()
     {
@@ -231,6 +232,7 @@ public sealed class SafeTensorsTorchTests : IDisposable
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void We_read_a_file_PyTorch_wrote_by_hand_with_the_same_values()
     {

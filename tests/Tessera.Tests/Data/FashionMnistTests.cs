@@ -64,6 +64,7 @@ public class FashionMnistTests(FashionMnistTrainFixture fixture) : IClassFixture
         Assert.InRange(test.Inputs.max().item<float>(), 1f, 1f);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Mean_and_std_constants_match_the_train_pixels_and_numpy()
     {

@@ -31,6 +31,7 @@ public class TransformTests
         Assert.Throws<ArgumentException>(() => new Normalize([0f], [0f]));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Normalize_and_flip_match_pytorch()
     {

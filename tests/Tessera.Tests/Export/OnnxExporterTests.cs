@@ -48,6 +48,7 @@ public class OnnxExporterTests
         public string EmitOnnx(OnnxExportContext context, string input) => context.Unary("Relu", input);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Custom_emitter_module_exports_inside_a_sequential_with_path_named_weights()
     {
@@ -182,6 +183,7 @@ public class OnnxExporterTests
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void External_data_puts_weights_beside_the_model_with_offsets_and_lengths()
     {
@@ -262,6 +264,7 @@ public class OnnxExporterTests
         Assert.True(File.Exists(dir.File("m.onnx")));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Onnx_checker_harness_rejects_a_broken_graph()
     {

@@ -33,6 +33,7 @@ public class CnnTests
         Assert.Equal([4L, 5], y.shape);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 28, 10, 128)]
     [InlineData(3, 30, 5, 16)]

@@ -48,6 +48,7 @@ public class MlpTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(new[] { 256, 128 }, 0.2)]
     [InlineData(new int[0], 0.0)]

@@ -30,6 +30,7 @@ public class BertTests
         Assert.Equal([3L, 32], shapes["classifier.weight"]);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Masked_lm_classifier_and_mean_pooled_embeddings_match_the_pytorch_reference()
     {

@@ -27,6 +27,7 @@ public class Gpt2Tests
         Assert.Equal(4 + 2 * 12, shapes.Count);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Logits_match_the_pytorch_reference_with_left_padding()
     {

@@ -56,6 +56,7 @@ public class LlamaTests
         Assert.DoesNotContain("lm_head.weight", keys);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(Variants))]
     public void Logits_match_the_pytorch_reference_with_left_padding(string variant)

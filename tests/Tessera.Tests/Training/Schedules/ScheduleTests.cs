@@ -43,6 +43,7 @@ public class ScheduleTests
     static void AssertRelClose(double expected, double actual, double rel, string what) =>
         Assert.True(Math.Abs(expected - actual) <= rel * Math.Abs(expected), $"{what}: expected {expected:R}, got {actual:R}");
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(0.1, 100, 0.3, 25.0, 1e4, false)]
     [InlineData(3e-3, 1000, 0.25, 10.0, 100.0, true)]
