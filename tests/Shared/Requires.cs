@@ -45,13 +45,18 @@ internal static class Requires
                 $"{ReferencePython.Interpreter} cannot import {module} (apt-get install {DebianPackageOf(module)}, or bash scripts/install-deps.sh)");
     }
 
+    /// <summary>Whether the four Fashion-MNIST files are in <see cref="FashionMnistRoot"/> (for fixtures, which cannot skip).</summary>
+    public static bool FashionMnistInstalled => MissingFashionMnistFile() is null;
+
     /// <summary>Skips unless the Fashion-MNIST files are in <see cref="FashionMnistRoot"/>.</summary>
     public static void FashionMnist()
     {
-        string? missing = fashionMnistFiles.FirstOrDefault(f => !File.Exists(Path.Combine(FashionMnistRoot, f)));
+        string? missing = MissingFashionMnistFile();
         Assert.SkipWhen(missing is not null,
             $"Fashion-MNIST is not installed: no {FashionMnistRoot}/{missing} (apt-get install dataset-fashion-mnist, or bash scripts/install-deps.sh)");
     }
+
+    static string? MissingFashionMnistFile() => fashionMnistFiles.FirstOrDefault(f => !File.Exists(Path.Combine(FashionMnistRoot, f)));
 
     /// <summary>Skips unless the fortune file <paramref name="name"/> is in <see cref="FortunesRoot"/>.</summary>
     public static void Fortunes(string name) =>

@@ -1,4 +1,3 @@
-using Tessera.Data;
 using Tessera.Tests.Shared;
 
 namespace Tessera.Cli.Tests;
@@ -12,7 +11,7 @@ public sealed class TrainedMlpFolder : IDisposable
 
     public TrainedMlpFolder()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // the tests that read Path skip; CI installs dataset-fashion-mnist
+        if (!Requires.FashionMnistInstalled) return; // the tests that read Path skip; CI installs dataset-fashion-mnist
         string run = System.IO.Path.Combine(temp.Path, "run");
         var error = new StringWriter();
         int code = Cli.Run(["train", "fashion-mnist", "--model", "mlp", "--epochs", "1", "--limit-train", "2000", "--out", run, "--seed", "2"], new StringWriter(), error);
@@ -26,7 +25,7 @@ public sealed class TrainedMlpFolder : IDisposable
         get
         {
             Requires.FashionMnist();
-            return path ?? throw new InvalidOperationException($"the test mlp was not trained although {FashionMnist.DefaultRoot} exists");
+            return path ?? throw new InvalidOperationException("the test mlp was not trained although Fashion-MNIST is installed");
         }
     }
 

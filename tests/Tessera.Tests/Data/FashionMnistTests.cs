@@ -13,10 +13,8 @@ public sealed class FashionMnistTrainFixture : IDisposable
 {
     public FashionMnistTrainFixture()
     {
-        if (Installed) train = FashionMnist.Load(train: true);
+        if (Requires.FashionMnistInstalled) train = FashionMnist.Load(train: true);
     }
-
-    public static bool Installed => File.Exists(Path.Combine(FashionMnist.DefaultRoot, "train-images-idx3-ubyte.gz"));
 
     private readonly TensorDataset? train;
 
@@ -26,7 +24,7 @@ public sealed class FashionMnistTrainFixture : IDisposable
         get
         {
             Requires.FashionMnist();
-            return train ?? throw new InvalidOperationException($"the train split was not loaded although {FashionMnist.DefaultRoot} has it");
+            return train ?? throw new InvalidOperationException("the train split was not loaded although Fashion-MNIST is installed");
         }
     }
 
