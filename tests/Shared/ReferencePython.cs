@@ -7,8 +7,8 @@ namespace Tessera.Tests.Shared;
 
 /// <summary>
 /// Runs reference scripts with Debian's /usr/bin/python3 (python3-torch 1.13, numpy, yaml, onnx); the python3 on
-/// PATH may be another interpreter without them. Tests that need a module return early when <see cref="Has"/> says
-/// it is missing (xunit 2 has no runtime skip); CI installs them. Arrays travel as raw little-endian files.
+/// PATH may be another interpreter without them. Tests that need a module call <see cref="Requires.Python"/>, which
+/// skips them when <see cref="Has"/> says it is missing; CI installs them. Arrays travel as raw little-endian files.
 /// </summary>
 internal static class ReferencePython
 {

@@ -42,10 +42,11 @@ public class CliTests : IDisposable
         Assert.Contains("transformer", err);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_eval_predict_on_fashion_mnist_reaches_an_accuracy_floor()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
+        Requires.FashionMnist();
         string outDir = Path.Combine(temp.Path, "run");
         var (code, _, err) = Run("train", "fashion-mnist", "--model", "cnn", "--epochs", "1", "--limit-train", "10000", "--out", outDir, "--seed", "1");
         Assert.True(code == 0, err);
@@ -83,10 +84,11 @@ public class CliTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith(FashionMnist.Classes[label] + ":"));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_validates_on_images_held_out_from_the_training_set_not_on_the_test_set()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return; // CI installs dataset-fashion-mnist
+        Requires.FashionMnist();
         string outDir = Path.Combine(temp.Path, "held-out");
         var (code, _, err) = Run("train", "fashion-mnist", "--model", "mlp", "--epochs", "1", "--limit-train", "3000", "--out", outDir, "--seed", "2");
         Assert.True(code == 0, err);
@@ -118,7 +120,7 @@ public class CliTests : IDisposable
     [Fact]
     public void Resume_continues_a_run_from_its_last_checkpoint()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        Requires.FashionMnist();
         string outDir = Path.Combine(temp.Path, "resumed");
         string[] common = ["train", "fashion-mnist", "--model", "mlp", "--limit-train", "2000", "--out", outDir, "--seed", "3"];
         Assert.Equal(0, Run([.. common, "--epochs", "1"]).Code);
@@ -132,10 +134,11 @@ public class CliTests : IDisposable
         Assert.True(File.ReadAllLines(Path.Combine(outDir, "metrics.csv")).Length > rowsAfterFirst); // appended, not restarted
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Resume_without_a_checkpoint_says_where_it_looked()
     {
-        if (!Directory.Exists(FashionMnist.DefaultRoot)) return;
+        Requires.FashionMnist();
         var (code, _, err) = Run("train", "fashion-mnist", "--out", Path.Combine(temp.Path, "empty"), "--resume");
         Assert.Equal(1, code);
         Assert.Contains("--resume: no complete checkpoint in", err);

@@ -10,6 +10,7 @@ public class ExportDecoderCommandTests : IDisposable
     private readonly TempDirectory temp = new("tessera-cli-decexport-");
     public void Dispose() => temp.Dispose();
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Export_of_a_causal_LM_folder_writes_a_decoder_with_past_that_ONNX_Runtime_generates_from()
     {

@@ -24,6 +24,7 @@ public class FinetuneCommandTests : IDisposable
         return folder;
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Finetune_then_generate_with_the_adapter_equals_generate_on_the_merged_model()
     {
@@ -59,6 +60,7 @@ public class FinetuneCommandTests : IDisposable
         Assert.NotEqual(plain.Out, adapted.Out);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Prompt_completion_lines_train_on_the_completion_only()
     {
@@ -78,6 +80,7 @@ public class FinetuneCommandTests : IDisposable
         Assert.Contains(", 6 steps;", resumed.Out);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Bad_targets_and_bad_data_are_one_line_errors()
     {

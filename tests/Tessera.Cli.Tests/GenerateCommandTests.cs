@@ -24,6 +24,7 @@ public class GenerateCommandTests : IDisposable
         return folder;
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Generate_prints_the_prompt_and_its_completion_streamed_or_not()
     {
@@ -42,6 +43,7 @@ public class GenerateCommandTests : IDisposable
         Assert.Equal(a.Out, b.Out);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Bad_settings_and_missing_models_are_one_line_errors()
     {
@@ -55,6 +57,7 @@ public class GenerateCommandTests : IDisposable
         Assert.Contains("--max-new-tokens", Run("generate", "--help").Out);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Truncate_prompt_keeps_the_end_of_a_prompt_too_long_for_the_context()
     {
@@ -74,6 +77,7 @@ public class GenerateCommandTests : IDisposable
         Assert.Equal(manual.Out[kept.Length..], truncated.Out[prompt.Length..]);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Generate_on_an_exported_folder_runs_in_ONNX_Runtime_and_matches_TorchSharp()
     {

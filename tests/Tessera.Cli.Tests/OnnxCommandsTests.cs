@@ -7,6 +7,7 @@ using Tessera.Tests.Shared;
 namespace Tessera.Cli.Tests;
 
 /// <summary>export, quantize, eval on ONNX and bench end to end on a tiny trained mlp, plus their one-line errors.</summary>
+[Trait("Category", "Slow")] // the class fixture trains an mlp with tessera train before any test here runs
 public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<TrainedMlpFolder>, IDisposable
 {
     private readonly TempDirectory temp = new("tessera-cli-onnx-");
@@ -35,7 +36,7 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     [Fact]
     public void Eval_on_the_exported_onnx_gives_the_folders_accuracy()
     {
-        if (trained.Path is not { } folder) return;
+        string folder = trained.Path;
         string onnx = Path.Combine(temp.Path, "fm.onnx");
         var export = Run("export", folder, "--out", onnx);
         Assert.True(export.Code == 0, export.Err);
@@ -59,7 +60,7 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     [Fact]
     public void Quantize_prints_sizes_and_accuracy_and_writes_a_loadable_file()
     {
-        if (trained.Path is not { } folder) return;
+        string folder = trained.Path;
         string onnx = Path.Combine(temp.Path, "fm.onnx");
         Assert.Equal(0, Run("export", folder, "--out", onnx, "--no-verify").Code);
         string int8 = Path.Combine(temp.Path, "fm.int8.onnx");
@@ -80,7 +81,7 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     [Fact]
     public void Bench_json_has_every_backend_and_batch()
     {
-        if (trained.Path is not { } folder) return;
+        string folder = trained.Path;
         var (code, output, err) = Run("bench", folder, "--json", "--batch", "1,4", "--iterations", "5", "--warmup", "1");
         Assert.True(code == 0, err);
         using var json = JsonDocument.Parse(output);

@@ -8,7 +8,6 @@ using Tessera.Text;
 using Tessera.Text.Generation;
 using Tessera.Transformers;
 using TorchSharp;
-using Xunit.Abstractions;
 
 namespace Tessera.Cli.Tests;
 
@@ -59,9 +58,10 @@ public sealed class PackagingTests(PackagingTests.Packages packages, ITestOutput
         Assert.Equal(GenerationPrompt + expected.Text + "\n", stdout);
     }
 
-    [FactNeedsFashionMnist]
+    [Fact]
     public void Readme_quick_start_trains_in_a_fresh_console_app()
     {
+        Requires.FashionMnist();
         string program = Packages.ReadmeCSharpBlocks().Single(IsQuickStart);
         var watch = Stopwatch.StartNew();
         string stdout = packages.BuildAndRunInConsoleApp(program);
@@ -105,17 +105,6 @@ public sealed class PackagingTests(PackagingTests.Packages packages, ITestOutput
     private static bool IsGenerationExample(string block) => block.Contains("GenerateStream(", StringComparison.Ordinal);
 
     private static bool IsQuickStart(string block) => block.Contains("FashionMnist.Load(", StringComparison.Ordinal);
-
-    /// <summary>A fact that is skipped, with the reason, when the Debian package dataset-fashion-mnist is not installed.</summary>
-    public sealed class FactNeedsFashionMnistAttribute : FactAttribute
-    {
-        /// <summary>Sets <see cref="FactAttribute.Skip"/> when the data is missing.</summary>
-        public FactNeedsFashionMnistAttribute()
-        {
-            if (!Directory.Exists(FashionMnist.DefaultRoot))
-                Skip = $"Fashion-MNIST is not installed ({FashionMnist.DefaultRoot}; Debian package dataset-fashion-mnist)";
-        }
-    }
 
     /// <summary>
     /// Packs the repository once for the class into a temp folder with a unique version, and prepares a fresh console

@@ -35,6 +35,7 @@ public class TrainLmCommandTests : IDisposable
         Assert.StartsWith("You will", generated.Out);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_lm_with_the_gpt2_tokenizer_saves_a_gpt2_vocabulary_model()
     {

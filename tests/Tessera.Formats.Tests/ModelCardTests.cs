@@ -109,7 +109,7 @@ public class ModelCardTests
     [Fact]
     public void Front_matter_reads_the_same_in_PyYAML()
     {
-        if (!ReferencePython.Has("yaml")) return;
+        Requires.Python("yaml");
         var card = FullCard();
         card.FrontMatter["values"] = Hostile.ToList();
         foreach (var s in Hostile.Where(s => s.Length > 0)) card.FrontMatter["k" + s] = s;

@@ -23,10 +23,11 @@ public class ImageResizeTests
         Assert.Equal([3.5f, 5.5f, 11.5f, 13.5f], dst);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Resize_matches_torch_interpolate_bilinear()
     {
-        if (!TestModels.CanImport("torch")) return;
+        Requires.Python("torch");
         var rng = new Random(3);
         var cases = new[] { (c: 3, h: 7, w: 5, oh: 4, ow: 9), (c: 1, h: 28, w: 28, oh: 4, ow: 4), (c: 2, h: 3, w: 3, oh: 8, ow: 6) };
         foreach (var (c, h, w, oh, ow) in cases)

@@ -5,7 +5,7 @@ public class InferenceBuffersTests
     [Fact]
     public void Buffers_give_the_same_outputs_as_Run_and_follow_new_input_values()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("mlp.onnx"));
         float[] x = TestModels.Floats("mlp", "x");
         using var buffers = model.CreateBuffers(new Dictionary<string, long[]> { ["x"] = [4, 64] });
@@ -28,7 +28,7 @@ public class InferenceBuffersTests
     [Fact]
     public void Buffers_handle_integer_inputs_and_outputs()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         using var buffers = model.CreateBuffers(new Dictionary<string, long[]> { ["a"] = [3, 3], ["ids"] = [3, 2] });
         TestModels.Floats("two_inputs", "a").CopyTo(buffers.Input<float>("a"));
@@ -42,7 +42,7 @@ public class InferenceBuffersTests
     [Fact]
     public void CreateBuffers_rejects_shapes_that_do_not_fit()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = Assert.Throws<ArgumentException>(() => model.CreateBuffers(new Dictionary<string, long[]> { ["a"] = [3, 4] }));
         Assert.Contains("does not fit input a: float[batch,3]", e.Message);
@@ -52,7 +52,7 @@ public class InferenceBuffersTests
     [Fact]
     public void Repeated_buffer_runs_do_not_allocate_managed_memory()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("mlp.onnx"), new OnnxSessionOptions { IntraOpThreads = 1 });
         using var buffers = model.CreateBuffers(new Dictionary<string, long[]> { ["x"] = [8, 64] });
         buffers.Input<float>("x").Fill(0.1f);
@@ -68,7 +68,7 @@ public class InferenceBuffersTests
     [Fact]
     public void Repeated_image_predictions_allocate_little_more_than_the_results()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"), new OnnxSessionOptions { IntraOpThreads = 1 });
         var pixels = new float[16];
         for (int i = 0; i < 5; i++) model.PredictProbabilities(pixels, 4, 4, 1);

@@ -5,7 +5,7 @@ public class OnnxModelImageTests
     [Fact]
     public void PredictProbabilities_normalizes_with_metadata_preprocessing_and_softmaxes_logits()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
         float[] pixels = TestModels.Floats("image_meta", "pixels");
         float[] expected = TestModels.Floats("image_meta", "probs");
@@ -20,7 +20,7 @@ public class OnnxModelImageTests
     [Fact]
     public void PredictProbabilities_of_bytes_rescales_by_the_config_factor()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
         byte[] raw = Enumerable.Range(0, 32).Select(i => (byte)(i * 8)).ToArray();
         var fromBytes = model.PredictProbabilities(raw, 2, 4, 4, 1);
@@ -28,10 +28,11 @@ public class OnnxModelImageTests
         for (int i = 0; i < 2; i++) AssertClose.Equal(fromFloats[i], fromBytes[i], 1e-6f, 1e-5f);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PredictProbabilities_resizes_a_larger_image_like_torch_before_normalizing()
     {
-        if (!TestModels.Available || !TestModels.CanImport("torch")) return;
+        Requires.Python("onnx", "torch");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
         var rng = new Random(11);
         float[] big = Enumerable.Range(0, 8 * 8).Select(_ => (float)rng.NextDouble()).ToArray();
@@ -52,7 +53,7 @@ public class OnnxModelImageTests
     [Fact]
     public void PredictProbabilities_keeps_outputs_that_already_are_probabilities()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_softmax.onnx"));
         var probs = model.PredictProbabilities(TestModels.Floats("image_meta", "pixels"), 6, 4, 4, 1);
         AssertClose.Equal(TestModels.Floats("image_softmax", "probs"), probs.SelectMany(r => r).ToArray(), 1e-6f, 1e-5f);
@@ -61,7 +62,7 @@ public class OnnxModelImageTests
     [Fact]
     public void Classify_folder_model_returns_top_k_labels_from_config()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_folder"));
         float[] pixels = TestModels.Floats("image_meta", "pixels");
         float[] expected = TestModels.Floats("image_folder", "probs");
@@ -85,7 +86,7 @@ public class OnnxModelImageTests
     [Fact]
     public void Classify_without_labels_uses_class_indices()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_softmax.onnx"));
         var top = model.Classify(TestModels.Floats("image_meta", "pixels").AsSpan(0, 16), 3);
         Assert.All(top, t => Assert.Contains(t.Label, new[] { "0", "1", "2" }));
@@ -94,7 +95,7 @@ public class OnnxModelImageTests
     [Fact]
     public void PredictProbabilities_rejects_wrong_channels_and_pixel_counts()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
         var e = Assert.Throws<ArgumentException>(() => model.PredictProbabilities(new float[48], 4, 4, 3));
         Assert.Contains("3 channel(s) but the model takes 1", e.Message);
@@ -107,7 +108,7 @@ public class OnnxModelImageTests
     [Fact]
     public void Image_methods_refuse_a_model_with_two_inputs()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = Assert.Throws<OnnxModelException>(() => model.PredictProbabilities(new float[3], 1, 1, 3));
         Assert.Contains("one float input", e.Message);
@@ -116,7 +117,7 @@ public class OnnxModelImageTests
     [Fact]
     public void Fixed_batch_model_is_run_in_chunks()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("fixed.onnx")); // Relu on [2,4]
         float[] x = [-1, 2, -3, 4, 5, -6, 7, -8, 9, 10, -11, 12];
         var rows = model.PredictProbabilities(x, 3, 1, 1, 4);

@@ -5,7 +5,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_describes_inputs_and_outputs_with_symbolic_batch()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
 
         Assert.Equal(["a", "ids"], model.Inputs.Select(i => i.Name));
@@ -24,7 +24,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_fixed_shape_model_has_no_dynamic_dims()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("fixed.onnx"));
         Assert.Equal([2L, 4], model.Inputs[0].Dims);
         Assert.False(model.Inputs[0].IsDynamic(0));
@@ -47,7 +47,7 @@ public class OnnxModelLoadTests
     [InlineData("random.onnx")]
     public void Load_truncated_or_non_onnx_file_names_it(string name)
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string path = TestModels.PathOf(name);
         var e = Assert.Throws<OnnxModelException>(() => OnnxModel.Load(path));
         Assert.Contains(path, e.Message);
@@ -67,7 +67,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_model_with_unknown_operator_names_the_operator()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string path = TestModels.PathOf("nosuchop.onnx");
         var e = Assert.Throws<OnnxModelException>(() => OnnxModel.Load(path));
         Assert.Contains(path, e.Message);
@@ -77,7 +77,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_model_with_opset_99_names_the_opset()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string path = TestModels.PathOf("opset99.onnx");
         var e = Assert.Throws<OnnxModelException>(() => OnnxModel.Load(path));
         Assert.Contains(path, e.Message);
@@ -96,7 +96,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_reads_preprocessing_and_labels_from_metadata_props()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_meta.onnx"));
         Assert.Equal(["cat", "dog", "bird"], model.Labels);
         Assert.NotNull(model.Preprocessing);
@@ -109,7 +109,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_folder_files_take_precedence_over_metadata()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("image_folder"));
         Assert.Equal(Path.Combine(TestModels.PathOf("image_folder"), "model.onnx"), model.Path);
         Assert.Equal(["shirt", "shoe", "bag"], model.Labels);
@@ -120,7 +120,7 @@ public class OnnxModelLoadTests
     [Fact]
     public void Load_folder_with_malformed_preprocessing_names_the_file()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string dir = TestModels.TempDir();
         File.Copy(TestModels.PathOf("image_softmax.onnx"), Path.Combine(dir, "model.onnx"));
         string pre = Path.Combine(dir, "preprocessor_config.json");

@@ -7,7 +7,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_gemm_softmax_matches_numpy_for_several_batch_sizes()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("gemm_softmax.onnx"));
         float[] x = TestModels.Floats("gemm_softmax", "x");
         float[] probs = TestModels.Floats("gemm_softmax", "probs");
@@ -23,7 +23,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_two_inputs_of_different_dtypes_matches_numpy()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var outputs = model.Run(new Dictionary<string, NamedTensor>
         {
@@ -46,7 +46,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_missing_input_names_it()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new float[3], 1, 3) });
         Assert.Equal("ids", e.ParamName);
@@ -56,7 +56,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_extra_input_names_it()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new()
         {
@@ -69,7 +69,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_wrong_rank_names_input_and_expected_shape()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new float[3], 3), ["ids"] = new(new long[2], 1, 2) });
         Assert.Equal("a", e.ParamName);
@@ -79,7 +79,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_wrong_fixed_dim_names_input_and_dimension()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new float[4], 1, 4), ["ids"] = new(new long[2], 1, 2) });
         Assert.Equal("a", e.ParamName);
@@ -89,7 +89,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_wrong_dtype_names_input_and_expected_dtype()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new float[3], 1, 3), ["ids"] = new(new int[2], 1, 2) });
         Assert.Equal("ids", e.ParamName);
@@ -99,7 +99,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_inputs_disagreeing_on_a_symbolic_dim_are_rejected()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new float[6], 2, 3), ["ids"] = new(new long[2], 1, 2) });
         Assert.Contains("input 'ids' has batch=1 but input 'a' has batch=2", e.Message);
@@ -108,7 +108,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Run_several_problems_are_reported_together()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("two_inputs.onnx"));
         var e = BadRun(model, new() { ["a"] = new(new long[3], 1, 3), ["x"] = new(new float[1], 1) });
         Assert.Contains("input 'a' has dtype int64", e.Message);
@@ -126,7 +126,7 @@ public class OnnxModelRunTests
     [Fact]
     public void Concurrent_runs_from_several_threads_match_sequential_runs()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         using var model = OnnxModel.Load(TestModels.PathOf("mlp.onnx"), new OnnxSessionOptions { IntraOpThreads = 1 });
         var rng = new Random(5);
         var inputs = Enumerable.Range(0, 32).Select(i =>

@@ -7,7 +7,7 @@ public class OptimizedModelCacheTests
     [Fact]
     public void Cache_is_written_on_first_load_and_reused_on_the_next()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string dir = TestModels.TempDir();
         string source = Path.Combine(dir, "mlp.onnx");
         File.Copy(TestModels.PathOf("mlp.onnx"), source);
@@ -47,7 +47,7 @@ public class OptimizedModelCacheTests
     [Fact]
     public void Changed_source_rebuilds_the_cache()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string dir = TestModels.TempDir();
         string source = Path.Combine(dir, "model.onnx");
         string cache = Path.Combine(dir, "model.opt.onnx");
@@ -71,7 +71,7 @@ public class OptimizedModelCacheTests
     [Fact]
     public void Corrupt_cache_is_rebuilt_instead_of_failing()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string dir = TestModels.TempDir();
         string source = Path.Combine(dir, "model.onnx");
         string cache = Path.Combine(dir, "model.opt.onnx");
@@ -89,7 +89,7 @@ public class OptimizedModelCacheTests
     [InlineData(GraphOptimizationLevel.All, ExecutionMode.Sequential)]
     public void Every_option_combination_gives_the_numpy_result(GraphOptimizationLevel level, ExecutionMode mode)
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         var options = new OnnxSessionOptions { GraphOptimizationLevel = level, ExecutionMode = mode, IntraOpThreads = 1, InterOpThreads = 1 };
         using var model = OnnxModel.Load(TestModels.PathOf("mlp.onnx"), options);
         var output = model.Run(new Dictionary<string, NamedTensor> { ["x"] = new(TestModels.Floats("mlp", "x"), 4, 64) });

@@ -7,7 +7,7 @@ public class ProfilingTests
     [Fact]
     public void Profile_file_lists_every_node_of_the_run()
     {
-        if (!TestModels.Available) return;
+        Requires.Python("onnx");
         string dir = TestModels.TempDir();
         var options = new OnnxSessionOptions { ProfileFilePrefix = Path.Combine(dir, "trace") };
         var input = new Dictionary<string, NamedTensor> { ["x"] = new(TestModels.Floats("mlp", "x"), 4, 64) };

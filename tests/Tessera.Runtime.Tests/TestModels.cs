@@ -5,8 +5,8 @@ namespace Tessera.Runtime.Tests;
 
 /// <summary>
 /// Small ONNX models built once per test run by Fixtures/make_models.py with Debian's /usr/bin/python3 and
-/// onnx.helper (independent of Tessera), with expected outputs computed by numpy. Tests return early when
-/// /usr/bin/python3 cannot import onnx; CI installs python3-onnx.
+/// onnx.helper (independent of Tessera), with expected outputs computed by numpy. Tests call
+/// <c>Requires.Python("onnx")</c> first, so they skip when /usr/bin/python3 cannot import onnx; CI installs python3-onnx.
 /// </summary>
 internal static class TestModels
 {

@@ -8,7 +8,7 @@ namespace Tessera.Text.Tests;
 /// <summary>
 /// Parity with an independent implementation: npm <c>@huggingface/tokenizers</c> (tests/js, installed with
 /// <c>npm ci --prefix tests/js</c>) encodes the same ~3000 lines from the same tokenizer.json; ids must match
-/// exactly. Returns early when node or the package is missing (xunit 2 has no runtime skip); CI installs them.
+/// exactly. Skipped (with the reason) when node or the package is missing; CI installs them.
 /// </summary>
 public class TokenizerParityTests
 {
@@ -32,7 +32,8 @@ public class TokenizerParityTests
     public void Ids_match_huggingface_tokenizers_js(string which)
     {
         string? js = JsDir();
-        if (js is null || !NodeAvailable()) return;
+        Requires.Node();
+        Requires.TestsJsPackages(js);
         string folder = which switch
         {
             "gpt2" => TokenizerFixtures.Gpt2Folder,
@@ -69,17 +70,6 @@ public class TokenizerParityTests
             }
         }
         Assert.True(mismatches.Count == 0, $"{which}: {mismatches.Count} of {lines.Count} lines differ:\n{string.Join('\n', mismatches.Take(6))}");
-    }
-
-    static bool NodeAvailable()
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo("node", "--version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            p.WaitForExit();
-            return p.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception) { return false; }
     }
 
     static void RunNode(string script, string dir)

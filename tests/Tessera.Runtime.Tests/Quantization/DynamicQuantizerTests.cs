@@ -21,7 +21,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Theory, MemberData(nameof(Forms))]
     public void MatMul_with_3d_activation_matches_float_model(QuantizedMatMulForm form)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"matmul.{form}.onnx"];
         var report = DynamicQuantizer.Quantize(models["matmul.onnx"], output, With(form));
 
@@ -35,7 +35,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Theory, MemberData(nameof(Forms))]
     public void Gemm_with_transB_alpha_beta_and_bias_matches_float_model(QuantizedMatMulForm form)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"gemm.{form}.onnx"];
         var report = DynamicQuantizer.Quantize(models["gemm.onnx"], output, With(form));
 
@@ -48,7 +48,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Theory, MemberData(nameof(Forms))]
     public void Mlp_matches_float_model_and_shrinks_to_under_three_tenths(QuantizedMatMulForm form)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"mlp.{form}.onnx"];
         var report = DynamicQuantizer.Quantize(models["mlp.onnx"], output, With(form));
 
@@ -67,7 +67,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [InlineData(QuantizedMatMulForm.MatMulInteger, true)]
     public void A_bias_Add_after_a_MatMul_is_folded_into_the_forms_with_a_bias_input(QuantizedMatMulForm form, bool keepsAdd)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"mlp.bias.{form}.onnx"];
         DynamicQuantizer.Quantize(models["mlp.onnx"], output, With(form));
 
@@ -81,7 +81,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Theory, MemberData(nameof(Forms))]
     public void Gemm_with_a_matrix_C_keeps_it_as_an_Add(QuantizedMatMulForm form)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"gemm_matrix_c.{form}.onnx"];
         DynamicQuantizer.Quantize(models["gemm_matrix_c.onnx"], output, With(form));
 
@@ -93,7 +93,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Fact]
     public void External_data_is_read_and_written_inline()
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models["mlp_external.int8.onnx"];
         var report = DynamicQuantizer.Quantize(models["mlp_external.onnx"], output);
 
@@ -106,6 +106,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
         Assert.True(error <= Tolerance, $"max abs error is {error:P2} of the output range");
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(QuantizedMatMulForm.MatMulInteger, true)]
     [InlineData(QuantizedMatMulForm.Qdq, true)]
@@ -114,7 +115,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [InlineData(QuantizedMatMulForm.MatMulNBits, false)]
     public void Output_loads_in_onnx_and_passes_the_checker(QuantizedMatMulForm form, bool fullCheck)
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         string output = models[$"mlp.checked.{form}.onnx"];
         DynamicQuantizer.Quantize(models["mlp.onnx"], output, With(form));
 
@@ -151,7 +152,7 @@ public class DynamicQuantizerTests(PythonModelsFixture models) : IClassFixture<P
     [Fact]
     public void Python_models_without_an_initializer_weight_say_so_and_write_nothing()
     {
-        if (!PythonOnnx.Available) return;
+        Requires.Python("onnx", "numpy");
         var e = Assert.Throws<QuantizationException>(() => DynamicQuantizer.Quantize(models["no_matmul.onnx"], models["no_matmul.int8.onnx"]));
         Assert.Contains("no MatMul or Gemm", e.Message);
 

@@ -4,8 +4,8 @@ namespace Tessera.Runtime.Tests.Quantization;
 
 /// <summary>
 /// Debian's python3-onnx + python3-numpy for /usr/bin/python3 (the pyenv python3 on PATH lacks them), used to build float
-/// test models independently of the C# code and to run onnx.checker on quantized ones. Tests return early when it is
-/// missing; CI installs it.
+/// test models independently of the C# code and to run onnx.checker on quantized ones. Tests skip when it is
+/// missing (<c>Requires.Python("onnx", "numpy")</c>); CI installs it.
 /// </summary>
 internal static class PythonOnnx
 {

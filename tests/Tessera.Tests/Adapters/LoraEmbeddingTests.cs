@@ -194,10 +194,11 @@ public class LoraEmbeddingTests
         Assert.True(MaxDiff(adapted, Logits(gpt2, ids)) <= 1e-5);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Embedding_adapter_matches_a_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-lora-emb-");
         var (ids, _) = TinyModels.Inputs(100, 9, 16, 0, 0, 0);

@@ -275,10 +275,11 @@ public class LoraModelTests
         Assert.True(MaxDiff(adapted, Logits(reloaded, ids)) <= 1e-4);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Merged_weights_match_a_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-lora-");
         foreach (CausalLanguageModel model in new CausalLanguageModel[] { Gpt2(21), Llama(22) })

@@ -210,10 +210,11 @@ public sealed class SafeTensorsTorchTests : IDisposable
         return d.data<double>().ToArray();
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PyTorch_reads_our_file_with_the_same_values()
     {
-        if (!ReferencePython.Has("torch")) return; // CI installs python3-torch; only machines without it skip
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         manual_seed(11);
         var tensors = new Dictionary<string, Tensor>
@@ -246,10 +247,11 @@ public sealed class SafeTensorsTorchTests : IDisposable
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void We_read_a_file_PyTorch_wrote_by_hand_with_the_same_values()
     {
-        if (!ReferencePython.Has("torch")) return; // CI installs python3-torch; only machines without it skip
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         string path = Path.Combine(_temp.Path, "from-python.safetensors");
         string output = ReferencePython.Run(PyWriter, path);

@@ -84,7 +84,7 @@ public class DataLoaderTests
     [Fact]
     public void Shuffled_order_matches_python_recomputation_of_the_documented_generator()
     {
-        if (!ReferencePython.Available) return;
+        Requires.Python();
         string output = ReferencePython.Run(SeededRandomTests.PythonGenerator + "\n" + """
 print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
 """);

@@ -94,7 +94,7 @@ public class IdxReaderTests
     [Fact]
     public void Reads_files_written_by_numpy()
     {
-        if (!ReferencePython.Has("numpy")) return;
+        Requires.Python("numpy");
         using var dir = new TempDirectory("tessera-data-");
         ReferencePython.Run("""
 import sys, gzip, struct, numpy as np
@@ -225,7 +225,7 @@ with open(d + '/s.idx', 'wb') as f:
     public void Reads_installed_fashion_mnist_labels()
     {
         string path = Path.Combine(FashionMnist.DefaultRoot, "t10k-labels-idx1-ubyte.gz");
-        if (!File.Exists(path)) return;
+        Requires.FashionMnist();
         var labels = IdxReader.Read(path);
         Assert.Equal(new[] { 10000 }, labels.Dims);
         Assert.Equal(IdxElementType.UInt8, labels.Type);

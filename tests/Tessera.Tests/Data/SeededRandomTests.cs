@@ -51,7 +51,7 @@ def shuffle(rng, a):
     [Fact]
     public void Sequence_matches_an_independent_python_implementation_of_the_spec()
     {
-        if (!ReferencePython.Available) return;
+        Requires.Python();
         string output = ReferencePython.Run(PythonGenerator + "\n" + """
 r = Rng(42); print(' '.join(str(r.next()) for _ in range(5)))
 r = derive(-7, 3, 1 << 40); print(' '.join(str(r.next()) for _ in range(3)))

@@ -31,10 +31,11 @@ public class TransformTests
         Assert.Throws<ArgumentException>(() => new Normalize([0f], [0f]));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Normalize_and_flip_match_pytorch()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var dir = new TempDirectory("tessera-data-");
         using var scope = NewDisposeScope();
         var x = Images(3, 2, 4, 6);

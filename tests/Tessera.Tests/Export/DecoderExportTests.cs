@@ -140,6 +140,7 @@ public class DecoderExportTests
         Assert.Equal([-1, -1, 100], session.OutputMetadata["logits"].Dimensions);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 0, 4)]
     [InlineData(3, 6, 1)]
@@ -199,6 +200,7 @@ public class DecoderExportTests
         Assert.Equal("{}", File.ReadAllText(dir.File("tokenizer.json")));
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData("qwen2", null)]
     [InlineData("mistral", 3)]

@@ -23,6 +23,7 @@ public class EmitterTests
         "flatten", "flatten-2", "sequential-conv-bn-fold",
     };
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(Cases))]
     public void Emitter_matches_torchsharp_in_onnx_runtime_for_batch_1_and_3(string name)

@@ -48,6 +48,7 @@ public class OnnxExporterTests
         public string EmitOnnx(OnnxExportContext context, string input) => context.Unary("Relu", input);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Custom_emitter_module_exports_inside_a_sequential_with_path_named_weights()
     {
@@ -182,6 +183,7 @@ public class OnnxExporterTests
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void External_data_puts_weights_beside_the_model_with_offsets_and_lengths()
     {
@@ -270,6 +272,7 @@ public class OnnxExporterTests
         Assert.True(File.Exists(dir.File("m.onnx")));
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Onnx_checker_harness_rejects_a_broken_graph()
     {
@@ -282,15 +285,14 @@ public class OnnxExporterTests
         b.AddOutput(y, TensorProto.Types.DataType.Int64, "batch", 4);
         File.WriteAllBytes(dir.File("bad.onnx"), b.Build().ToByteArray());
         var result = OnnxChecker.TryCheck(dir.File("bad.onnx"));
-        if (result is null) return; // python3-onnx missing
-        Assert.False(result.Value.Ok, result.Value.Output);
+        Assert.False(result.Ok, result.Output);
 
         var c = new OnnxGraphBuilder();
         c.AddInput("x", TensorProto.Types.DataType.Float, "batch", 4);
         string z = c.Apply("NotAnOnnxOp", ["x"], "z");
         c.AddOutput(z, TensorProto.Types.DataType.Float, "batch", 4);
         File.WriteAllBytes(dir.File("bad2.onnx"), c.Build().ToByteArray());
-        Assert.False(OnnxChecker.TryCheck(dir.File("bad2.onnx"))!.Value.Ok);
+        Assert.False(OnnxChecker.TryCheck(dir.File("bad2.onnx")).Ok);
     }
 
     static string IndependentInitializerHash(ModelProto model)

@@ -27,6 +27,7 @@ public class OrtGenerationTests
     static IReadOnlyList<int> Eos(CausalLanguageModel model, HfTokenizer tokenizer) =>
         model.PretrainedConfig.EosTokenIds.Count > 0 ? model.PretrainedConfig.EosTokenIds : tokenizer.EosTokenId is int e ? [e] : [];
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Greedy_Gpt2_through_ONNX_Runtime_gives_the_same_ids_as_TorchSharp()
     {
@@ -41,6 +42,7 @@ public class OrtGenerationTests
         GreedyMatches(model, GenerationFixtures.SentencePieceTokenizer, "The quick brown fox");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Sampling_is_reproducible_by_seed_and_stops_at_eos()
     {
@@ -98,6 +100,7 @@ public class OrtGenerationTests
         Assert.Equal([5, 9], lm.EosTokenIds);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Batched_left_padded_greedy_matches_TorchSharp_batched_generation()
     {

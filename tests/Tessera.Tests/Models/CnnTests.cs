@@ -33,12 +33,13 @@ public class CnnTests
         Assert.Equal([4L, 5], y.shape);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(1, 28, 10, 128)]
     [InlineData(3, 30, 5, 16)]
     public void Eval_output_matches_pytorch_reference(int inChannels, int imageSize, int numClasses, int hidden)
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         random.manual_seed(1);
         var config = new CnnConfig { InChannels = inChannels, ImageSize = imageSize, NumClasses = numClasses, Hidden = hidden };

@@ -48,13 +48,14 @@ public class MlpTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(new[] { 256, 128 }, 0.2)]
     [InlineData(new int[0], 0.0)]
     [InlineData(new[] { 7, 5, 3 }, 0.0)]
     public void Eval_output_matches_pytorch_reference(int[] hidden, double dropout)
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         random.manual_seed(2);
         using var model = new Mlp(new MlpConfig { InputSize = 784, HiddenSizes = hidden, NumClasses = 10, Dropout = dropout });

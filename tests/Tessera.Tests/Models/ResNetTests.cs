@@ -41,6 +41,7 @@ public class ResNetTests
         Assert.Equal(ScalarType.Int64, model.state_dict()["bn1.num_batches_tracked"].dtype);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Default_config_halves_resolution_per_later_stage_and_outputs_logits()
     {
@@ -60,10 +61,11 @@ public class ResNetTests
     /// running-stat updates with the configured momentum), then compares the training outputs, the updated
     /// buffers and an eval-mode output on fresh input.
     /// </summary>
+    [Trait("Category", "Slow")]
     [Fact]
     public void Train_and_eval_outputs_and_running_stats_match_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-models-");
         random.manual_seed(4);

@@ -30,10 +30,11 @@ public class BertTests
         Assert.Equal([3L, 32], shapes["classifier.weight"]);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Masked_lm_classifier_and_mean_pooled_embeddings_match_the_pytorch_reference()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var dir = new TempDirectory("tessera-bert-");
         using var scope = NewDisposeScope();
         random.manual_seed(21);

@@ -55,7 +55,7 @@ public class DecodeMatMulTests
     [Fact]
     public void Concurrent_callers_share_the_helper_thread_and_get_their_own_results()
     {
-        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return; // the kernel declines without AVX-512
+        Requires.Avx512(); // the kernel declines without AVX-512
         manual_seed(4);
         using var weight = randn(4096, 256); // 4 MB: split
         var inputs = Enumerable.Range(0, 4).Select(_ => randn(1, 256)).ToArray();

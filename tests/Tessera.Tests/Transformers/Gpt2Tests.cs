@@ -27,10 +27,11 @@ public class Gpt2Tests
         Assert.Equal(4 + 2 * 12, shapes.Count);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void Logits_match_the_pytorch_reference_with_left_padding()
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var dir = new TempDirectory("tessera-gpt2-");
         using var scope = NewDisposeScope();
         random.manual_seed(7);

@@ -56,11 +56,12 @@ public class LlamaTests
         Assert.DoesNotContain("lm_head.weight", keys);
     }
 
+    [Trait("Category", "Slow")]
     [Theory]
     [MemberData(nameof(Variants))]
     public void Logits_match_the_pytorch_reference_with_left_padding(string variant)
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         using var dir = new TempDirectory("tessera-llama-");
         using var scope = NewDisposeScope();
         random.manual_seed(5);

@@ -108,7 +108,7 @@ public class ClassificationMetricsTests
     [Fact]
     public void Confusion_matrix_and_averages_match_python_reference_on_random_data()
     {
-        if (!ReferencePython.Available) return;
+        Requires.Python();
         const int n = 2000, c = 7;
         var (logits, targets, preds) = RandomProblem(seed: 1234, n, c);
         var reference = Reference(targets, preds, c);
@@ -130,7 +130,7 @@ public class ClassificationMetricsTests
     [Fact]
     public void Accumulator_over_batches_matches_python_reference_on_whole_set()
     {
-        if (!ReferencePython.Available) return;
+        Requires.Python();
         const int n = 1000, c = 5;
         var (logits, targets, preds) = RandomProblem(seed: 99, n, c);
         var reference = Reference(targets, preds, c);

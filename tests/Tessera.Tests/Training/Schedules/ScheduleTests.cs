@@ -43,6 +43,7 @@ public class ScheduleTests
     static void AssertRelClose(double expected, double actual, double rel, string what) =>
         Assert.True(Math.Abs(expected - actual) <= rel * Math.Abs(expected), $"{what}: expected {expected:R}, got {actual:R}");
 
+    [Trait("Category", "Slow")]
     [Theory]
     [InlineData(0.1, 100, 0.3, 25.0, 1e4, false)]
     [InlineData(3e-3, 1000, 0.25, 10.0, 100.0, true)]
@@ -51,7 +52,7 @@ public class ScheduleTests
     [InlineData(0.5, 7, 0.0, 4.0, 10.0, false)]
     public void One_cycle_matches_torch_OneCycleLR_at_every_step(double maxLr, int total, double pct, double div, double finalDiv, bool threePhase)
     {
-        if (!ReferencePython.Has("torch")) return;
+        Requires.Python("torch");
         var expected = ParseLines(ReferencePython.Run(OneCycleScript,
             maxLr.ToString("R", CultureInfo.InvariantCulture), total.ToString(CultureInfo.InvariantCulture),
             pct.ToString("R", CultureInfo.InvariantCulture), div.ToString("R", CultureInfo.InvariantCulture),
@@ -69,7 +70,7 @@ public class ScheduleTests
     [InlineData(0.02, 30, 31)]
     public void Warmup_cosine_matches_hugging_face_formula(double baseLr, int warmup, int total)
     {
-        if (!ReferencePython.Available) return;
+        Requires.Python();
         var expected = ParseLines(ReferencePython.Run(WarmupCosineScript,
             baseLr.ToString("R", CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture), total.ToString(CultureInfo.InvariantCulture)));
         var schedule = new WarmupCosineSchedule(baseLr, warmup, total);
