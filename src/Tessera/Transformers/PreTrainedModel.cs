@@ -46,7 +46,9 @@ public abstract class PreTrainedModel : nn.Module
     {
         Directory.CreateDirectory(folder);
         PretrainedWeights.Save(this, folder, maxShardBytes, dtype);
-        PretrainedConfig config = dtype is { } d ? PretrainedConfig with { TorchDtype = PretrainedWeights.TorchDtypeName(d) } : PretrainedConfig;
+        PretrainedConfig config = dtype is { } d
+            ? PretrainedConfig with { TorchDtype = PretrainedWeights.TorchDtypeName(d), Dtype = PretrainedConfig.Dtype is null ? null : PretrainedWeights.TorchDtypeName(d) }
+            : PretrainedConfig;
         config.Save(Path.Combine(folder, "config.json"));
     }
 
@@ -78,7 +80,7 @@ public abstract class PreTrainedModel : nn.Module
         try
         {
             ScalarType dtype = options.Dtype
-                ?? (options.UseConfigDtype ? PretrainedWeights.ParseTorchDtype(config.TorchDtype) : null)
+                ?? (options.UseConfigDtype ? PretrainedWeights.ParseTorchDtype(config.EffectiveDtype) : null)
                 ?? ScalarType.Float32;
             if (dtype != ScalarType.Float32) model.to(dtype);
             if (options.Device is { } device && device.type != DeviceType.CPU) model.to(device);

@@ -88,12 +88,31 @@ public class HfFixtureParityTests(ITestOutputHelper output)
     {
         // transformers 5 writes rope_theta and the scaling inside "rope_parameters" (4.x: top-level rope_theta, rope_scaling).
         var config = (LlamaConfig)AutoConfig.FromPretrained(HfFixtures.Folder("llama-gqa-llama3"));
-        Assert.Equal(500_000.0, config.RopeTheta);
-        Assert.Equal("llama3", config.RopeScaling!.Value.GetProperty("rope_type").GetString());
+        Assert.Equal(500_000.0, config.EffectiveRopeTheta);
+        Assert.Equal("llama3", config.EffectiveRopeScaling!.Value.GetProperty("rope_type").GetString());
         var qwen = (LlamaConfig)AutoConfig.FromPretrained(HfFixtures.Folder("qwen2"));
-        Assert.Equal(1_000_000.0, qwen.RopeTheta);
+        Assert.Equal(1_000_000.0, qwen.EffectiveRopeTheta);
         Assert.Equal(16, config.HeadDim);
         Assert.Equal(2, config.KeyValueHeads);
+    }
+
+    [Fact]
+    public void A_transformers_5_config_gives_the_frequencies_and_dtype_of_its_4x_form()
+    {
+        const string common = "\"model_type\":\"llama\",\"vocab_size\":10,\"hidden_size\":32,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":2";
+        const string llama3 = "\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":16";
+        var v4 = (LlamaConfig)PretrainedConfig.Parse($"{{{common},\"torch_dtype\":\"bfloat16\",\"rope_theta\":500000.0,\"rope_scaling\":{{\"rope_type\":\"llama3\",{llama3}}}}}");
+        var v5 = (LlamaConfig)PretrainedConfig.Parse($"{{{common},\"dtype\":\"bfloat16\",\"rope_parameters\":{{\"rope_theta\":500000.0,\"rope_type\":\"llama3\",{llama3}}}}}");
+        Assert.Equal(RotaryFrequencies.Compute(v4), RotaryFrequencies.Compute(v5));
+        Assert.NotEqual(RotaryFrequencies.Compute(v4), RotaryFrequencies.Compute(v4 with { RopeScaling = null }));
+        Assert.Equal("bfloat16", v4.EffectiveDtype);
+        Assert.Equal("bfloat16", v5.EffectiveDtype);
+        Assert.Contains("\"rope_parameters\"", v5.ToJson()); // kept for the round trip
+
+        var e = Assert.Throws<Tessera.Formats.TesseraFormatException>(() =>
+            PretrainedConfig.Parse($"{{{common},\"rope_parameters\":{{\"rope_theta\":10000.0,\"rope_type\":\"yarn\",\"factor\":4.0}}}}"));
+        Assert.Contains("rope_parameters", e.Message);
+        Assert.Contains("yarn", e.Message);
     }
 
     [Fact]
