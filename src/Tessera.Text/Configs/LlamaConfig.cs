@@ -65,6 +65,25 @@ public sealed record LlamaConfig : PretrainedConfig
     [JsonPropertyName("rope_scaling")]
     public JsonElement? RopeScaling { get; init; }
 
+    /// <summary>
+    /// RoPE settings as <c>transformers</c> 5 writes them (<c>rope_parameters</c>): one object with <c>rope_theta</c>,
+    /// <c>rope_type</c> and that type's fields. When present it takes the place of <see cref="RopeTheta"/> and
+    /// <see cref="RopeScaling"/> (see <see cref="EffectiveRopeTheta"/>, <see cref="EffectiveRopeScaling"/>).
+    /// </summary>
+    [JsonPropertyName("rope_parameters")]
+    public JsonElement? RopeParameters { get; init; }
+
+    /// <summary>The RoPE base in force: <c>rope_parameters.rope_theta</c> when given, else <see cref="RopeTheta"/>.</summary>
+    [JsonIgnore]
+    public double EffectiveRopeTheta =>
+        RopeParameters is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty("rope_theta", out JsonElement t) && t.ValueKind == JsonValueKind.Number
+            ? t.GetDouble()
+            : RopeTheta;
+
+    /// <summary>The RoPE scaling in force: <see cref="RopeParameters"/> when it is an object, else <see cref="RopeScaling"/>.</summary>
+    [JsonIgnore]
+    public JsonElement? EffectiveRopeScaling => RopeParameters is { ValueKind: JsonValueKind.Object } ? RopeParameters : RopeScaling;
+
     /// <summary>Bias on q/k/v/o projections (<c>attention_bias</c>, Llama); Qwen2 always has q/k/v bias.</summary>
     [JsonPropertyName("attention_bias")]
     public bool AttentionBias { get; init; }
@@ -127,7 +146,7 @@ public sealed record LlamaConfig : PretrainedConfig
         Require(HeadDim > 0 && HeadDim % 2 == 0, "head_dim", $"must be positive and even for RoPE, got {HeadDim}");
         Require(KeyValueHeads > 0 && NumAttentionHeads % KeyValueHeads == 0, "num_key_value_heads", $"must be positive and divide num_attention_heads ({NumAttentionHeads}), got {KeyValueHeads}");
         Require(RmsNormEps > 0, "rms_norm_eps", $"must be positive, got {RmsNormEps}");
-        Require(RopeTheta > 0, "rope_theta", $"must be positive, got {RopeTheta}");
+        Require(EffectiveRopeTheta > 0, "rope_theta", $"must be positive, got {EffectiveRopeTheta}");
         Require(ActivationNames.IsSupported(HiddenAct), "hidden_act", $"\"{HiddenAct}\" is not supported (supported: {string.Join(", ", ActivationNames.Supported)})");
         RotaryFrequencies.Validate(this);
     }

@@ -33,6 +33,14 @@ public abstract record PretrainedConfig
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; init; }
 
+    /// <summary>The same as <see cref="TorchDtype"/> under the name <c>transformers</c> 5 writes (<c>dtype</c>).</summary>
+    [JsonPropertyName("dtype")]
+    public string? Dtype { get; init; }
+
+    /// <summary>The checkpoint's dtype from either field (<c>torch_dtype</c> first, then <c>dtype</c>), or null.</summary>
+    [JsonIgnore]
+    public string? EffectiveDtype => TorchDtype ?? Dtype;
+
     /// <summary>Id of the beginning-of-sequence token (<c>bos_token_id</c>).</summary>
     [JsonPropertyName("bos_token_id")]
     public int? BosTokenId { get; init; }

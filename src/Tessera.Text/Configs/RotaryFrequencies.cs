@@ -14,7 +14,7 @@ public static class RotaryFrequencies
     {
         int dim = config.HeadDim;
         var inv = new float[dim / 2];
-        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0f / MathF.Pow((float)config.RopeTheta, (float)(2 * i) / dim);
+        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0f / MathF.Pow((float)config.EffectiveRopeTheta, (float)(2 * i) / dim);
         return Scale(inv, config);
     }
 
@@ -23,7 +23,7 @@ public static class RotaryFrequencies
     public static void Validate(LlamaConfig config)
     {
         if (ScalingType(config) is not (null or "default" or "linear" or "llama3") and var type)
-            throw new ArgumentException($"\"rope_scaling\": rope_type \"{type}\" is not supported (supported: default, linear, llama3)", "rope_scaling");
+            throw new ArgumentException($"\"{Field(config)}\": rope_type \"{type}\" is not supported (supported: default, linear, llama3)", Field(config));
         if (ScalingType(config) is "linear" or "llama3") _ = Number(config, "factor");
         if (ScalingType(config) is "llama3")
         {
@@ -35,16 +35,19 @@ public static class RotaryFrequencies
 
     static string? ScalingType(LlamaConfig config)
     {
-        if (config.RopeScaling is not { ValueKind: JsonValueKind.Object } s) return null;
+        if (config.EffectiveRopeScaling is not { ValueKind: JsonValueKind.Object } s) return null;
         if (s.TryGetProperty("rope_type", out JsonElement t) && t.ValueKind == JsonValueKind.String) return t.GetString();
         if (s.TryGetProperty("type", out t) && t.ValueKind == JsonValueKind.String) return t.GetString();
         return "default";
     }
 
     static double Number(LlamaConfig config, string field) =>
-        config.RopeScaling!.Value.TryGetProperty(field, out JsonElement v) && v.ValueKind == JsonValueKind.Number
+        config.EffectiveRopeScaling!.Value.TryGetProperty(field, out JsonElement v) && v.ValueKind == JsonValueKind.Number
             ? v.GetDouble()
-            : throw new ArgumentException($"\"rope_scaling\": missing number \"{field}\"", "rope_scaling");
+            : throw new ArgumentException($"\"{Field(config)}\": missing number \"{field}\"", Field(config));
+
+    /// <summary>The JSON field the scaling came from, for messages.</summary>
+    static string Field(LlamaConfig config) => config.RopeParameters is { ValueKind: JsonValueKind.Object } ? "rope_parameters" : "rope_scaling";
 
     static float[] Scale(float[] inv, LlamaConfig config)
     {

@@ -75,7 +75,7 @@ public static class PretrainedModels
         try
         {
             ScalarType dtype = options.Dtype
-                ?? (options.UseConfigDtype ? PretrainedWeights.ParseTorchDtype(config.TorchDtype) : null)
+                ?? (options.UseConfigDtype ? PretrainedWeights.ParseTorchDtype(config.EffectiveDtype) : null)
                 ?? ScalarType.Float32;
             if (dtype != ScalarType.Float32) model.to(dtype);
             if (options.Device is { } device && device.type != DeviceType.CPU) model.to(device);
@@ -113,7 +113,7 @@ public static class PretrainedModels
             [VersionKey] = JsonSerializer.SerializeToElement(TesseraInfo.Version),
         };
         PretrainedConfig saved = config with { ExtensionData = extension };
-        if (dtype is { } d) saved = saved with { TorchDtype = PretrainedWeights.TorchDtypeName(d) };
+        if (dtype is { } d) saved = saved with { TorchDtype = PretrainedWeights.TorchDtypeName(d), Dtype = saved.Dtype is null ? null : PretrainedWeights.TorchDtypeName(d) };
         saved.Save(Path.Combine(folder, ConfigFile));
     }
 
