@@ -69,7 +69,12 @@ public class ResNetTests
         using var scope = NewDisposeScope();
         using var dir = new TempDirectory("tessera-models-");
         random.manual_seed(4);
-        var config = new ResNetConfig { Depths = [2, 1, 2], Widths = [8, 16, 24], BatchNormMomentum = 0.3, BatchNormEps = 1e-4 };
+        // Every convolution here has 1, 8, 16 or 32 input channels. libtorch 2.10's oneDNN 3.7.1 jit:avx512_core f32
+        // direct convolution returns wrong values (errors ~1, sometimes NaN) for 3x3 convs whose input channel count
+        // is above 16 and not a multiple of 16 (17, 20, 24, 40, 56) at batch > 1 on some AVX-512 CPUs (seen on an
+        // AMD EPYC with avx512_vp2intersect; correct under ONEDNN_MAX_CPU_ISA=AVX2). Widths of 24 made this test
+        // compare that kernel bug instead of the model.
+        var config = new ResNetConfig { Depths = [2, 1, 2], Widths = [8, 16, 32], BatchNormMomentum = 0.3, BatchNormEps = 1e-4 };
         using var model = new ResNet(config);
         using (no_grad())
             foreach (var (name, p) in model.named_parameters())
@@ -129,7 +134,7 @@ public class ResNetTests
                     x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
                     return self.fc(x)
 
-            m = ResNet(1, 10, [2, 1, 2], [8, 16, 24], 1e-4, 0.3)
+            m = ResNet(1, 10, [2, 1, 2], [8, 16, 32], 1e-4, 0.3)
             m.load_state_dict(load_tensors("init.json"), strict=True)
             inputs = load_tensors("input.json")
             m.train()
