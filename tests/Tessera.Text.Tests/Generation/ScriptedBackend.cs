@@ -9,6 +9,12 @@ namespace Tessera.Text.Tests.Generation;
 /// </summary>
 sealed class ScriptedBackend(int vocab, int[] promptLengths, int[][] scripts, int fallback, SpecialTokenIds? ids = null, int? maxPositions = 256) : ICausalLMBackend
 {
+    // Fields, so the nested state can read them.
+    readonly int vocab = vocab;
+    readonly int[] promptLengths = promptLengths;
+    readonly int[][] scripts = scripts;
+    readonly int fallback = fallback;
+
     public List<(long[] Ids, long[] Mask)> Calls { get; } = [];
 
     public int StatesBegun { get; private set; }
@@ -44,9 +50,4 @@ sealed class ScriptedBackend(int vocab, int[] promptLengths, int[][] scripts, in
 
         public void Dispose() { }
     }
-
-    readonly int[] promptLengths = promptLengths;
-    readonly int[][] scripts = scripts;
-    readonly int fallback = fallback;
-    readonly int vocab = vocab;
 }
