@@ -5,6 +5,7 @@ using Tessera.Formats.Onnx;
 using Tessera.Runtime;
 using Tessera.Runtime.Generation;
 using Tessera.Runtime.Quantization;
+using Tessera.Text.Generation;
 using Tessera.Transformers;
 using static TorchSharp.torch;
 
@@ -62,9 +63,10 @@ static class DecoderBench
             // (1) greedy generation, interleaved rounds, median.
             int[] prompt = Enumerable.Range(0, promptLength).Select(i => 1 + i * 37 % 50000).ToArray();
             var sessionOptions = new OnnxSessionOptions { IntraOpThreads = threads };
-            var settings = new OrtGenerationSettings { MaxNewTokens = newTokens, EosTokenIds = [] };
-            int[] torchIds = [], fp32Ids = [], int8Ids = [], nbitsIds = [], fusedIds = [];
-            var times = new List<double>[5] { [], [], [], [], [] };
+            var settings = new Tessera.Text.Generation.GenerationConfig { MaxNewTokens = newTokens }.WithEosTokenIds([]);
+            int[] torchIds = [], loopIds = [], fp32Ids = [], int8Ids = [], nbitsIds = [], fusedIds = [];
+            var times = new List<double>[6] { [], [], [], [], [], [] };
+            var torchBackend = new TorchCausalLM(model);
             using (var lm32 = OrtCausalLM.Load(fp32Dir, sessionOptions))
             using (var lm8 = OrtCausalLM.Load(int8Dir, sessionOptions))
             using (var lmNbits = OrtCausalLM.Load(nbitsDir, sessionOptions))
@@ -73,17 +75,18 @@ static class DecoderBench
                 Action[] contenders =
                 [
                     () => torchIds = TorchGreedy(model, prompt, newTokens),
-                    () => fp32Ids = lm32.Generate(prompt, settings),
-                    () => int8Ids = lm8.Generate(prompt, settings),
-                    () => nbitsIds = lmNbits.Generate(prompt, settings),
-                    () => fusedIds = lmFused.Generate(prompt, settings),
+                    () => loopIds = torchBackend.GenerateIds(prompt, settings),
+                    () => fp32Ids = lm32.GenerateIds(prompt, settings),
+                    () => int8Ids = lm8.GenerateIds(prompt, settings),
+                    () => nbitsIds = lmNbits.GenerateIds(prompt, settings),
+                    () => fusedIds = lmFused.GenerateIds(prompt, settings),
                 ];
                 foreach (var c in contenders) c(); // warm-up
                 for (int r = 0; r < rounds; r++)
                     for (int i = 0; i < contenders.Length; i++) times[i].Add(Time(contenders[i]));
             }
             double[] tokensPerSecond = times.Select(t => newTokens / Median(t)).ToArray();
-            long[] bytesPerToken = [torchBytes, fp32Weights.Total, int8Weights.Total, nbitsWeights.Total, fusedInt8Weights.Total];
+            long[] bytesPerToken = [torchBytes, torchBytes, fp32Weights.Total, int8Weights.Total, nbitsWeights.Total, fusedInt8Weights.Total];
             double[] fraction = tokensPerSecond.Zip(bytesPerToken, (tps, b) => tps * b / bandwidth).ToArray();
             int int8Agree = fp32Ids.Zip(int8Ids).TakeWhile(p => p.First == p.Second).Count();
             int nbitsAgree = fp32Ids.Zip(nbitsIds).TakeWhile(p => p.First == p.Second).Count();
@@ -96,7 +99,7 @@ static class DecoderBench
             if (exportError is null)
                 (oursMs, theirsMs, logitsDiff) = PrefillLatency(report.ModelPath, torchOnnx, threads, latencySeq, latencyRounds);
 
-            string[] names = ["TorchSharp eager (KV cache)", "ORT fp32 (OrtCausalLM)", "ORT int8 (DynamicQuantizeMatMul)", "ORT int8 (MatMulNBits, block 128)", "ORT int8, fused attention"];
+            string[] names = ["TorchSharp eager (KV cache)", "TorchSharp, shared GenerationLoop", "ORT fp32 (OrtCausalLM)", "ORT int8 (DynamicQuantizeMatMul)", "ORT int8 (MatMulNBits, block 128)", "ORT int8, fused attention"];
             Console.WriteLine($"GPT-2 shape: {layers} layers x 768, vocab 50257; prompt {promptLength}, {newTokens} new tokens, batch 1, {threads} threads, median of {rounds} interleaved rounds");
             foreach (var skipped in quant.SkippedNodes.Take(2)) Console.WriteLine($"  int8 skipped: {skipped}");
             Console.WriteLine($"export {exportSeconds:0.0} s, model.onnx {new FileInfo(report.ModelPath).Length / 1e6:0} MB, int8 {quant.OutputFileBytes / 1e6:0} MB ({quant.QuantizedNodes.Count} MatMul/Gemm quantized, {quant.SkippedNodes.Count} skipped)");
@@ -105,7 +108,7 @@ static class DecoderBench
                 Console.WriteLine($"{names[i],-34} {tokensPerSecond[i],9:0.0} {bytesPerToken[i] / 1e6,9:0.0} {tokensPerSecond[i] * bytesPerToken[i] / 1e9,6:0.0} {fraction[i],14:0%} {tokensPerSecond[i] * bytesPerToken[i] / readBandwidth,14:0%}");
             Console.WriteLine($"int8 bytes/token: int8 {int8Weights.Int8 / 1e6:0.0} MB + fp32 {int8Weights.Float / 1e6:0.0} MB (scales and unquantized) + other {int8Weights.Other / 1e6:0.0} MB");
             Console.WriteLine($"MatMulNBits bytes/token: int8 {nbitsWeights.Int8 / 1e6:0.0} MB + fp32 {nbitsWeights.Float / 1e6:0.0} MB (block scales and unquantized)");
-            Console.WriteLine($"greedy ids: TorchSharp == ORT fp32: {torchIds.SequenceEqual(fp32Ids)}; ORT int8 matches fp32 for the first {int8Agree} of {newTokens}, MatMulNBits for the first {nbitsAgree}, fused attention int8 for the first {fusedAgree}");
+            Console.WriteLine($"greedy ids: TorchSharp == ORT fp32: {torchIds.SequenceEqual(fp32Ids)}; shared loop == raw TorchSharp loop: {torchIds.SequenceEqual(loopIds)}; ORT int8 matches fp32 for the first {int8Agree} of {newTokens}, MatMulNBits for the first {nbitsAgree}, fused attention int8 for the first {fusedAgree}");
             if (exportError is null)
                 Console.WriteLine($"prefill {latencySeq} tokens, median of {latencyRounds} interleaved: ours {oursMs:0.0} ms, torch.onnx {theirsMs:0.0} ms, ours/theirs {oursMs / theirsMs:0.00}; max |logits diff| {logitsDiff:0.0e+00}");
             else
@@ -114,12 +117,13 @@ static class DecoderBench
             {
                 layers, promptLength, newTokens, threads, rounds, exportSeconds, ompPolicy,
                 copyBandwidth1Thread = bw1, copyBandwidth2Threads = bw2, boundBandwidth = bandwidth, readBandwidth,
-                torchTokensPerSecond = tokensPerSecond[0], ortFp32TokensPerSecond = tokensPerSecond[1], ortInt8TokensPerSecond = tokensPerSecond[2],
-                ortNbitsTokensPerSecond = tokensPerSecond[3], ortNbitsBytesPerToken = nbitsWeights.Total, ortNbitsFractionOfBound = fraction[3], nbitsAgreeingPrefix = nbitsAgree,
-                ortFusedInt8TokensPerSecond = tokensPerSecond[4], ortFusedInt8BytesPerToken = fusedInt8Weights.Total, ortFusedInt8FractionOfBound = fraction[4], fusedAgreeingPrefix = fusedAgree,
+                torchTokensPerSecond = tokensPerSecond[0], torchGenerationLoopTokensPerSecond = tokensPerSecond[1], torchLoopEqualsRaw = torchIds.SequenceEqual(loopIds),
+                ortFp32TokensPerSecond = tokensPerSecond[2], ortInt8TokensPerSecond = tokensPerSecond[3],
+                ortNbitsTokensPerSecond = tokensPerSecond[4], ortNbitsBytesPerToken = nbitsWeights.Total, ortNbitsFractionOfBound = fraction[4], nbitsAgreeingPrefix = nbitsAgree,
+                ortFusedInt8TokensPerSecond = tokensPerSecond[5], ortFusedInt8BytesPerToken = fusedInt8Weights.Total, ortFusedInt8FractionOfBound = fraction[5], fusedAgreeingPrefix = fusedAgree,
                 torchBytesPerToken = torchBytes, ortFp32BytesPerToken = fp32Weights.Total, ortInt8BytesPerToken = int8Weights.Total,
                 int8Int8Bytes = int8Weights.Int8, int8FloatBytes = int8Weights.Float,
-                torchFractionOfBound = fraction[0], ortFp32FractionOfBound = fraction[1], ortInt8FractionOfBound = fraction[2],
+                torchFractionOfBound = fraction[0], ortFp32FractionOfBound = fraction[2], ortInt8FractionOfBound = fraction[3],
                 torchEqualsFp32 = torchIds.SequenceEqual(fp32Ids), int8AgreeingPrefix = int8Agree,
                 latencySeq, latencyRounds, oursPrefillMs = oursMs, torchOnnxPrefillMs = theirsMs, prefillLogitsMaxDiff = logitsDiff, exportError,
             };

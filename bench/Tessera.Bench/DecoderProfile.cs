@@ -3,6 +3,7 @@ using System.Text.Json;
 using Tessera.Export.Decoders;
 using Tessera.Runtime;
 using Tessera.Runtime.Generation;
+using Tessera.Text.Generation;
 using Tessera.Runtime.Quantization;
 using Tessera.Transformers;
 using static TorchSharp.torch;
@@ -20,7 +21,7 @@ static class DecoderProfile
     {
         Prepare(dir, layers);
         int[] prompt = Enumerable.Range(0, promptLength).Select(i => 1 + i * 37 % 50000).ToArray();
-        var settings = new OrtGenerationSettings { MaxNewTokens = newTokens, EosTokenIds = [] };
+        var settings = new Tessera.Text.Generation.GenerationConfig { MaxNewTokens = newTokens }.WithEosTokenIds([]);
         var results = new Dictionary<string, object>();
         foreach (string variant in variants.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -77,9 +78,9 @@ static class DecoderProfile
             double seconds;
             using (var lm = OrtCausalLM.Load(Path.Combine(dir, variant), new OnnxSessionOptions { IntraOpThreads = threads, ProfileFilePrefix = prefix }))
             {
-                lm.Generate(prompt, settings);
+                lm.GenerateIds(prompt, settings);
                 var clock = Stopwatch.StartNew();
-                lm.Generate(prompt, settings);
+                lm.GenerateIds(prompt, settings);
                 seconds = clock.Elapsed.TotalSeconds;
             }
             string file = Directory.GetFiles(dir, $"profile-{variant}*.json").OrderByDescending(File.GetLastWriteTimeUtc).First();

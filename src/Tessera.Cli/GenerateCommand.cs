@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Tessera.Adapters;
 using Tessera.Hub;
+using Tessera.Runtime.Generation;
 using Tessera.Text;
 using Tessera.Text.Generation;
 using Tessera.Transformers;
@@ -55,36 +56,41 @@ static class GenerateCommand
             config = config with { DoSample = sampling && !parse.GetValue(greedy) };
             config.Validate();
 
-            if (OnnxGeneration.IsDecoderFolder(folder))
-            {
-                var writer = parse.InvocationConfiguration.Output;
-                string promptText = parse.GetValue(prompt)!;
-                writer.Write(promptText);
-                OnnxGeneration.Run(folder, promptText, config, parse.GetValue(stream), writer);
-                writer.WriteLine();
-                return 0;
-            }
-            HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
-            using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
-            if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);
             var output = parse.InvocationConfiguration.Output;
             string text = parse.GetValue(prompt)!;
-            output.Write(text);
-            if (parse.GetValue(stream))
+            bool streamed = parse.GetValue(stream);
+            if (OrtTextGenerator.IsDecoderFolder(folder))
             {
-                await foreach (string piece in lm.GenerateStream(tokenizer, text, config, cancel))
-                {
-                    output.Write(piece);
-                    output.Flush();
-                }
+                using var generator = OrtTextGenerator.FromPretrained(folder);
+                output.Write(text);
+                await Complete(generator.Model, generator.Tokenizer, text, config, streamed, output, cancel);
             }
             else
             {
-                output.Write(lm.Generate(tokenizer, text, config).Text);
+                HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
+                using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
+                if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);
+                output.Write(text);
+                await Complete(new TorchCausalLM(lm), tokenizer, text, config, streamed, output, cancel);
             }
             output.WriteLine();
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Writes the completion of <paramref name="prompt"/>, piece by piece when <paramref name="stream"/>.</summary>
+    static async Task Complete(ICausalLMBackend backend, HfTokenizer tokenizer, string prompt, GenerationConfig config, bool stream, TextWriter output, CancellationToken cancel)
+    {
+        if (!stream)
+        {
+            output.Write(backend.Generate(tokenizer, prompt, config).Text);
+            return;
+        }
+        await foreach (string piece in backend.GenerateStream(tokenizer, prompt, config, cancel))
+        {
+            output.Write(piece);
+            output.Flush();
+        }
     }
 }

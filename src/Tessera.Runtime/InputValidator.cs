@@ -68,6 +68,7 @@ internal static class InputValidator
         TensorDataType.Int64 => "int64",
         TensorDataType.Int32 => "int32",
         TensorDataType.UInt8 => "uint8",
+        TensorDataType.Float64 => "double",
         _ => "other",
     };
 }

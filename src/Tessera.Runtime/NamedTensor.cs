@@ -1,7 +1,7 @@
 namespace Tessera.Runtime;
 
 /// <summary>
-/// A dense row-major tensor for <see cref="OnnxModel.Run"/>: a managed array of float, long, int or byte and a shape.
+/// A dense row-major tensor for <see cref="OnnxModel.Run"/>: a managed array of float, double, long, int or byte and a shape.
 /// The array is used in place (pinned while the model reads it), not copied.
 /// </summary>
 public sealed class NamedTensor
@@ -19,6 +19,10 @@ public sealed class NamedTensor
     /// <summary>An int32 tensor over <paramref name="data"/>.</summary>
     /// <exception cref="ArgumentException">The shape's element count is not the array's length.</exception>
     public NamedTensor(int[] data, params long[] shape) : this(data, TensorDataType.Int32, shape) { }
+
+    /// <summary>A double tensor over <paramref name="data"/>.</summary>
+    /// <exception cref="ArgumentException">The shape's element count is not the array's length.</exception>
+    public NamedTensor(double[] data, params long[] shape) : this(data, TensorDataType.Float64, shape) { }
 
     /// <summary>A uint8 tensor over <paramref name="data"/>.</summary>
     /// <exception cref="ArgumentException">The shape's element count is not the array's length.</exception>
@@ -69,6 +73,10 @@ public sealed class NamedTensor
     /// <summary>The data as 32-bit integers.</summary>
     /// <exception cref="InvalidOperationException">The tensor is not int32.</exception>
     public int[] AsInt32s() => Data as int[] ?? throw WrongType(TensorDataType.Int32);
+
+    /// <summary>The data as doubles.</summary>
+    /// <exception cref="InvalidOperationException">The tensor is not double.</exception>
+    public double[] AsDoubles() => Data as double[] ?? throw WrongType(TensorDataType.Float64);
 
     /// <summary>The data as bytes.</summary>
     /// <exception cref="InvalidOperationException">The tensor is not uint8.</exception>

@@ -22,6 +22,7 @@ internal static class OrtConversions
         TensorElementType.Int64 => TensorDataType.Int64,
         TensorElementType.Int32 => TensorDataType.Int32,
         TensorElementType.UInt8 => TensorDataType.UInt8,
+        TensorElementType.Double => TensorDataType.Float64,
         _ => TensorDataType.Other,
     };
 
@@ -51,6 +52,7 @@ internal static class OrtConversions
         long[] l => OrtValue.CreateTensorValueFromMemory(l, tensor.ShapeArray),
         int[] i => OrtValue.CreateTensorValueFromMemory(i, tensor.ShapeArray),
         byte[] b => OrtValue.CreateTensorValueFromMemory(b, tensor.ShapeArray),
+        double[] d => OrtValue.CreateTensorValueFromMemory(d, tensor.ShapeArray),
         _ => throw new InvalidOperationException($"Unsupported tensor data {tensor.Data.GetType()}."),
     };
 
@@ -66,6 +68,7 @@ internal static class OrtConversions
             TensorElementType.Int64 => new NamedTensor(value.GetTensorDataAsSpan<long>().ToArray(), shape),
             TensorElementType.Int32 => new NamedTensor(value.GetTensorDataAsSpan<int>().ToArray(), shape),
             TensorElementType.UInt8 => new NamedTensor(value.GetTensorDataAsSpan<byte>().ToArray(), shape),
+            TensorElementType.Double => new NamedTensor(value.GetTensorDataAsSpan<double>().ToArray(), shape),
             var t => throw new TesseraRuntimeException($"Output '{name}' has element type {OnnxTypeName(t)}, which NamedTensor does not carry."),
         };
     }
@@ -77,6 +80,7 @@ internal static class OrtConversions
         TensorDataType.Int64 => new long[count],
         TensorDataType.Int32 => new int[count],
         TensorDataType.UInt8 => new byte[count],
+        TensorDataType.Float64 => new double[count],
         _ => throw new TesseraRuntimeException($"'{name}' has an element type that reusable buffers do not support."),
     };
 
@@ -86,6 +90,7 @@ internal static class OrtConversions
         long[] l => OrtValue.CreateTensorValueFromMemory(l, shape),
         int[] i => OrtValue.CreateTensorValueFromMemory(i, shape),
         byte[] b => OrtValue.CreateTensorValueFromMemory(b, shape),
+        double[] d => OrtValue.CreateTensorValueFromMemory(d, shape),
         _ => throw new InvalidOperationException($"Unsupported array {array.GetType()}."),
     };
 

@@ -11,6 +11,8 @@ public enum TensorDataType
     Int32,
     /// <summary>8-bit unsigned integer (ONNX <c>uint8</c>), used for raw image bytes.</summary>
     UInt8,
+    /// <summary>64-bit float (ONNX <c>double</c>).</summary>
+    Float64,
     /// <summary>Any other ONNX element type (float16, bool, string, ...): described but not fed by <see cref="OnnxModel.Run"/>.</summary>
     Other,
 }

@@ -1,5 +1,6 @@
 using Tessera.Runtime.Generation;
 using Tessera.Tests.Shared;
+using Tessera.Text.Generation;
 using Tessera.Transformers;
 
 namespace Tessera.Cli.Tests;
@@ -31,7 +32,7 @@ public class ExportDecoderCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
 
         using var lm = OrtCausalLM.Load(outDir);
-        Assert.Equal(5, lm.Generate([1, 2, 3], new OrtGenerationSettings { MaxNewTokens = 5, EosTokenIds = [] }).Length);
+        Assert.Equal(5, lm.GenerateIds([1, 2, 3], new GenerationConfig { MaxNewTokens = 5 }.WithEosTokenIds([])).Length);
     }
 
     [Fact]
@@ -69,11 +70,11 @@ public class ExportDecoderCommandTests : IDisposable
         Assert.Contains("MultiHeadAttention", File.ReadAllText(Path.Combine(fused, "model.onnx"), System.Text.Encoding.Latin1));
         Assert.DoesNotContain("MultiHeadAttention", File.ReadAllText(Path.Combine(standard, "model.onnx"), System.Text.Encoding.Latin1));
 
-        var settings = new OrtGenerationSettings { MaxNewTokens = 12, EosTokenIds = [] };
+        var settings = new GenerationConfig { MaxNewTokens = 12 }.WithEosTokenIds([]);
         using var a = OrtCausalLM.Load(standard);
         using var b = OrtCausalLM.Load(fused);
-        Assert.Equal(a.Generate([5, 17, 42, 7], settings), b.Generate([5, 17, 42, 7], settings));
-        Assert.Equal(a.Generate([[5, 17, 42, 7], [9, 3]], settings), b.Generate([[5, 17, 42, 7], [9, 3]], settings)); // left padding
+        Assert.Equal(a.GenerateIds([5, 17, 42, 7], settings), b.GenerateIds([5, 17, 42, 7], settings));
+        Assert.Equal(a.GenerateIds([[5, 17, 42, 7], [9, 3]], settings), b.GenerateIds([[5, 17, 42, 7], [9, 3]], settings)); // left padding
     }
 
     [Fact]

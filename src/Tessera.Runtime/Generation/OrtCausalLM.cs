@@ -1,18 +1,19 @@
-using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Tessera.Formats;
 using Tessera.Text.Generation;
 
 namespace Tessera.Runtime.Generation;
 
 /// <summary>
-/// Generates token ids with a decoder exported with past key/values (Tessera's <c>DecoderOnnxExporter</c> or Hugging
-/// Face Optimum: inputs <c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>,
-/// <c>past_key_values.{i}.key/.value</c>; outputs <c>logits</c>, <c>present.{i}.key/.value</c>): one prefill of the
-/// prompt, then one token per step with the presents fed back as the next pasts. Needs ONNX Runtime only; tokenizing
-/// is the caller's (ids in, ids out).
+/// A decoder exported with past key/values (Tessera's <c>DecoderOnnxExporter</c> or Hugging Face Optimum: inputs
+/// <c>input_ids</c>, <c>attention_mask</c>, optional <c>position_ids</c>, <c>past_key_values.{i}.key/.value</c>;
+/// outputs <c>logits</c>, <c>present.{i}.key/.value</c>) as a generation back end: one prefill of the prompts, then one
+/// token per step with the presents fed back as the next pasts. Needs ONNX Runtime only. Generate with the shared loop:
+/// <c>lm.GenerateIds(ids, config)</c>, <c>lm.Generate(tokenizer, prompt, config)</c>, <c>lm.GenerateStream(...)</c>
+/// (<see cref="CausalLMGeneration"/>), or <see cref="OrtTextGenerator"/> for a whole folder.
 /// </summary>
-public sealed class OrtCausalLM : IDisposable
+public sealed class OrtCausalLM : ICausalLMBackend, IDisposable
 {
     /// <summary>The graph's file name inside an exported folder.</summary>
     public const string ModelFileName = "model.onnx";
@@ -22,12 +23,12 @@ public sealed class OrtCausalLM : IDisposable
     readonly string[] outputNames;
     readonly bool hasPositionIds;
 
-    OrtCausalLM(InferenceSession session, string path, IReadOnlyList<int> eos, int? maxPositions)
+    OrtCausalLM(InferenceSession session, string path, ModelConfigInfo config)
     {
         this.session = session;
         ModelPath = path;
-        EosTokenIds = eos;
-        MaxPositions = maxPositions;
+        SpecialTokenIds = config.SpecialTokenIds;
+        MaxPositions = config.MaxPositions;
         NumLayers = session.InputMetadata.Keys.Count(n => n.StartsWith("past_key_values.", StringComparison.Ordinal) && n.EndsWith(".key", StringComparison.Ordinal));
         if (NumLayers == 0 || !session.InputMetadata.ContainsKey("input_ids") || !session.InputMetadata.ContainsKey("attention_mask") || !session.OutputMetadata.ContainsKey("logits"))
             throw new OnnxModelException(path, "not a decoder with past key/values: expected inputs input_ids, attention_mask, past_key_values.{i}.key/.value and output logits");
@@ -36,6 +37,9 @@ public sealed class OrtCausalLM : IDisposable
             throw new OnnxModelException(path, $"past_key_values.0.key must be [batch, kv_heads, past, head_dim] with fixed heads and head size, got [{string.Join(", ", pastDims)}]");
         KeyValueHeads = pastDims[1];
         HeadDim = pastDims[3];
+        int[] logitDims = session.OutputMetadata["logits"].Dimensions;
+        VocabSize = logitDims.Length == 3 && logitDims[2] > 0 ? logitDims[2]
+            : config.VocabSize ?? throw new OnnxModelException(path, "the vocabulary size is unknown: the logits' last dimension is dynamic and there is no config.json with vocab_size");
         hasPositionIds = session.InputMetadata.ContainsKey("position_ids");
         var inputs = new List<string> { "input_ids", "attention_mask" };
         if (hasPositionIds) inputs.Add("position_ids");
@@ -63,26 +67,26 @@ public sealed class OrtCausalLM : IDisposable
     /// <summary>Size of one attention head.</summary>
     public int HeadDim { get; }
 
-    /// <summary>EOS ids from the folder's <c>generation_config.json</c> (else <c>config.json</c>); empty when neither names one.</summary>
-    public IReadOnlyList<int> EosTokenIds { get; }
+    /// <summary>The last dimension of <c>logits</c> (else <c>vocab_size</c> from <c>config.json</c>).</summary>
+    public int VocabSize { get; }
 
     /// <summary>The context length from <c>config.json</c> (<c>n_positions</c> or <c>max_position_embeddings</c>), or null.</summary>
     public int? MaxPositions { get; }
 
-    /// <summary>Loads an exported folder (holding <c>model.onnx</c> and optionally <c>config.json</c>/<c>generation_config.json</c>) or an .onnx file.</summary>
+    /// <summary>EOS, BOS and pad ids from the folder's <c>config.json</c> (none when there is none).</summary>
+    public SpecialTokenIds SpecialTokenIds { get; }
+
+    /// <summary>Loads an exported folder (holding <c>model.onnx</c> and optionally <c>config.json</c>) or an .onnx file (with <c>config.json</c> beside it, if any).</summary>
     /// <param name="pathOrFolder">The folder or file.</param>
     /// <param name="options">Session options; null for the defaults.</param>
-    /// <exception cref="OnnxModelException">The file is missing, ONNX Runtime rejects it, it is not a decoder with past key/values, or a JSON file is malformed.</exception>
+    /// <exception cref="OnnxModelException">The file is missing, ONNX Runtime rejects it, or it is not a decoder with past key/values.</exception>
+    /// <exception cref="TesseraFormatException">config.json is malformed.</exception>
     public static OrtCausalLM Load(string pathOrFolder, OnnxSessionOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(pathOrFolder);
         string path = Directory.Exists(pathOrFolder) ? Path.Combine(pathOrFolder, ModelFileName) : pathOrFolder;
         if (!File.Exists(path)) throw new OnnxModelException(path, "file not found");
-        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        JsonElement? generation = ReadJson(Path.Combine(folder, "generation_config.json"));
-        JsonElement? config = ReadJson(Path.Combine(folder, "config.json"));
-        IReadOnlyList<int> eos = Ids(generation, "eos_token_id") ?? Ids(config, "eos_token_id") ?? [];
-        int? maxPositions = Int(config, "n_positions") ?? Int(config, "max_position_embeddings");
+        var config = ModelConfigInfo.Load(Path.GetDirectoryName(Path.GetFullPath(path))!);
         InferenceSession session;
         try
         {
@@ -95,7 +99,7 @@ public sealed class OrtCausalLM : IDisposable
         }
         try
         {
-            return new OrtCausalLM(session, path, eos, maxPositions);
+            return new OrtCausalLM(session, path, config);
         }
         catch
         {
@@ -104,138 +108,74 @@ public sealed class OrtCausalLM : IDisposable
         }
     }
 
-    /// <summary>Generates up to <see cref="OrtGenerationSettings.MaxNewTokens"/> ids after <paramref name="promptIds"/>; stops after an EOS id (which is included).</summary>
-    /// <exception cref="ArgumentException">The prompt is empty or fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
-    public int[] Generate(IReadOnlyList<int> promptIds, OrtGenerationSettings? settings = null) => GenerateTokens(promptIds, settings).ToArray();
-
-    /// <summary>
-    /// Yields generated ids one at a time (each after one ONNX Runtime call): a prefill of the whole prompt, then one
-    /// step per token with the presents fed back. Stops after <see cref="OrtGenerationSettings.MaxNewTokens"/>, after
-    /// an EOS id (yielded), or when the context is full.
-    /// </summary>
-    /// <exception cref="ArgumentException">The prompt is empty or fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
-    public IEnumerable<int> GenerateTokens(IReadOnlyList<int> promptIds, OrtGenerationSettings? settings = null)
+    /// <inheritdoc/>
+    public ICausalLMState Begin(int batchSize)
     {
-        ArgumentNullException.ThrowIfNull(promptIds);
-        settings ??= new OrtGenerationSettings();
-        var (fitted, budget) = Prepare([promptIds], settings);
-        return Loop(fitted, settings, budget).Select(step => step[0]).TakeWhile(id => id >= 0);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        return new State(this, batchSize);
     }
 
-    /// <summary>
-    /// Generates for several prompts at once: left-padded to the longest (padding masked out, positions counted over
-    /// real tokens, as <c>transformers</c> does), one ONNX Runtime call per step for the whole batch. A row ends after
-    /// its EOS id; the others go on. Sampling draws for the rows in order from one seeded generator.
-    /// </summary>
-    /// <returns>The generated ids of each prompt.</returns>
-    /// <exception cref="ArgumentException">There are no prompts, a prompt is empty, or one fills the context (see <see cref="OrtGenerationSettings.TruncatePrompt"/>).</exception>
-    public int[][] Generate(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings? settings = null)
+    /// <summary>The presents of the last call, fed back as the next call's pasts.</summary>
+    sealed class State(OrtCausalLM lm, int batch) : ICausalLMState
     {
-        ArgumentNullException.ThrowIfNull(prompts);
-        if (prompts.Count == 0) throw new ArgumentException("no prompts", nameof(prompts));
-        settings ??= new OrtGenerationSettings();
-        var (fitted, budget) = Prepare(prompts, settings);
-        var generated = prompts.Select(_ => new List<int>()).ToArray();
-        foreach (int[] step in Loop(fitted, settings, budget))
-            for (int r = 0; r < step.Length; r++)
-                if (step[r] >= 0) generated[r].Add(step[r]);
-        return generated.Select(g => g.ToArray()).ToArray();
-    }
+        readonly RunOptions runOptions = new();
+        readonly OrtValue emptyPast = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [batch, lm.KeyValueHeads, 0, lm.HeadDim]);
+        IDisposableReadOnlyCollection<OrtValue>? previous;
 
-    /// <summary>The prompts fitted into the context (<see cref="ContextWindow.FitPrompt"/>) and the number of steps to run.</summary>
-    (IReadOnlyList<IReadOnlyList<int>> Prompts, int Budget) Prepare(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings)
-    {
-        settings.Validate();
-        if (prompts.Any(p => p is null || p.Count == 0)) throw new ArgumentException("a prompt has no tokens", nameof(prompts));
-        IReadOnlyList<int>[] fitted = [.. prompts.Select(p => ContextWindow.FitPrompt(p, settings.MaxNewTokens, MaxPositions, settings.TruncatePrompt))];
-        int width = fitted.Max(p => p.Count), budget = settings.MaxNewTokens;
-        if (MaxPositions is int max) budget = Math.Min(budget, max - width);
-        return (fitted, budget);
-    }
-
-    /// <summary>Yields each step's new id per row (-1 for rows already finished); ends when every row is finished or the budget is spent.</summary>
-    IEnumerable<int[]> Loop(IReadOnlyList<IReadOnlyList<int>> prompts, OrtGenerationSettings settings, int budget)
-    {
-        var eosIds = settings.EosTokenIds ?? EosTokenIds;
-        var eos = new HashSet<int>(eosIds);
-        long pad = eosIds.Count > 0 ? eosIds[0] : 0;
-        var random = new DeterministicRandom(settings.Seed);
-        int batch = prompts.Count, width = prompts.Max(p => p.Count);
-        var history = prompts.Select(p => new List<int>(p)).ToArray();
-        var finished = new bool[batch];
-        var mask = new List<long>[batch];
-        long[] step = new long[batch * width];
-        for (int r = 0; r < batch; r++)
+        public void Forward(ReadOnlySpan<long> inputIds, ReadOnlySpan<long> attentionMask, Span<float> logits)
         {
-            int offset = width - prompts[r].Count;
-            mask[r] = [.. Enumerable.Range(0, width).Select(k => k < offset ? 0L : 1L)];
-            for (int k = 0; k < width; k++) step[r * width + k] = k < offset ? pad : prompts[r][k - offset];
-        }
-        IDisposableReadOnlyCollection<OrtValue>? previous = null;
-        var emptyPast = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [batch, KeyValueHeads, 0, HeadDim]);
-        using var runOptions = new RunOptions();
-        try
-        {
-            for (int produced = 0; produced < budget && !finished.All(f => f); produced++)
+            int n = inputIds.Length / batch, total = attentionMask.Length / batch;
+            long[] mask = attentionMask.ToArray();
+            var owned = new List<OrtValue>
             {
-                float[][] scores = Run(step, batch, mask, previous, emptyPast, runOptions, out var results);
-                previous?.Dispose();
-                previous = results;
-                var next = new int[batch];
-                for (int r = 0; r < batch; r++)
-                {
-                    if (finished[r]) { next[r] = -1; continue; }
-                    next[r] = TokenSampling.Next(scores[r], settings, history[r], random);
-                    history[r].Add(next[r]);
-                    if (eos.Contains(next[r])) finished[r] = true;
-                }
-                yield return next;
-                step = next.Select(id => id < 0 ? pad : id).ToArray();
-                foreach (var m in mask) m.Add(1);
+                OrtValue.CreateTensorValueFromMemory(inputIds.ToArray(), [batch, n]),
+                OrtValue.CreateTensorValueFromMemory(mask, [batch, total]),
+            };
+            if (lm.hasPositionIds) owned.Add(OrtValue.CreateTensorValueFromMemory(PositionIds(mask, batch, total, n), [batch, n]));
+            var values = new List<OrtValue>(owned);
+            for (int i = 0; i < 2 * lm.NumLayers; i++) values.Add(previous is null ? emptyPast : previous[1 + i]);
+            IDisposableReadOnlyCollection<OrtValue> results;
+            try
+            {
+                results = lm.session.Run(runOptions, lm.inputNames, values, lm.outputNames);
             }
+            catch (OnnxRuntimeException e)
+            {
+                throw new OnnxModelException(lm.ModelPath, $"generation step failed: {e.Message}", e);
+            }
+            finally
+            {
+                foreach (var v in owned) v.Dispose();
+            }
+            previous?.Dispose();
+            previous = results;
+            int vocab = lm.VocabSize;
+            long[] shape = results[0].GetTensorTypeAndShape().Shape;
+            if (shape.Length != 3 || shape[0] != batch || shape[2] != vocab)
+                throw new OnnxModelException(lm.ModelPath, $"logits must be [{batch}, sequence, {vocab}], got [{string.Join(", ", shape)}]");
+            int seq = (int)shape[1];
+            ReadOnlySpan<float> all = results[0].GetTensorDataAsSpan<float>();
+            for (int r = 0; r < batch; r++) all.Slice(((r * seq) + seq - 1) * vocab, vocab).CopyTo(logits.Slice(r * vocab, vocab));
         }
-        finally
+
+        public void Dispose()
         {
             previous?.Dispose();
             emptyPast.Dispose();
+            runOptions.Dispose();
         }
     }
 
-    /// <summary>One call with <paramref name="ids"/> [batch, n] as the new tokens; returns each row's last-position logits.</summary>
-    float[][] Run(long[] ids, int batch, List<long>[] mask, IDisposableReadOnlyCollection<OrtValue>? previous, OrtValue emptyPast, RunOptions runOptions,
-        out IDisposableReadOnlyCollection<OrtValue> results)
-    {
-        int n = ids.Length / batch, total = mask[0].Count;
-        long[] maskValues = mask.SelectMany(m => m).ToArray();
-        var owned = new List<OrtValue>
-        {
-            OrtValue.CreateTensorValueFromMemory(ids, [batch, n]),
-            OrtValue.CreateTensorValueFromMemory(maskValues, [batch, total]),
-        };
-        if (hasPositionIds) owned.Add(OrtValue.CreateTensorValueFromMemory(PositionIds(maskValues, batch, total, n), [batch, n]));
-        var values = new List<OrtValue>(owned);
-        for (int i = 0; i < 2 * NumLayers; i++) values.Add(previous is null ? emptyPast : previous[1 + i]);
-        try
-        {
-            results = session.Run(runOptions, inputNames, values, outputNames);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxModelException(ModelPath, $"generation step failed: {e.Message}", e);
-        }
-        finally
-        {
-            foreach (var v in owned) v.Dispose();
-        }
-        int vocab = (int)results[0].GetTensorTypeAndShape().Shape[^1];
-        ReadOnlySpan<float> logits = results[0].GetTensorDataAsSpan<float>();
-        var rows = new float[batch][];
-        for (int r = 0; r < batch; r++) rows[r] = logits.Slice(((r * n) + n - 1) * vocab, vocab).ToArray();
-        return rows;
-    }
-
-    /// <summary>Positions of the last <paramref name="n"/> tokens: <c>cumsum(mask) − 1</c>, 1 on padding (as <c>transformers</c>' generate).</summary>
-    static long[] PositionIds(long[] mask, int batch, int total, int n)
+    /// <summary>
+    /// The <c>position_ids</c> input for the last <paramref name="n"/> of <paramref name="total"/> positions of a
+    /// left-padded batch: <c>cumsum(mask) − 1</c>, and 1 on padding (as <c>transformers</c>' generate does).
+    /// </summary>
+    /// <param name="mask">The attention mask, [batch, total] row-major.</param>
+    /// <param name="batch">Rows.</param>
+    /// <param name="total">Positions per row so far.</param>
+    /// <param name="n">How many of the last positions to return.</param>
+    /// <returns>[batch, n] row-major.</returns>
+    public static long[] PositionIds(long[] mask, int batch, int total, int n)
     {
         var positions = new long[batch * n];
         for (int r = 0; r < batch; r++)
@@ -253,32 +193,4 @@ public sealed class OrtCausalLM : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => session.Dispose();
-
-    static JsonElement? ReadJson(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new OnnxModelException(path, $"not valid JSON: {e.Message}", e);
-        }
-    }
-
-    static IReadOnlyList<int>? Ids(JsonElement? json, string field)
-    {
-        if (json is not { ValueKind: JsonValueKind.Object } o || !o.TryGetProperty(field, out var v)) return null;
-        return v.ValueKind switch
-        {
-            JsonValueKind.Number => [v.GetInt32()],
-            JsonValueKind.Array => v.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.Number).Select(e => e.GetInt32()).ToArray(),
-            _ => null,
-        };
-    }
-
-    static int? Int(JsonElement? json, string field) =>
-        json is { ValueKind: JsonValueKind.Object } o && o.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
 }

@@ -2,7 +2,7 @@ namespace Tessera.Text.Generation;
 
 /// <summary>
 /// Fits a prompt into a decoder's context before generation: the one rule that TorchSharp generation
-/// (<c>Tessera.Text.Generation</c>) and ONNX Runtime generation (<c>Tessera.Runtime.Generation.OrtCausalLM</c>) share.
+/// (<c>Tessera.Text.Generation</c>) and ONNX Runtime generation (<c>Tessera.Runtime.Generation.OrtCausalLM</c>) share through <see cref="CausalLMGeneration"/>.
 /// It lives here because this assembly is the only one both of them reference.
 /// </summary>
 public static class ContextWindow

@@ -49,7 +49,10 @@ public sealed record GenerationConfig
     [JsonPropertyName("repetition_penalty")]
     public double RepetitionPenalty { get; init; } = 1.0;
 
-    /// <summary>Id or ids that end a sequence (<c>eos_token_id</c>: a number or a list).</summary>
+    /// <summary>
+    /// Id or ids that end a sequence (<c>eos_token_id</c>: a number or a list). Null (unset) means the model's own
+    /// (its config.json, then its tokenizer's); an empty list turns EOS off.
+    /// </summary>
     [JsonPropertyName("eos_token_id")]
     public JsonElement? EosTokenId { get; init; }
 
@@ -79,7 +82,7 @@ public sealed record GenerationConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool TruncatePrompt { get; init; }
 
-    /// <summary>Seed of the sampling generator (Tessera's addition); null draws from libtorch's global generator.</summary>
+    /// <summary>Seed of the sampling generator (Tessera's addition): the same seed and logits give the same tokens on every back end; null draws a random seed.</summary>
     [JsonPropertyName("seed")]
     public long? Seed { get; init; }
 
@@ -96,15 +99,10 @@ public sealed record GenerationConfig
         _ => [],
     };
 
-    /// <summary>A copy whose <see cref="EosTokenId"/> is <paramref name="ids"/> (a number when there is one, else a list).</summary>
+    /// <summary>A copy whose <see cref="EosTokenId"/> is <paramref name="ids"/> (a number when there is one, else a list; an empty list turns EOS off).</summary>
     public GenerationConfig WithEosTokenIds(params IReadOnlyList<int> ids) => this with
     {
-        EosTokenId = ids.Count switch
-        {
-            0 => null,
-            1 => JsonSerializer.SerializeToElement(ids[0]),
-            _ => JsonSerializer.SerializeToElement(ids),
-        },
+        EosTokenId = ids.Count == 1 ? JsonSerializer.SerializeToElement(ids[0]) : JsonSerializer.SerializeToElement(ids),
     };
 
     /// <summary>The pad id in force: <see cref="PadTokenId"/>, else the first EOS id, else 0 (padding is masked, so any id works).</summary>
@@ -177,29 +175,18 @@ public sealed record GenerationConfig
         ArgumentNullException.ThrowIfNull(folder);
         string file = File.Exists(folder) ? folder : Path.Combine(folder, FileName);
         if (File.Exists(file)) return Parse(File.ReadAllText(file), file);
-        string modelConfig = Path.Combine(folder, "config.json");
-        if (!File.Exists(modelConfig)) return new GenerationConfig();
+        SpecialTokenIds ids = ModelConfigInfo.Load(folder).SpecialTokenIds;
+        var config = new GenerationConfig { BosTokenId = ids.BosTokenId, PadTokenId = ids.PadTokenId };
+        config = ids.EosTokenIds.Count > 0 ? config.WithEosTokenIds(ids.EosTokenIds) : config;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(modelConfig), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-            JsonElement root = doc.RootElement;
-            var config = new GenerationConfig
-            {
-                EosTokenId = root.TryGetProperty("eos_token_id", out var eos) && eos.ValueKind is JsonValueKind.Number or JsonValueKind.Array ? eos.Clone() : null,
-                BosTokenId = root.TryGetProperty("bos_token_id", out var bos) && bos.ValueKind == JsonValueKind.Number ? bos.GetInt32() : null,
-                PadTokenId = root.TryGetProperty("pad_token_id", out var pad) && pad.ValueKind == JsonValueKind.Number ? pad.GetInt32() : null,
-            };
             config.Validate();
-            return config;
-        }
-        catch (Exception e) when (e is JsonException or FormatException)
-        {
-            throw new TesseraFormatException(modelConfig, $"invalid JSON: {e.Message}", e);
         }
         catch (ArgumentException e)
         {
-            throw new TesseraFormatException(modelConfig, e.Message, e);
+            throw new TesseraFormatException(Path.Combine(folder, "config.json"), e.Message, e);
         }
+        return config;
     }
 
     /// <summary>Writes <see cref="ToJson"/> to <c>generation_config.json</c> in <paramref name="folder"/> (created if needed).</summary>

@@ -1,11 +1,10 @@
-using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using Tessera.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Tessera.Export;
 
-/// <summary>Runs inputs through TorchSharp and ONNX Runtime and measures how far the outputs differ.</summary>
+/// <summary>Runs inputs through TorchSharp and ONNX Runtime (through Tessera.Runtime's <see cref="OnnxModel"/>) and measures how far the outputs differ.</summary>
 internal static class OnnxVerifier
 {
     internal readonly record struct Result(double MaxAbs, double MaxRel, IReadOnlyList<long> BatchSizes);
@@ -28,18 +27,15 @@ internal static class OnnxVerifier
             inputs.Add(RandomLike(sample, shape, options.Seed));
         }
 
-        InferenceSession session;
-        try { session = new InferenceSession(modelPath); }
-        catch (OnnxRuntimeException e) { throw new OnnxExportException($"ONNX Runtime rejected the exported model: {e.Message}", null, e); }
-        using var _ = session;
+        using OnnxModel onnx = OnnxRuntimeCall.Load(modelPath, "exported model");
         double maxAbs = 0, maxRel = 0;
         foreach (var input in inputs)
         {
             var expected = module.call(input).detach().cpu().to_type(ScalarType.Float64).contiguous();
-            using var ortInput = ToOrtValue(input);
-            using var results = session.Run(new RunOptions(), [options.InputName], [ortInput], [options.OutputName]);
-            var actual = results[0];
-            long[] actualShape = actual.GetTensorTypeAndShape().Shape;
+            var outputs = OnnxRuntimeCall.Run(onnx, new Dictionary<string, NamedTensor> { [options.InputName] = ToNamedTensor(input) }, "exported model");
+            NamedTensor actual = outputs.TryGetValue(options.OutputName, out var o) ? o
+                : throw new OnnxExportException($"the exported model has no output '{options.OutputName}'");
+            long[] actualShape = [.. actual.Shape];
             if (!actualShape.SequenceEqual(expected.shape))
                 throw new OnnxExportException($"ONNX Runtime's output has shape [{string.Join(", ", actualShape)}], TorchSharp's [{string.Join(", ", expected.shape)}] (input [{string.Join(", ", input.shape)}])");
             double[] got = ReadAsDouble(actual);
@@ -77,26 +73,26 @@ internal static class OnnxVerifier
         return randint(low, high, shape, ScalarType.Int64, generator: gen).to(sample.dtype, sample.device);
     }
 
-    static OrtValue ToOrtValue(Tensor input)
+    static NamedTensor ToNamedTensor(Tensor input)
     {
         using var cpu = input.detach().cpu().contiguous();
         long[] shape = cpu.shape;
         return cpu.dtype switch
         {
-            ScalarType.Float32 => OrtValue.CreateTensorValueFromMemory(cpu.data<float>().ToArray(), shape),
-            ScalarType.Float64 => OrtValue.CreateTensorValueFromMemory(cpu.data<double>().ToArray(), shape),
-            ScalarType.Int64 => OrtValue.CreateTensorValueFromMemory(cpu.data<long>().ToArray(), shape),
-            ScalarType.Int32 => OrtValue.CreateTensorValueFromMemory(cpu.data<int>().ToArray(), shape),
+            ScalarType.Float32 => new NamedTensor(cpu.data<float>().ToArray(), shape),
+            ScalarType.Float64 => new NamedTensor(cpu.data<double>().ToArray(), shape),
+            ScalarType.Int64 => new NamedTensor(cpu.data<long>().ToArray(), shape),
+            ScalarType.Int32 => new NamedTensor(cpu.data<int>().ToArray(), shape),
             _ => throw new OnnxExportException($"verification supports float32, float64, int64 and int32 inputs, not {cpu.dtype}; pass Verify = false"),
         };
     }
 
-    static double[] ReadAsDouble(OrtValue value) => value.GetTensorTypeAndShape().ElementDataType switch
+    static double[] ReadAsDouble(NamedTensor value) => value.DataType switch
     {
-        TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray().Select(v => (double)v).ToArray(),
-        TensorElementType.Double => value.GetTensorDataAsSpan<double>().ToArray(),
-        TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray().Select(v => (double)v).ToArray(),
-        TensorElementType.Int32 => value.GetTensorDataAsSpan<int>().ToArray().Select(v => (double)v).ToArray(),
+        TensorDataType.Float32 => [.. value.AsFloats().Select(v => (double)v)],
+        TensorDataType.Float64 => value.AsDoubles(),
+        TensorDataType.Int64 => [.. value.AsInt64s().Select(v => (double)v)],
+        TensorDataType.Int32 => [.. value.AsInt32s().Select(v => (double)v)],
         var t => throw new OnnxExportException($"verification cannot compare outputs of type {t}; pass Verify = false"),
     };
 }

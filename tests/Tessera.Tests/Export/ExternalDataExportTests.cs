@@ -63,7 +63,7 @@ public class ExternalDataExportTests
             runtimeFolder = dir.Path;
         }
         using var lm = Tessera.Runtime.Generation.OrtCausalLM.Load(runtimeFolder);
-        int[] ids = lm.Generate([1, 2, 3, 4], new Tessera.Runtime.Generation.OrtGenerationSettings { MaxNewTokens = 3 });
+        int[] ids = Tessera.Text.Generation.CausalLMGeneration.GenerateIds(lm, [1, 2, 3, 4], new Tessera.Text.Generation.GenerationConfig { MaxNewTokens = 3, EosTokenId = System.Text.Json.JsonSerializer.SerializeToElement(Array.Empty<int>()) });
         Assert.Equal(3, ids.Length);
     }
 }

@@ -1,4 +1,5 @@
-using Microsoft.ML.OnnxRuntime;
+using Tessera.Runtime;
+using Tessera.Runtime.Generation;
 using Tessera.Transformers;
 using static TorchSharp.torch;
 
@@ -32,102 +33,60 @@ internal static class DecoderVerifier
             mask2[r * (seq + 1) + seq] = 1;
         }
 
-        InferenceSession session;
-        try { session = new InferenceSession(modelPath); }
-        catch (OnnxRuntimeException e) { throw new OnnxExportException($"ONNX Runtime rejected the exported decoder: {e.Message}", null, e); }
-        using var _ = session;
+        using OnnxModel session = OnnxRuntimeCall.Load(modelPath, "exported decoder");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var cache = new KeyValueCache(layers);
 
-        var pastShape = new long[] { batch, kvHeads, 0, headDim };
-        var past = Enumerable.Range(0, 2 * layers).Select(_ => (Data: Array.Empty<float>(), Shape: pastShape)).ToArray();
+        var past = Enumerable.Range(0, 2 * layers).Select(_ => new NamedTensor(Array.Empty<float>(), batch, kvHeads, 0, headDim)).ToArray();
         double prefill = Step(model, session, ids, mask, batch, seq, past, cache, tolerance, "prefill");
         double decode = Step(model, session, next, mask2, batch, 1, past, cache, tolerance, "decode step");
         return (prefill, decode);
     }
 
     /// <summary>One forward in both; <paramref name="past"/> is replaced by ONNX Runtime's presents.</summary>
-    static double Step(CausalLanguageModel model, InferenceSession session, long[] ids, long[] mask, int batch, int seq,
-        (float[] Data, long[] Shape)[] past, KeyValueCache cache, double tolerance, string what)
+    static double Step(CausalLanguageModel model, OnnxModel session, long[] ids, long[] mask, int batch, int seq,
+        NamedTensor[] past, KeyValueCache cache, double tolerance, string what)
     {
         int total = mask.Length / batch, layers = model.NumLayers;
         Device device = model.parameters().FirstOrDefault()?.device ?? CPU;
         var output = model.forward(tensor(ids, [batch, seq], device: device), tensor(mask, [batch, total], device: device), cache, useCache: true);
 
-        var names = new List<string> { "input_ids", "attention_mask", "position_ids" };
-        var values = new List<OrtValue>
+        var inputs = new Dictionary<string, NamedTensor>
         {
-            OrtValue.CreateTensorValueFromMemory(ids, [batch, seq]),
-            OrtValue.CreateTensorValueFromMemory(mask, [batch, total]),
-            OrtValue.CreateTensorValueFromMemory(PositionIds(mask, batch, total, seq), [batch, seq]),
+            ["input_ids"] = new(ids, batch, seq),
+            ["attention_mask"] = new(mask, batch, total),
+            ["position_ids"] = new(OrtCausalLM.PositionIds(mask, batch, total, seq), batch, seq),
         };
         for (int i = 0; i < layers; i++)
         {
-            names.Add($"past_key_values.{i}.key");
-            values.Add(FloatValue(past[2 * i]));
-            names.Add($"past_key_values.{i}.value");
-            values.Add(FloatValue(past[2 * i + 1]));
+            inputs[$"past_key_values.{i}.key"] = past[2 * i];
+            inputs[$"past_key_values.{i}.value"] = past[2 * i + 1];
         }
-        var outputNames = new List<string> { "logits" };
-        for (int i = 0; i < layers; i++) { outputNames.Add($"present.{i}.key"); outputNames.Add($"present.{i}.value"); }
-        try
-        {
-            using var results = session.Run(new RunOptions(), names, values, outputNames);
-            var tokenMask = new bool[batch * seq];
-            for (int r = 0; r < batch; r++)
-                for (int t = 0; t < seq; t++) tokenMask[r * seq + t] = mask[r * total + total - seq + t] != 0;
-            double worst = Compare(output.Logits, results[0], tokenMask, what, "logits");
-            for (int i = 0; i < layers; i++)
-            {
-                worst = Math.Max(worst, Compare(cache.Keys(i)!, results[1 + 2 * i], null, what, $"present.{i}.key"));
-                worst = Math.Max(worst, Compare(cache.Values(i)!, results[2 + 2 * i], null, what, $"present.{i}.value"));
-                past[2 * i] = (results[1 + 2 * i].GetTensorDataAsSpan<float>().ToArray(), results[1 + 2 * i].GetTensorTypeAndShape().Shape);
-                past[2 * i + 1] = (results[2 + 2 * i].GetTensorDataAsSpan<float>().ToArray(), results[2 + 2 * i].GetTensorTypeAndShape().Shape);
-            }
-            if (worst > tolerance)
-                throw new OnnxExportException($"ONNX Runtime differs from TorchSharp by {worst:G4} on the {what} (allowed {tolerance:G3})");
-            return worst;
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxExportException($"ONNX Runtime failed on the {what}: {e.Message}", null, e);
-        }
-        finally
-        {
-            foreach (var v in values) v.Dispose();
-        }
-    }
-
-    /// <summary><c>cumsum(mask) − 1</c> with 1 on padding, for the last <paramref name="seq"/> positions of each row.</summary>
-    internal static long[] PositionIds(long[] mask, int batch, int total, int seq)
-    {
-        var positions = new long[batch * seq];
+        var results = OnnxRuntimeCall.Run(session, inputs, $"{what} of the exported decoder");
+        var tokenMask = new bool[batch * seq];
         for (int r = 0; r < batch; r++)
+            for (int t = 0; t < seq; t++) tokenMask[r * seq + t] = mask[r * total + total - seq + t] != 0;
+        double worst = Compare(output.Logits, results["logits"], tokenMask, what, "logits");
+        for (int i = 0; i < layers; i++)
         {
-            long count = 0;
-            for (int t = 0; t < total; t++)
-            {
-                if (mask[r * total + t] != 0) count++;
-                int k = t - (total - seq);
-                if (k >= 0) positions[r * seq + k] = mask[r * total + t] != 0 ? count - 1 : 1;
-            }
+            past[2 * i] = results[$"present.{i}.key"];
+            past[2 * i + 1] = results[$"present.{i}.value"];
+            worst = Math.Max(worst, Compare(cache.Keys(i)!, past[2 * i], null, what, $"present.{i}.key"));
+            worst = Math.Max(worst, Compare(cache.Values(i)!, past[2 * i + 1], null, what, $"present.{i}.value"));
         }
-        return positions;
+        if (worst > tolerance)
+            throw new OnnxExportException($"ONNX Runtime differs from TorchSharp by {worst:G4} on the {what} (allowed {tolerance:G3})");
+        return worst;
     }
 
-    static OrtValue FloatValue((float[] Data, long[] Shape) v) =>
-        v.Data.Length == 0
-            ? OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, v.Shape)
-            : OrtValue.CreateTensorValueFromMemory(v.Data, v.Shape);
-
-    static double Compare(Tensor expected, OrtValue actual, bool[]? rowMask, string what, string name)
+    static double Compare(Tensor expected, NamedTensor actual, bool[]? rowMask, string what, string name)
     {
         using var want = expected.detach().cpu().to_type(ScalarType.Float32).contiguous();
-        long[] shape = actual.GetTensorTypeAndShape().Shape;
+        long[] shape = [.. actual.Shape];
         if (!shape.SequenceEqual(want.shape))
             throw new OnnxExportException($"{name} on the {what}: ONNX Runtime gives [{string.Join(", ", shape)}], TorchSharp [{string.Join(", ", want.shape)}]");
-        ReadOnlySpan<float> got = actual.GetTensorDataAsSpan<float>();
+        float[] got = actual.AsFloats();
         float[] reference = want.data<float>().ToArray();
         int rowLength = rowMask is null ? 1 : reference.Length / rowMask.Length;
         double worst = 0;

@@ -1,8 +1,9 @@
-namespace Tessera.Runtime.Generation;
+namespace Tessera.Text.Generation;
 
 /// <summary>
 /// A small seeded generator (SplitMix64) whose sequence is fixed by its seed on every platform and .NET version,
-/// unlike <see cref="Random"/>, whose algorithm is not part of its contract. Used for reproducible sampling.
+/// unlike <see cref="Random"/>, whose algorithm is not part of its contract. The one random source of sampling, so the
+/// same seed and the same logits give the same tokens on every back end.
 /// </summary>
 public sealed class DeterministicRandom
 {
