@@ -12,6 +12,8 @@ out=runs/fashion-mnist
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--out" ] && out="${args[i+1]}"; done
 if [ "$out" = runs/fashion-mnist ]; then set -- --out "$out" "$@"; fi
+# Running the quick start again replaces its earlier run (tessera train refuses a used --out without one of these).
+case " $* " in *" --resume "*|*" --overwrite "*) ;; *) set -- "$@" --overwrite ;; esac
 artifacts/bin/tessera train fashion-mnist "$@"
 artifacts/bin/tessera eval "$out/model"
 artifacts/bin/tessera export "$out/model" --out "$out/onnx/"
