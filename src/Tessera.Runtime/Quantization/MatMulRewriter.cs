@@ -101,8 +101,8 @@ internal sealed class MatMulRewriter
             return $"weight '{w.Name}' has fewer than {_options.MinimumWeightElements} elements";
         // A tied embedding (GPT-2's wte read by Gather and by the head): an int8 copy would sit beside the float table
         // the Gather still needs and make the file larger, so such a weight stays float.
-        if (_consumers.TryGetValue(w.Name, out var readers) && readers.FirstOrDefault(r => r.OpType is not ("MatMul" or "Gemm") || r.Domain is not ("" or "ai.onnx")) is { } other)
-            return $"weight '{w.Name}' is also read by {other.OpType} node '{Label(other)}' (a tied embedding); it stays float rather than being stored twice";
+        if (!_options.QuantizeSharedWeights && _consumers.TryGetValue(w.Name, out var readers) && readers.FirstOrDefault(r => r.OpType is not ("MatMul" or "Gemm") || r.Domain is not ("" or "ai.onnx")) is { } other)
+            return $"weight '{w.Name}' is also read by {other.OpType} node '{Label(other)}' (a tied embedding); it stays float rather than being stored twice (QuantizeSharedWeights / --quantize-tied-head stores both)";
         weight = w;
         return null;
     }

@@ -32,4 +32,18 @@ public class TiedEmbeddingQuantizationTests
         var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(int8)).Graph;
         Assert.Single(graph.Initializer, t => t.Name.Contains("wte", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Quantizing_shared_weights_on_request_gives_the_int8_head_back()
+    {
+        using var dir = new ExportTempDir();
+        manual_seed(8);
+        using var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 5000, NPositions = 32, NEmbd = 64, NLayer = 2, NHead = 2 });
+        model.eval();
+        var export = DecoderOnnxExporter.Export(model, dir.File("fp32"), new TransformerExportOptions { Verify = false });
+        var kept = DynamicQuantizer.Quantize(export.ModelPath, dir.File("kept.onnx"), new DynamicQuantizationOptions());
+        var shared = DynamicQuantizer.Quantize(export.ModelPath, dir.File("shared.onnx"), new DynamicQuantizationOptions { QuantizeSharedWeights = true });
+        Assert.Equal(kept.NodesQuantized + 1, shared.NodesQuantized);
+        Assert.True(shared.OutputFileBytes > kept.OutputFileBytes);
+    }
 }
