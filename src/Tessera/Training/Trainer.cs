@@ -224,7 +224,8 @@ public sealed class Trainer
             if (val is not null && Options.ValCheckIntervalBatches is int every && BatchIndex % every == 0)
             {
                 RunEvaluation(module, val, TrainerStage.Validating);
-                validatedAtEnd = BatchIndex == TrainBatchesPerEpoch;
+                // Validated at the last batch this epoch will run (its end, or the step limit / a stop): no second pass.
+                validatedAtEnd = BatchIndex == TrainBatchesPerEpoch || ShouldStop || StepLimitReached;
                 Stage = TrainerStage.Training;
                 module.train();
                 module.Collector = trainCollector;

@@ -19,6 +19,7 @@ public sealed class ProgressDisplay : Callback
     long epochExamples;
     TimeSpan trainElapsed; // up to the last training batch, so validation time does not dilute throughput
     double lossSum, lossWeight; // since the epoch started
+    long lastValidationLineStep = -1;
     LiveBar? live;
 
     /// <summary>Creates the display; <paramref name="plain"/> forces plain lines (default: detect terminal and CI).</summary>
@@ -84,8 +85,12 @@ public sealed class ProgressDisplay : Callback
     public override void OnValidationEnd(Trainer trainer, TrainingModuleBase module)
     {
         // Validation inside an epoch (step-based runs): report it now rather than at an epoch end that may be far away.
-        if (Plain && trainer.Stage == TrainerStage.Validating && trainer.BatchIndex > 0 && trainer.BatchIndex < trainer.TrainBatchesPerEpoch)
+        if (Plain && trainer.Stage == TrainerStage.Validating && trainer.BatchIndex > 0 && trainer.BatchIndex < trainer.TrainBatchesPerEpoch
+            && trainer.GlobalStep != lastValidationLineStep)
+        {
+            lastValidationLineStep = trainer.GlobalStep; // the trainer may validate twice at one step (interval, then end of fit)
             WritePlain(StatusLine(trainer, withValidation: true));
+        }
     }
 
     /// <inheritdoc />
