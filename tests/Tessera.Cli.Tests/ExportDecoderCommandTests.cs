@@ -92,4 +92,24 @@ public class ExportDecoderCommandTests : IDisposable
         Assert.Matches(@"max abs error vs TorchSharp: \d\.\de[+-]\d\d", output.ToString());
         Assert.True(File.Exists(Path.Combine(folder, "onnx", "model.onnx")));
     }
+
+    [Fact]
+    public void Export_of_a_decoder_to_a_file_name_is_refused_and_writes_nothing_beside_it()
+    {
+        string folder = Path.Combine(temp.Path, "gpt2-file");
+        TorchSharp.torch.manual_seed(3);
+        using (var model = new Gpt2LMHeadModel(new Gpt2Config { VocabSize = 50, NPositions = 16, NEmbd = 16, NLayer = 1, NHead = 2 }))
+            model.SavePretrained(folder);
+        string parent = Path.Combine(temp.Path, "parent");
+        Directory.CreateDirectory(parent);
+        File.WriteAllText(Path.Combine(parent, "config.json"), "{\"mine\": true}");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Run(["export", folder, "--out", Path.Combine(parent, "x.onnx")], output, error);
+        Assert.Equal(2, code);
+        Assert.Contains("--out", error.ToString());
+        Assert.Contains("folder", error.ToString());
+        Assert.Equal(["config.json"], Directory.GetFiles(parent).Select(Path.GetFileName));
+        Assert.Equal("{\"mine\": true}", File.ReadAllText(Path.Combine(parent, "config.json")));
+    }
 }

@@ -29,9 +29,14 @@ internal static class TransformerExportFiles
         return copied;
     }
 
-    /// <summary>The folder a transformer export writes to: <paramref name="output"/>, the folder of an <c>.onnx</c> path, or <c>&lt;model&gt;/onnx</c>.</summary>
-    public static string OutputFolder(string modelFolder, string? output) =>
-        output is null ? Path.Combine(modelFolder, "onnx")
-        : output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(output))!
-        : output;
+    /// <summary>The folder a transformer export writes to: <paramref name="output"/>, or <c>&lt;model&gt;/onnx</c>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="output"/> names a file (ends in .onnx or is an existing file):
+    /// a transformer exports to a folder of several files, which must never land beside (or over) files in the parent.</exception>
+    public static string OutputFolder(string modelFolder, string? output)
+    {
+        if (output is null) return Path.Combine(modelFolder, "onnx");
+        if (output.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || File.Exists(output))
+            throw new ArgumentException($"--out {output}: a transformer exports to a folder (model.onnx plus its config, generation and tokenizer files); give a folder, e.g. {Path.ChangeExtension(output, null)}/");
+        return output;
+    }
 }
