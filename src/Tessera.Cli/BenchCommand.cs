@@ -86,9 +86,11 @@ static class BenchCommand
                 OnnxExporter.ExportFolder(path, onnxPath, new OnnxExportOptions { Verify = false });
             }
             var options = new OnnxSessionOptions { IntraOpThreads = threads };
-            var fp32 = OnnxModel.Load(onnxPath, options);
-            backends.Add(("ort-fp32", (shape, owned) => OrtAction(fp32, shape, owned), fp32));
-            try
+            var fp32 = OnnxModel.Load(onnxPath, options); // first: ONNX Runtime's checks name a broken file best
+            bool givenInt8 = DynamicQuantizer.IsQuantized(onnxPath);
+            backends.Add((givenInt8 ? "ort-int8" : "ort-fp32", (shape, owned) => OrtAction(fp32, shape, owned), fp32));
+            if (givenInt8) notes.Add("ort-fp32: skipped (the model given is already quantized; pass the float model or the model folder to compare)");
+            else try
             {
                 string int8Path = Path.Combine(temp, "model.int8.onnx");
                 DynamicQuantizer.Quantize(onnxPath, int8Path);

@@ -76,6 +76,12 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
         var again = Run("quantize", int8);
         Assert.Equal(1, again.Code);
         Assert.Contains("already quantized", again.Err);
+
+        // bench on the int8 file labels its one row int8, not fp32.
+        var bench = Run("bench", int8, "--json", "--batch", "1", "--iterations", "3", "--warmup", "1");
+        Assert.True(bench.Code == 0, bench.Err);
+        using var json = JsonDocument.Parse(bench.Out);
+        Assert.Equal(["ort-int8"], json.RootElement.GetProperty("backends").EnumerateArray().Select(b => b.GetString()!));
     }
 
     [Fact]

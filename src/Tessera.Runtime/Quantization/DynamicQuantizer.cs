@@ -86,10 +86,22 @@ public static class DynamicQuantizer
         };
     }
 
+    /// <summary>Whether the model at <paramref name="path"/> already holds quantized operators (int8 MatMul forms, Q/DQ pairs, QLinear*).</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="TesseraFormatException">The file is not a readable ONNX model.</exception>
+    public static bool IsQuantized(string path)
+    {
+        var (model, _) = OnnxModelFile.Load(path);
+        return OnnxModelFile.AllNodes(model.Graph).Any(IsQuantizedNode);
+    }
+
+    static bool IsQuantizedNode(NodeProto node) =>
+        QuantizedOperators.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
+
     static void EnsureNotQuantized(ModelProto model, string path)
     {
         foreach (var node in OnnxModelFile.AllNodes(model.Graph))
-            if (QuantizedOperators.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal))
+            if (IsQuantizedNode(node))
                 throw new QuantizationException(path,
                     $"the model is already quantized (node '{(node.Name.Length > 0 ? node.Name : node.Output.FirstOrDefault())}' is {node.OpType}); quantize the float model instead");
     }
