@@ -85,6 +85,38 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     }
 
     [Fact]
+    public void Predict_on_the_exported_onnx_file_matches_predict_on_the_model_folder()
+    {
+        string folder = trained.Path;
+        string onnx = Path.Combine(temp.Path, "predict.onnx");
+        Assert.Equal(0, Run("export", folder, "--out", onnx, "--no-verify").Code);
+        string png = Path.Combine(temp.Path, "shirt.png");
+        using (var bitmap = new SkiaSharp.SKBitmap(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque))
+        {
+            var random = new Random(5);
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                {
+                    byte v = (byte)(x is > 6 and < 21 && y > 3 ? 150 + random.Next(100) : random.Next(30));
+                    bitmap.SetPixel(x, y, new SkiaSharp.SKColor(v, v, v));
+                }
+            using var data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(png, data.ToArray());
+        }
+        var torch = Run("predict", folder, png, "--top", "10");
+        var ort = Run("predict", onnx, png, "--top", "10");
+        Assert.True(torch.Code == 0, torch.Err);
+        Assert.True(ort.Code == 0, ort.Err);
+        static Dictionary<string, double> Parse(string text) => text.Trim().Split('\n')
+            .Select(l => l.Split(": ")).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var a = Parse(torch.Out);
+        var b = Parse(ort.Out);
+        Assert.Equal(10, a.Count);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.All(a, kv => Assert.InRange(Math.Abs(kv.Value - b[kv.Key]), 0, 2e-4));
+    }
+
+    [Fact]
     public void Bench_json_has_every_backend_and_batch()
     {
         string folder = trained.Path;

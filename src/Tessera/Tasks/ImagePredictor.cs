@@ -71,11 +71,25 @@ public sealed class ImagePredictor : IDisposable
     }
 
     /// <summary>Reads an image file into a [1, C, H, W] float tensor in [0, 1], converted and resized as the folder's preprocessing says.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="Formats.TesseraFormatException">The file is not a readable image.</exception>
     public Tensor LoadImage(string path)
     {
+        var pre = Folder.Preprocessing;
+        return tensor(ReadPixels(path, pre), [1, pre.Channels, pre.Height, pre.Width]);
+    }
+
+    /// <summary>
+    /// Reads an image file as CHW floats in [0, 1], converted to the channels and resized to the size
+    /// <paramref name="pre"/> gives (the input an image classifier takes, in TorchSharp or ONNX Runtime).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="Formats.TesseraFormatException">The file is not a readable image.</exception>
+    public static float[] ReadPixels(string path, Formats.ImagePreprocessingConfig pre)
+    {
+        ArgumentNullException.ThrowIfNull(pre);
         if (!File.Exists(path)) throw new FileNotFoundException($"image not found: {path}", path);
         using var decoded = SKBitmap.Decode(path) ?? throw new Formats.TesseraFormatException(path, "not a readable image (expected PNG, JPEG, GIF, BMP or WebP)");
-        var pre = Folder.Preprocessing;
         var info = new SKImageInfo(pre.Width, pre.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var resized = decoded.Resize(info, new SKSamplingOptions(SKFilterMode.Linear)) ?? throw new Formats.TesseraFormatException(path, "could not resize image");
         var pixels = new float[pre.Channels * pre.Height * pre.Width];
@@ -96,7 +110,7 @@ public sealed class ImagePredictor : IDisposable
                     pixels[2 * plane + y * pre.Width + x] = c.Blue * (float)pre.RescaleFactor;
                 }
             }
-        return tensor(pixels, [1, pre.Channels, pre.Height, pre.Width]);
+        return pixels;
     }
 
     /// <inheritdoc />
