@@ -45,7 +45,9 @@ public class FinetuneCommandTests : IDisposable
         Assert.Contains("base_model.model.transformer.h.1.mlp.c_fc.lora_B.weight", keys.Keys);
         Assert.Equal(8, keys.Count);
         Assert.Contains(keys, kv => kv.Key.EndsWith("lora_B.weight", StringComparison.Ordinal) && kv.Value.abs().max().item<float>() > 0);
-        Assert.Contains("base_model: ", File.ReadAllText(Path.Combine(outDir, "README.md")));
+        string card = File.ReadAllText(Path.Combine(outDir, "README.md"));
+        Assert.Contains("base_model: ", card);
+        Assert.Contains("\"fan_in_fan_out\": true", card); // as adapter_config.json says for Conv1D targets
 
         var plain = Run("generate", folder, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy");
         var adapted = Run("generate", folder, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy", "--adapter", adapter);

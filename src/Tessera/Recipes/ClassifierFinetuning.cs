@@ -118,7 +118,7 @@ public static class ClassifierFinetuning
             ValidationLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double vl) ? vl : double.NaN,
             ValidationAccuracy = trainer.CallbackMetrics.TryGetValue("val_acc", out double va) ? va : double.NaN,
         };
-        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, lora, labels));
+        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels));
         return result;
     }
 

@@ -77,7 +77,8 @@ public static class LoraFinetuning
             TrainLoss = losses.Mean,
             ValidationLoss = valLoss,
         };
-        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, config));
+        // The stored config: wrapping Conv1D targets sets fan_in_fan_out, which the card must show as adapter_config.json does.
+        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft.Adapters["default"]));
         return result;
     }
 
