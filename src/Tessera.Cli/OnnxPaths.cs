@@ -1,3 +1,4 @@
+using Tessera.Formats;
 using Tessera.Export;
 using Tessera.Models;
 using Tessera.Runtime;
@@ -43,15 +44,12 @@ static class OnnxPaths
             if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".ort", StringComparison.OrdinalIgnoreCase)
                 || name.Contains(".onnx.", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".onnx_data", StringComparison.OrdinalIgnoreCase))
                 continue;
-            AtomicCopy(source, Path.Combine(toFolder, name));
+            AtomicFile.Write(Path.Combine(toFolder, name), stream =>
+            {
+                using var from = File.OpenRead(source);
+                from.CopyTo(stream);
+            });
         }
-    }
-
-    static void AtomicCopy(string source, string destination)
-    {
-        string temp = destination + $".{Guid.NewGuid():N}.tessera-tmp";
-        File.Copy(source, temp);
-        File.Move(temp, destination, overwrite: true);
     }
 
     /// <summary>Bytes as text; see <see cref="OnnxOutput.Size"/>.</summary>

@@ -18,10 +18,15 @@ internal static class TargetMatcher
         path == target || path.EndsWith("." + target, StringComparison.Ordinal);
 
     internal static bool IsTarget(LoraConfig config, string path) => config.TargetModulesRegex is { } regex
-        ? FullMatch(regex, null).IsMatch(path)
+        ? CachedFullMatch(regex).IsMatch(path)
         : config.TargetModules!.Any(t => EndsWithComponent(path, t));
 
     /// <summary>PEFT's <c>re.fullmatch(target_modules, key)</c>, with the time limit every pattern from a file gets.</summary>
+    // One compiled pattern per target_modules string, not one per module path tested.
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FileRegex> fullMatches = new(StringComparer.Ordinal);
+
+    static FileRegex CachedFullMatch(string regex) => fullMatches.GetOrAdd(regex, r => FullMatch(r, null));
+
     internal static FileRegex FullMatch(string regex, string? path) => FileRegex.Create($@"\A(?:{regex})\z", path, $"{LoraConfig.FileName} target_modules");
 
     internal static string NoMatchMessage(LoraConfig config, IEnumerable<string> paths)
