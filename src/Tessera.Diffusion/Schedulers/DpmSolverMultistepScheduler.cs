@@ -35,8 +35,10 @@ public sealed class DpmSolverMultistepScheduler : SigmaScheduler
         heun = solver == "heun";
         if (Config.SolverOrder is not (1 or 2))
             throw Config.Error("solver_order", $"{Config.SolverOrder} is not supported; expected 1 or 2");
-        if (Config.VarianceType is not null)
-            throw Config.Error("variance_type", $"'{Config.VarianceType}' is not supported; expected null (learned variance needs the model's extra channels)");
+        // diffusers reads variance_type here only to slice learned variance channels off; other values (a DDPM
+        // config's fixed_small) are ignored, as there.
+        if (Config.VarianceType is "learned" or "learned_range")
+            throw Config.Error("variance_type", $"'{Config.VarianceType}' is not supported (learned variance needs the model's extra channels)");
 
         lambdas = new float[AlphaBar.Length];
         for (int i = 0; i < lambdas.Length; i++)
