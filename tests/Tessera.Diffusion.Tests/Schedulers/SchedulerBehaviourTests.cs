@@ -108,4 +108,20 @@ public class SchedulerBehaviourTests
         Assert.Equal("leading", euler.Config.TimestepSpacing); // DDPM's value, kept as diffusers' from_config keeps it
         Assert.True(euler.InitNoiseSigma > 1);
     }
+
+    [Fact]
+    public void FromConfig_on_a_class_swaps_like_create()
+    {
+        var dpmConfig = SchedulerConfig.ForClass("DPMSolverMultistepScheduler");
+        dpmConfig.BetaSchedule = "scaled_linear";
+        dpmConfig.Extra["skip_prk_steps"] = true;
+
+        var ddim = DdimScheduler.FromConfig(dpmConfig);
+
+        Assert.Equal("scaled_linear", ddim.Config.BetaSchedule);
+        Assert.Equal("linspace", ddim.Config.TimestepSpacing); // DPM's value: a field DPM has is kept
+        Assert.True(ddim.Config.SetAlphaToOne);                 // DDIM's default: DPM has no such field
+        Assert.True(ddim.Config.Extra["skip_prk_steps"]!.GetValue<bool>());
+        Assert.Equal(SchedulerFactory.Create("ddim", dpmConfig).Config.ToJson(), ddim.Config.ToJson());
+    }
 }
