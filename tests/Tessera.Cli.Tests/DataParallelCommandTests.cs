@@ -36,7 +36,10 @@ public sealed class DataParallelCommandTests : IDisposable
             assert sorted(a) == sorted(b)
             print(max(float(np.abs(a[k] - b[k]).max()) for k in a))
             """, Path.Combine(temp.Path, "single", "model", "model.safetensors"), Path.Combine(temp.Path, "ddp", "model", "model.safetensors"));
-        Assert.True(double.Parse(diff, System.Globalization.CultureInfo.InvariantCulture) <= 1e-5, $"max weight difference {diff}");
+        // Exact in real numbers; in floats batch 64 and two summed batches of 32 round differently, and Adam's division by
+        // sqrt(v) lifts that to 1e-7..1e-5 after 20 steps (measured 4e-7 and 1.1e-5). Without the gradient all-reduce the
+        // replicas would each follow half the data and differ from the single run by ~1e-3 per step.
+        Assert.True(double.Parse(diff, System.Globalization.CultureInfo.InvariantCulture) <= 5e-5, $"max weight difference {diff}");
     }
 
     [Fact]
