@@ -4,6 +4,7 @@
 # tokenizer reference. Safe to run again.
 set -euo pipefail
 packages=(dataset-fashion-mnist fortunes python3-torch python3-numpy python3-yaml python3-onnx)
+packages+=(openmpi-bin libopenmpi-dev) # data-parallel training tests (mpirun)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -10,6 +10,7 @@ using Tessera.Bench;
 //           torch-llama: SmolLM-135M shape with and without the decode kernels; nbits-b{N}, nbits-acc{L}: MatMulNBits settings
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
 //   lora-memory [--threads 2] [--steps 2] [--seq 128] [--rank 8]   peak RSS (VmHWM) of full vs LoRA training, one child process each
+//   allreduce [--rounds 20]   (under mpirun -np N) gradient all-reduce time and bus GB/s for Tessera's model sizes
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
 //           [--python /usr/bin/python3] [--torch-script bench/gpt2_torch_onnx.py] [--omp-wait passive|active|default]
@@ -25,6 +26,7 @@ Directory.CreateDirectory(outDir);
 object result = args.FirstOrDefault() switch
 {
     "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
+    "allreduce" => AllReduceBench.Run(int.Parse(opts.Get("rounds", "20"))),
     "onnx" => OnnxBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "5")), opts.Get("model-folder", null)),
     "decoder" => DecoderBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")), int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")),
         int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("latency-rounds", "10")),

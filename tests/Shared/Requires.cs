@@ -78,6 +78,11 @@ internal static class Requires
     public static void Avx512() =>
         Assert.SkipUnless(Vector512.IsHardwareAccelerated, "this CPU has no AVX-512 (Vector512.IsHardwareAccelerated is false)");
 
+    /// <summary>Skips unless Open MPI's mpirun and libmpi.so.40 are installed (Debian: openmpi-bin, libopenmpi-dev).</summary>
+    public static void Mpi() =>
+        Assert.SkipUnless(File.Exists("/usr/bin/mpirun") && System.Runtime.InteropServices.NativeLibrary.TryLoad("libmpi.so.40", out _),
+            "Open MPI is not installed (apt-get install openmpi-bin libopenmpi-dev)");
+
     /// <summary>Skips unless the test runs on Linux.</summary>
     public static void Linux() =>
         Assert.SkipUnless(OperatingSystem.IsLinux(), "Linux only");

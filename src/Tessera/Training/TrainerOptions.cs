@@ -60,6 +60,13 @@ public sealed record TrainerOptions
     /// <summary>Metric loggers (CSV, TensorBoard, ...). One that throws is reported and disabled; the run goes on (see <see cref="Trainer.FailedLoggers"/>).</summary>
     public IReadOnlyList<IMetricsLogger> Loggers { get; init; } = [];
 
+    /// <summary>
+    /// How the run is spread over processes: <see cref="SingleProcessStrategy"/> (default) or a
+    /// <see cref="Distributed.DataParallelStrategy"/> over an MPI process group. With more than one process only rank 0
+    /// logs and writes checkpoints.
+    /// </summary>
+    public TrainingStrategy Strategy { get; init; } = SingleProcessStrategy.Instance;
+
     /// <summary>Where the trainer writes warnings, such as a logger it disabled after it threw; null: standard error.</summary>
     public TextWriter? ErrorOutput { get; init; }
 }
