@@ -66,7 +66,7 @@ internal sealed class ActivationRanges
 
     /// <summary>
     /// Upper edge (in bins) of the clipping threshold with the least KL divergence between the clipped float
-    /// histogram (outliers folded into the last bin) and its 128-level quantized version.
+    /// histogram P (outliers folded into the last bin) and Q, the unclipped bins quantized to 128 levels.
     /// </summary>
     internal static int EntropyThreshold(long[] histogram, int levels = 128)
     {
@@ -78,14 +78,15 @@ internal sealed class ActivationRanges
         {
             for (int i = 0; i < edge; i++) p[i] = histogram[i];
             for (int i = edge; i < histogram.Length; i++) p[edge - 1] += histogram[i];
-            // Quantize the first `edge` bins into `levels` groups, spreading each group's mass over its non-empty bins.
+            // Q: the first `edge` bins WITHOUT the folded outliers, merged into `levels` groups, each group's mass spread
+            // over its non-empty bins; so clipping costs divergence in the last bin (TensorRT's calibration).
             for (int g = 0; g < levels; g++)
             {
                 int start = g * edge / levels, end = (g + 1) * edge / levels;
                 double mass = 0;
                 int nonEmpty = 0;
-                for (int i = start; i < end; i++) { mass += p[i]; if (p[i] > 0) nonEmpty++; }
-                for (int i = start; i < end; i++) q[i] = p[i] > 0 ? mass / nonEmpty : 0;
+                for (int i = start; i < end; i++) { mass += histogram[i]; if (histogram[i] > 0) nonEmpty++; }
+                for (int i = start; i < end; i++) q[i] = histogram[i] > 0 ? mass / nonEmpty : 0;
             }
             double pSum = 0, qSum = 0;
             for (int i = 0; i < edge; i++) { pSum += p[i]; qSum += q[i]; }
