@@ -37,7 +37,16 @@ static class ConvertCommand
                 return (Source: source, Target: target);
             }).ToArray();
 
-            if (kind == "fp16") throw new NotSupportedException("--to fp16 is not implemented yet");
+            if (kind == "fp16")
+            {
+                var (source, target) = targets[0];
+                var report = Float16Converter.Convert(source, target, new Float16ConversionOptions { KeepIoTypes = parse.GetValue(keepIo) });
+                console.WriteLine($"wrote {Path.GetFullPath(target)}");
+                console.WriteLine($"float16: {report.ConvertedInitializers} initializer(s), {report.ClampedValues} value(s) clamped to the float16 range, " +
+                    $"{report.BlockedNodes.Count} node(s) kept in float32, {report.CastNodes} Cast node(s)");
+                console.WriteLine($"size: {OnnxPaths.Size(report.InputFileBytes)} -> {OnnxPaths.Size(report.OutputFileBytes)} ({(double)report.OutputFileBytes / report.InputFileBytes:0.000}x)");
+                return 0;
+            }
 
             // Convert every model before writing the shared operator list, so a failure leaves no partial config.
             var sets = new List<RequiredOperators>();
