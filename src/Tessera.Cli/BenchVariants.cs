@@ -9,12 +9,12 @@ namespace Tessera.Cli;
 static class BenchVariants
 {
     /// <summary>
-    /// fp16, static int8 (calibrated on 512 Fashion-MNIST training images, for image models that take them) and the
+    /// fp16 (float32 inputs and outputs, so every variant takes the same buffers), static int8 (calibrated on 512 Fashion-MNIST training images, for image models that take them) and the
     /// ORT-format file, written into <paramref name="folder"/>; a variant that cannot be made comes back with the reason.
     /// </summary>
     public static IEnumerable<(string Name, string? File, string? Error)> Create(string onnxPath, OnnxModel fp32, string folder)
     {
-        yield return Make("ort-fp16", Path.Combine(folder, "model.fp16.onnx"), f => Float16Converter.Convert(onnxPath, f));
+        yield return Make("ort-fp16", Path.Combine(folder, "model.fp16.onnx"), f => Float16Converter.Convert(onnxPath, f, new Float16ConversionOptions { KeepIoTypes = true }));
         yield return OnnxEvaluation.CanEvaluateOnFashionMnist(fp32, null)
             ? Make("ort-int8-static", Path.Combine(folder, "model.static.onnx"), f => StaticQuantizer.Quantize(onnxPath, f, Calibration.FashionMnist(onnxPath, 512, null)))
             : ("ort-int8-static", null, "static int8 calibrates on Fashion-MNIST; this model does not take its 1x28x28 images, or the dataset is not installed");

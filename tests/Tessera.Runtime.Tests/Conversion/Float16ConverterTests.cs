@@ -13,9 +13,9 @@ public class Float16ConverterTests(ConvModels models) : IClassFixture<ConvModels
     static float[] RunHalfIo(string path, float[] x)
     {
         using var session = new InferenceSession(path);
-        var input = new DenseTensor<Half>(x.Select(v => (Half)v).ToArray(), Shape);
+        var input = new DenseTensor<Float16>(x.Select(v => new Float16(BitConverter.HalfToUInt16Bits((Half)v))).ToArray(), Shape);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", input)]);
-        return results.Single().AsTensor<Half>().Select(h => (float)h).ToArray();
+        return results.Single().AsTensor<Float16>().Select(h => (float)BitConverter.UInt16BitsToHalf(h.value)).ToArray();
     }
 
     [Theory]
