@@ -16,8 +16,8 @@ static class BenchVariants
     {
         yield return Make("ort-fp16", Path.Combine(folder, "model.fp16.onnx"), f => Float16Converter.Convert(onnxPath, f, new Float16ConversionOptions { KeepIoTypes = true }));
         yield return OnnxEvaluation.CanEvaluateOnFashionMnist(fp32, null)
-            ? Make("ort-int8-static", Path.Combine(folder, "model.static.onnx"), f => StaticQuantizer.Quantize(onnxPath, f, Calibration.FashionMnist(onnxPath, 512, null)))
-            : ("ort-int8-static", null, "static int8 calibrates on Fashion-MNIST; this model does not take its 1x28x28 images, or the dataset is not installed");
+            ? Make("ort-int8-qdq", Path.Combine(folder, "model.static.onnx"), f => StaticQuantizer.Quantize(onnxPath, f, Calibration.FashionMnist(onnxPath, 512, null)))
+            : ("ort-int8-qdq", null, "static int8 calibrates on Fashion-MNIST; this model does not take its 1x28x28 images, or the dataset is not installed");
         yield return Make("ort-format", Path.Combine(folder, "model.ort"), f => OrtFormatConverter.Convert(onnxPath, f));
     }
 
