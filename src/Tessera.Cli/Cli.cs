@@ -26,6 +26,7 @@ public static class Cli
             FinetuneCommand.Create(),
             MergeCommand.Create(),
             ExportCommand.Create(),
+            ConvertCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),
         };

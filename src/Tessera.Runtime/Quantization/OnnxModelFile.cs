@@ -16,8 +16,11 @@ internal static class OnnxModelFile
         if (!info.Exists) throw new FileNotFoundException($"ONNX model not found: {path}", path);
         if (info.Length > int.MaxValue)
             throw new TesseraFormatException(path, $"the file is {info.Length} bytes; a protobuf message is at most 2 GB (large models keep tensors in external data files)");
+        byte[] bytes0 = File.ReadAllBytes(path);
+        if (IsOrtFormat(bytes0))
+            throw new TesseraFormatException(path, "this is an ORT-format model (.ort, ONNX Runtime's flatbuffer), not ONNX; pass the .onnx model it was converted from");
         ModelProto model;
-        try { model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        try { model = ModelProto.Parser.ParseFrom(bytes0); }
         catch (InvalidProtocolBufferException e) { throw new TesseraFormatException(path, $"not an ONNX model ({e.Message})", e); }
         if (model.Graph is null) throw new TesseraFormatException(path, "the model has no graph");
 
@@ -28,6 +31,9 @@ internal static class OnnxModelFile
                 bytes += LoadExternal(tensor, dir, path);
         return (model, bytes);
     }
+
+    /// <summary>Whether <paramref name="bytes"/> start like an ORT-format file (flatbuffer with file identifier <c>ORTM</c>).</summary>
+    public static bool IsOrtFormat(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[4..8].SequenceEqual("ORTM"u8);
 
     /// <summary>Initializers of <paramref name="graph"/> and of every subgraph (If/Loop/Scan bodies).</summary>
     public static IEnumerable<TensorProto> AllInitializers(GraphProto graph)
