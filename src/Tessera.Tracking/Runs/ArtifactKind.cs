@@ -17,4 +17,6 @@ public enum ArtifactKind
     Plot,
     /// <summary>A dataset the run read (an input, not an output).</summary>
     Dataset,
+    /// <summary>A weights file (<c>*.safetensors</c>) inside a model or adapter folder: what <c>tessera runs reproduce</c> compares.</summary>
+    Weights,
 }

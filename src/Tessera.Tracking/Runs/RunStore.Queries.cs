@@ -128,6 +128,32 @@ public sealed partial class RunStore
         }
     }
 
+    /// <summary>The environment recorded for the run, or null.</summary>
+    public Capture.RunEnvironment? GetEnvironment(string runId)
+    {
+        lock (gate)
+        {
+            using var query = Command("SELECT json FROM environments WHERE run_id = $run;");
+            query.Parameters.AddWithValue("$run", runId);
+            return query.ExecuteScalar() is string json ? Capture.RunEnvironment.FromJson(json) : null;
+        }
+    }
+
+    /// <summary>The datasets the run read, by name.</summary>
+    public IReadOnlyList<DatasetInfo> GetDatasets(string runId)
+    {
+        lock (gate)
+        {
+            using var query = Command("SELECT name, source, revision, sha256, size, file_count FROM datasets WHERE run_id = $run ORDER BY name;");
+            query.Parameters.AddWithValue("$run", runId);
+            using var reader = query.ExecuteReader();
+            var list = new List<DatasetInfo>();
+            while (reader.Read())
+                list.Add(new DatasetInfo(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetInt32(5)));
+            return list;
+        }
+    }
+
     static List<(string RunId, ArtifactInfo Artifact)> ReadArtifacts(SqliteCommand query)
     {
         using var reader = query.ExecuteReader();

@@ -116,6 +116,38 @@ public sealed class TrackedRun : IDisposable
         return artifact;
     }
 
+    /// <summary>Records the environment the run sees (replacing an earlier record).</summary>
+    public void LogEnvironment(Capture.RunEnvironment environment)
+    {
+        lock (store.Gate)
+        {
+            using var command = store.Command("INSERT INTO environments(run_id, json) VALUES($run, $json) ON CONFLICT(run_id) DO UPDATE SET json = excluded.json;");
+            command.Parameters.AddWithValue("$run", Id);
+            command.Parameters.AddWithValue("$json", environment.ToJson());
+            command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Records a dataset the run read (see <see cref="DatasetInfo.FromPath"/>); the same name again replaces it.</summary>
+    public void LogDataset(DatasetInfo dataset)
+    {
+        lock (store.Gate)
+        {
+            using var command = store.Command("""
+                INSERT INTO datasets(run_id, name, source, revision, sha256, size, file_count) VALUES($run, $name, $source, $revision, $sha, $size, $count)
+                ON CONFLICT(run_id, name) DO UPDATE SET source = excluded.source, revision = excluded.revision, sha256 = excluded.sha256, size = excluded.size, file_count = excluded.file_count;
+                """);
+            command.Parameters.AddWithValue("$run", Id);
+            command.Parameters.AddWithValue("$name", dataset.Name);
+            command.Parameters.AddWithValue("$source", dataset.Source);
+            command.Parameters.AddWithValue("$revision", (object?)dataset.Revision ?? DBNull.Value);
+            command.Parameters.AddWithValue("$sha", dataset.Sha256);
+            command.Parameters.AddWithValue("$size", dataset.Size);
+            command.Parameters.AddWithValue("$count", dataset.FileCount);
+            command.ExecuteNonQuery();
+        }
+    }
+
     /// <summary>
     /// Drops the metric points after <paramref name="step"/> (a run resumed from a checkpoint at that step logs them again).
     /// </summary>
