@@ -67,7 +67,7 @@ public sealed partial class RunStore
             query.Parameters.AddWithValue("$run", runId);
             using var reader = query.ExecuteReader();
             var metrics = new SortedDictionary<string, double>(StringComparer.Ordinal);
-            while (reader.Read()) metrics[reader.GetString(0)] = reader.GetDouble(1);
+            while (reader.Read()) metrics[reader.GetString(0)] = ReadValue(reader, 1);
             return metrics;
         }
     }
@@ -85,7 +85,7 @@ public sealed partial class RunStore
             using var reader = query.ExecuteReader();
             while (reader.Read())
                 if (result.TryGetValue(reader.GetString(0), out var metrics))
-                    ((SortedDictionary<string, double>)metrics)[reader.GetString(1)] = reader.GetDouble(2);
+                    ((SortedDictionary<string, double>)metrics)[reader.GetString(1)] = ReadValue(reader, 2);
         }
         return result;
     }
@@ -100,7 +100,7 @@ public sealed partial class RunStore
             if (key is not null) query.Parameters.AddWithValue("$key", key);
             using var reader = query.ExecuteReader();
             var points = new List<MetricPoint>();
-            while (reader.Read()) points.Add(new MetricPoint(reader.GetString(0), reader.GetInt64(1), reader.GetDouble(2), FromMs(reader.GetInt64(3))));
+            while (reader.Read()) points.Add(new MetricPoint(reader.GetString(0), reader.GetInt64(1), ReadValue(reader, 2), FromMs(reader.GetInt64(3))));
             return points;
         }
     }

@@ -242,5 +242,11 @@ public sealed partial class RunStore : IDisposable
     internal static RunStatus ParseStatus(string text) =>
         Enum.TryParse<RunStatus>(text, ignoreCase: true, out var status) ? status : throw new TrackingException($"unknown run status '{text}' in the runs store");
 
+    // SQLite has no NaN (it would store NULL): non-finite values are stored as their invariant text ("NaN", "Infinity").
+    internal static object StoredValue(double value) => double.IsFinite(value) ? value : value.ToString(CultureInfo.InvariantCulture);
+
+    internal static double ReadValue(SqliteDataReader reader, int ordinal) =>
+        reader.GetValue(ordinal) is string text ? double.Parse(text, CultureInfo.InvariantCulture) : reader.GetDouble(ordinal);
+
     internal static string Invariant(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -188,24 +188,30 @@ public sealed class TrackedRun : IDisposable
         lock (store.Gate)
         {
             using var transaction = store.Connection.BeginTransaction(deferred: false);
-            using var insert = store.Command("INSERT INTO metrics(run_id, key, step, value, timestamp_ms) VALUES($run, $key, $step, $value, $time);", transaction);
-            var run = insert.Parameters.Add("$run", SqliteType.Text);
-            var key = insert.Parameters.Add("$key", SqliteType.Text);
-            var step = insert.Parameters.Add("$step", SqliteType.Integer);
-            var value = insert.Parameters.Add("$value", SqliteType.Real);
-            var time = insert.Parameters.Add("$time", SqliteType.Integer);
-            run.Value = Id;
-            insert.Prepare();
+            // One statement for the whole batch: SQLite unpacks a JSON array in C, where thousands of single-row
+            // statements would each pay ADO.NET's per-call cost. JSON has no NaN or infinity: those rows go one by one.
+            using (var insert = store.Command("""
+                INSERT INTO metrics(run_id, key, step, value, timestamp_ms)
+                SELECT $run, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($batch) AS j;
+                """, transaction))
+            {
+                insert.Parameters.AddWithValue("$run", Id);
+                insert.Parameters.AddWithValue("$batch", BatchJson(batch));
+                insert.ExecuteNonQuery();
+            }
+            foreach (var point in batch.Where(p => !double.IsFinite(p.Value)))
+            {
+                using var single = store.Command("INSERT INTO metrics(run_id, key, step, value, timestamp_ms) VALUES($run, $key, $step, $value, $time);", transaction);
+                single.Parameters.AddWithValue("$run", Id);
+                single.Parameters.AddWithValue("$key", point.Key);
+                single.Parameters.AddWithValue("$step", point.Step);
+                single.Parameters.AddWithValue("$value", RunStore.StoredValue(point.Value));
+                single.Parameters.AddWithValue("$time", point.Timestamp.ToUnixTimeMilliseconds());
+                single.ExecuteNonQuery();
+            }
             var latest = new Dictionary<string, MetricPoint>();
             foreach (var point in batch)
-            {
-                key.Value = point.Key;
-                step.Value = point.Step;
-                value.Value = point.Value;
-                time.Value = point.Timestamp.ToUnixTimeMilliseconds();
-                insert.ExecuteNonQuery();
                 if (!latest.TryGetValue(point.Key, out var seen) || point.Step >= seen.Step) latest[point.Key] = point;
-            }
             using var upsert = store.Command("""
                 INSERT INTO latest_metrics(run_id, key, step, value) VALUES($run, $key, $step, $value)
                 ON CONFLICT(run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value WHERE excluded.step >= latest_metrics.step;
@@ -216,11 +222,32 @@ public sealed class TrackedRun : IDisposable
                 upsert.Parameters.AddWithValue("$run", Id);
                 upsert.Parameters.AddWithValue("$key", point.Key);
                 upsert.Parameters.AddWithValue("$step", point.Step);
-                upsert.Parameters.AddWithValue("$value", point.Value);
+                upsert.Parameters.AddWithValue("$value", RunStore.StoredValue(point.Value));
                 upsert.ExecuteNonQuery();
             }
             transaction.Commit();
         }
+    }
+
+    static string BatchJson(List<MetricPoint> batch)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Count * 48);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var point in batch)
+            {
+                if (!double.IsFinite(point.Value)) continue;
+                json.WriteStartArray();
+                json.WriteStringValue(point.Key);
+                json.WriteNumberValue(point.Step);
+                json.WriteNumberValue(point.Value);
+                json.WriteNumberValue(point.Timestamp.ToUnixTimeMilliseconds());
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>Flushes and ends the run with <paramref name="status"/>; later calls do nothing.</summary>

@@ -43,6 +43,20 @@ public sealed class RunStoreTests : IDisposable
     }
 
     [Fact]
+    public void Non_finite_values_and_odd_keys_survive_the_batched_insert()
+    {
+        using var store = RunStore.Open(Db);
+        using var run = store.StartRun();
+        run.LogMetric("loss", double.NaN, 1);
+        run.LogMetric("loss \"quoted\" / ünïcode", double.PositiveInfinity, 2);
+        run.LogMetric("loss", 1e-300, 3);
+        run.Flush();
+        var points = store.GetMetricHistory(run.Id);
+        Assert.Equal([("loss", 1L, double.NaN), ("loss", 3L, 1e-300), ("loss \"quoted\" / ünïcode", 2L, double.PositiveInfinity)],
+            points.Select(p => (p.Key, p.Step, p.Value)));
+    }
+
+    [Fact]
     public void Params_are_immutable()
     {
         using var store = RunStore.Open(Db);
