@@ -50,6 +50,7 @@ static class CliTracking
     {
         string command = CommandPath(parsed.CommandResult);
         if (!TrackedCommands.Contains(command) || !HasOption(parsed, NoTrackOption)) return null;
+        if (!ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) return null; // --help and the like run no command
         if (parsed.GetValue<bool>(NoTrackOption)) return null;
         if (Environment.GetEnvironmentVariable(SwitchVariable) is { } mode && mode.Trim().ToLowerInvariant() is "off" or "0" or "false" or "no") return null;
         string? uri = parsed.GetValue<string?>(TrackingUriOption);
@@ -99,13 +100,20 @@ static class CliTracking
         var values = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var command = parsed.CommandResult.Command;
         foreach (var argument in command.Arguments)
-            if (Text(parsed.GetValue<object?>(argument.Name)) is { } text) values[argument.Name] = text;
+            if (Text(ValueOf(parsed, argument.Name)) is { } text) values[argument.Name] = text;
         foreach (var option in command.Options)
         {
             if (option is System.CommandLine.Help.HelpOption or VersionOption || option.Name is NoTrackOption or TrackingUriOption) continue;
-            if (Text(parsed.GetValue<object?>(option.Name)) is { } text) values[option.Name.TrimStart('-')] = text;
+            if (Text(ValueOf(parsed, option.Name)) is { } text) values[option.Name.TrimStart('-')] = text;
         }
         return values;
+    }
+
+    // A value the parser cannot give (a required argument left out) is simply not recorded: the command reports it.
+    static object? ValueOf(ParseResult parsed, string name)
+    {
+        try { return parsed.GetValue<object?>(name); }
+        catch (InvalidOperationException) { return null; }
     }
 
     static string? Text(object? value) => value switch
