@@ -4,6 +4,7 @@ using Tessera.Bench;
 
 // Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
+//   tracking [--points 1000000] [--runs 10000] [--rounds 5]   runs store: logging 1M metric points, listing 10k runs
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
 //   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
 //           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads;
@@ -36,6 +37,7 @@ object result = args.FirstOrDefault() switch
         opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
+    "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
