@@ -28,6 +28,7 @@ public static class Cli
             ExportCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),
+            ServeCommand.Create(),
             LoadTestCommand.Create(),
         };
 
