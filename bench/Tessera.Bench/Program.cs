@@ -41,7 +41,7 @@ object result = args.FirstOrDefault() switch
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
-string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
+string file = Path.Combine(outDir, $"{args[0]}-{Path.GetFileName(opts.Get("model", "cnn").TrimEnd('/'))}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {file}");
 

@@ -123,7 +123,9 @@ static class LoadTestCommand
                 Ms(l.InterTokenLatency?.P50Ms), Ms(l.InterTokenLatency?.P99Ms), Ms(l.EndToEnd?.P50Ms), Ms(l.EndToEnd?.P99Ms),
                 Markup.Escape(string.Join(" ", l.Outcomes.Select(o => $"{o.Key}:{o.Value}"))));
         }
-        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) }).Write(table);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        if (Console.IsOutputRedirected || output != Console.Out) console.Profile.Width = 200; // one row per level in logs
+        console.Write(table);
         output.WriteLine($"latencies in ms (nearest-rank percentiles of successful requests); {report.Endpoint}");
     }
 
