@@ -16,6 +16,8 @@ using Tessera.Bench;
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
 //           [--python /usr/bin/python3] [--torch-script bench/gpt2_torch_onnx.py] [--omp-wait passive|active|default]
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
+//   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
+//           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
 {
@@ -38,10 +40,12 @@ object result = args.FirstOrDefault() switch
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
+    "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
+        int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("threads", "0"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
-string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
+string file = Path.Combine(outDir, $"{args[0]}-{Path.GetFileName(opts.Get("model", "cnn").TrimEnd('/'))}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {file}");
 

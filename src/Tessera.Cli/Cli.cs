@@ -30,6 +30,8 @@ public static class Cli
             QuantizeCommand.Create(),
             BenchCommand.Create(),
             RunsCommand.Create(),
+            ServeCommand.Create(),
+            LoadTestCommand.Create(),
         });
 
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> with the CLI's error handling and exit codes.</summary>
