@@ -97,15 +97,17 @@ public sealed class OrtServingDecoder : IServingDecoder
     /// <inheritdoc/>
     public void Dispose() => session.Dispose();
 
+    /// <summary>Where a row's keys and values live: row <c>Row</c> of <c>Source</c> (padded to <c>Width</c>), its last <c>Length</c> positions.</summary>
+    readonly record struct RowRef(OrtValue[] Source, int Row, int Width, int Length);
+
     sealed class Batch(OrtServingDecoder m) : IDecoderBatch
     {
         readonly RunOptions runOptions = new();
-        readonly List<int> lengths = [];
-        OrtValue[] pasts = [];        // 2 * layers values [rows, heads, width, headDim]
-        IDisposable? pastOwner;       // the run results or the values this batch allocated
-        int width;                    // the padded past length
+        List<RowRef> rows = [];
+        readonly List<IDisposable> owners = []; // what the rows' sources belong to: run results or values this batch built
+        bool merged = true;                     // all rows are row i of one source (the last step's presents)
 
-        public int Count => lengths.Count;
+        public int Count => rows.Count;
 
         public void Add(IReadOnlyList<int> promptIds, Span<float> logits)
         {
@@ -115,49 +117,56 @@ public sealed class OrtServingDecoder : IServingDecoder
             long[] mask = [.. Enumerable.Repeat(1L, n)];
             long[] positions = [.. Enumerable.Range(0, n).Select(i => (long)i)];
             using var empty = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, m.heads, 0, m.headDim]);
-            using var results = Run(ids, mask, positions, 1, n, [.. Enumerable.Repeat(empty, 2 * m.layers)]);
-            CopyLastLogits(results[0], 1, logits);
-            var rows = lengths.Select((len, r) => (Source: pasts, Row: r, Width: width, Length: len)).ToList();
-            var single = Enumerable.Range(0, 2 * m.layers).Select(i => results[1 + i]).ToArray();
-            rows.Add((single, 0, n, n));
-            Rebuild(rows);
-            lengths.Add(n);
-        }
-
-        public void Step(ReadOnlySpan<long> nextIds, Span<float> logits)
-        {
-            int rows = Count;
-            if (nextIds.Length != rows) throw new ArgumentException($"expected {rows} ids, got {nextIds.Length}", nameof(nextIds));
-            int total = width + 1;
-            var mask = new long[rows * total];
-            var positions = new long[rows];
-            for (int r = 0; r < rows; r++)
+            var results = Run(ids, mask, positions, 1, n, [.. Enumerable.Repeat(empty, 2 * m.layers)]);
+            try
             {
-                mask.AsSpan(r * total + width - lengths[r], lengths[r] + 1).Fill(1);
-                positions[r] = lengths[r];
+                CopyLastLogits(results[0], 1, logits);
             }
-            var results = Run(nextIds.ToArray(), mask, positions, rows, 1, pasts);
-            CopyLastLogits(results[0], rows, logits);
-            pastOwner?.Dispose();
-            pastOwner = results;
-            pasts = [.. Enumerable.Range(0, 2 * m.layers).Select(i => results[1 + i])];
-            width = total;
-            for (int r = 0; r < rows; r++) lengths[r]++;
+            catch
+            {
+                results.Dispose();
+                throw;
+            }
+            // Copied into the batch at the next step, together with every other change since the last one.
+            owners.Add(results);
+            rows.Add(new RowRef([.. Enumerable.Range(0, 2 * m.layers).Select(i => results[1 + i])], 0, n, n));
+            merged = false;
         }
 
         public void Remove(int index)
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-            var rows = lengths.Select((len, r) => (Source: pasts, Row: r, Width: width, Length: len)).Where(x => x.Row != index).ToList();
-            lengths.RemoveAt(index);
-            Rebuild(rows);
+            rows.RemoveAt(index);
+            merged = false;
+            if (rows.Count == 0) Release();
         }
 
-        IDisposableReadOnlyCollection<OrtValue> Run(long[] ids, long[] mask, long[] positions, int rows, int n, OrtValue[] pastValues)
+        public void Step(ReadOnlySpan<long> nextIds, Span<float> logits)
         {
-            using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [rows, n]);
-            using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [rows, mask.Length / rows]);
-            using var positionValue = OrtValue.CreateTensorValueFromMemory(positions, [rows, n]);
+            int count = Count;
+            if (nextIds.Length != count) throw new ArgumentException($"expected {count} ids, got {nextIds.Length}", nameof(nextIds));
+            if (!merged) Merge();
+            int width = rows[0].Width, total = width + 1;
+            var mask = new long[count * total];
+            var positions = new long[count];
+            for (int r = 0; r < count; r++)
+            {
+                mask.AsSpan(r * total + width - rows[r].Length, rows[r].Length + 1).Fill(1);
+                positions[r] = rows[r].Length;
+            }
+            var results = Run(nextIds.ToArray(), mask, positions, count, 1, rows[0].Source);
+            Release();
+            owners.Add(results);
+            OrtValue[] presents = [.. Enumerable.Range(0, 2 * m.layers).Select(i => results[1 + i])];
+            rows = [.. rows.Select((r, i) => new RowRef(presents, i, total, r.Length + 1))];
+            CopyLastLogits(results[0], count, logits);
+        }
+
+        IDisposableReadOnlyCollection<OrtValue> Run(long[] ids, long[] mask, long[] positions, int count, int n, OrtValue[] pastValues)
+        {
+            using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, [count, n]);
+            using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [count, mask.Length / count]);
+            using var positionValue = OrtValue.CreateTensorValueFromMemory(positions, [count, n]);
             OrtValue[] values = [idsValue, maskValue, positionValue, .. pastValues];
             try
             {
@@ -169,26 +178,30 @@ public sealed class OrtServingDecoder : IServingDecoder
             }
         }
 
-        void CopyLastLogits(OrtValue value, int rows, Span<float> logits)
+        void CopyLastLogits(OrtValue value, int count, Span<float> logits)
         {
             long[] shape = value.GetTensorTypeAndShape().Shape;
             int vocab = m.VocabSize;
-            if (shape.Length != 3 || shape[0] != rows || shape[2] != vocab)
-                throw new OnnxModelException(m.ModelPath, $"logits must be [{rows}, sequence, {vocab}], got [{string.Join(", ", shape)}]");
+            if (shape.Length != 3 || shape[0] != count || shape[2] != vocab)
+                throw new OnnxModelException(m.ModelPath, $"logits must be [{count}, sequence, {vocab}], got [{string.Join(", ", shape)}]");
             int seq = (int)shape[1];
             ReadOnlySpan<float> all = value.GetTensorDataAsSpan<float>();
-            for (int r = 0; r < rows; r++) all.Slice((r * seq + seq - 1) * vocab, vocab).CopyTo(logits.Slice(r * vocab, vocab));
+            for (int r = 0; r < count; r++) all.Slice((r * seq + seq - 1) * vocab, vocab).CopyTo(logits.Slice(r * vocab, vocab));
         }
 
-        /// <summary>New pasts holding <paramref name="rows"/> (each its last Length positions of its source), right-aligned and zero-padded.</summary>
-        void Rebuild(List<(OrtValue[] Source, int Row, int Width, int Length)> rows)
+        /// <summary>Copies every row into new pasts [rows, heads, longest, head_dim], right-aligned and zero-padded, and frees the old sources.</summary>
+        void Merge()
         {
-            int newWidth = rows.Count == 0 ? 0 : rows.Max(r => r.Length);
-            var fresh = new OrtValue[rows.Count == 0 ? 0 : 2 * m.layers];
-            int block = m.headDim;
+            if (rows is [{ Row: 0 } only] && only.Width == only.Length && only.Source[0].GetTensorTypeAndShape().Shape[0] == 1)
+            {
+                merged = true; // a lone row already fills its own pasts exactly
+                return;
+            }
+            int width = rows.Max(r => r.Length), block = m.headDim;
+            var fresh = new OrtValue[2 * m.layers];
             for (int i = 0; i < fresh.Length; i++)
             {
-                var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [rows.Count, m.heads, newWidth, m.headDim]);
+                var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [rows.Count, m.heads, width, m.headDim]);
                 Span<float> target = value.GetTensorMutableDataAsSpan<float>();
                 target.Clear(); // padding must be finite: masked weights are 0, and 0 * NaN is not
                 for (int r = 0; r < rows.Count; r++)
@@ -198,21 +211,29 @@ public sealed class OrtServingDecoder : IServingDecoder
                     for (int h = 0; h < m.heads; h++)
                     {
                         int src = ((row * m.heads + h) * sourceWidth + sourceWidth - length) * block;
-                        int dst = ((r * m.heads + h) * newWidth + newWidth - length) * block;
+                        int dst = ((r * m.heads + h) * width + width - length) * block;
                         from.Slice(src, length * block).CopyTo(target.Slice(dst, length * block));
                     }
                 }
                 fresh[i] = value;
             }
-            pastOwner?.Dispose();
-            pastOwner = new Owned(fresh);
-            pasts = fresh;
-            width = newWidth;
+            Release();
+            owners.Add(new Owned(fresh));
+            rows = [.. rows.Select((r, i) => new RowRef(fresh, i, width, r.Length))];
+            merged = true;
+        }
+
+        void Release()
+        {
+            foreach (var owner in owners) owner.Dispose();
+            owners.Clear();
+            if (rows.Count == 0) merged = true;
         }
 
         public void Dispose()
         {
-            pastOwner?.Dispose();
+            rows.Clear();
+            Release();
             runOptions.Dispose();
         }
     }

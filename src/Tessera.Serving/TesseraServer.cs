@@ -142,8 +142,16 @@ public sealed class TesseraServer : IAsyncDisposable
             }
             if (keyHash is not null && (path.StartsWith("/v1/", StringComparison.Ordinal) || path.StartsWith("/v2/models", StringComparison.Ordinal)) && !Authorized(context))
                 throw new ApiError(401, "Incorrect or missing API key: send Authorization: Bearer <key>", "invalid_request_error", code: "invalid_api_key");
-            if (context.Request.ContentLength > options.MaxBodyBytes)
+            if (context.Request.ContentLength is long length && length > options.MaxBodyBytes)
+            {
+                // A client still sending when the connection closes sees a reset instead of the 413: drain moderate bodies.
+                if (length <= 16 * options.MaxBodyBytes && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+                {
+                    limit.MaxRequestBodySize = null;
+                    await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted).ConfigureAwait(false);
+                }
                 throw new ApiError(413, $"the request body has {context.Request.ContentLength} bytes; this server's limit is {options.MaxBodyBytes} bytes (--max-body-bytes)");
+            }
             await next(context).ConfigureAwait(false);
         }
         catch (ApiError e)

@@ -5,7 +5,8 @@ using Tessera.Runtime.Generation;
 namespace Tessera.Serving.Tests;
 
 /// <summary>Rows joining and leaving a batch get the logits they get alone; seeded requests get the same tokens alone or batched; cancelled and excess requests leave at once.</summary>
-public class ContinuousBatchingTests(ServingModels models) : IClassFixture<ServingModels>
+[Collection(ServingCollection.Name)]
+public class ContinuousBatchingTests(ServingModels models)
 {
     static readonly int[][] Prompts = [[464, 3797, 318], [40, 716, 257, 1310, 1110, 286, 262], [15496]];
 

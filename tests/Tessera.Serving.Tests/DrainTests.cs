@@ -5,7 +5,8 @@ using System.Text.Json;
 namespace Tessera.Serving.Tests;
 
 /// <summary><c>tessera serve</c> as a child process: SIGTERM stops new connections, lets the running stream finish, and exits 0.</summary>
-public class DrainTests(ServingModels models) : IClassFixture<ServingModels>
+[Collection(ServingCollection.Name)]
+public class DrainTests(ServingModels models)
 {
     [Trait("Category", "Slow")]
     [Fact]
@@ -19,16 +20,16 @@ public class DrainTests(ServingModels models) : IClassFixture<ServingModels>
         var stderr = process.StandardError.ReadToEndAsync();
         try
         {
-            using var startup = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            string? line = await process.StandardOutput.ReadLineAsync(startup.Token);
-            Assert.True(line?.StartsWith("serving lm on http://127.0.0.1:") == true, $"{line}\n{await stderr}");
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(120)); // the whole test, on a busy machine
+            string? line = await process.StandardOutput.ReadLineAsync(limit.Token);
+            Assert.True(line?.StartsWith("serving lm on http://127.0.0.1:") == true, line); // (stderr ends only when the child exits)
             var address = new Uri(line!["serving lm on ".Length..]);
             using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
             string body = JsonSerializer.Serialize(new { model = "lm", prompt = "Hi", max_tokens = 200, temperature = 0, stream = true });
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-            Assert.StartsWith("data: {", await reader.ReadLineAsync());
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, limit.Token);
+            var reader = new StreamReader(await response.Content.ReadAsStreamAsync(limit.Token));
+            Assert.StartsWith("data: {", await reader.ReadLineAsync(limit.Token));
 
             Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
             var deadline = DateTime.UtcNow.AddSeconds(20);
@@ -37,7 +38,7 @@ public class DrainTests(ServingModels models) : IClassFixture<ServingModels>
                 using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
-                    await socket.ConnectAsync("127.0.0.1", address.Port);
+                    await socket.ConnectAsync("127.0.0.1", address.Port, limit.Token);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
                 {
@@ -46,11 +47,10 @@ public class DrainTests(ServingModels models) : IClassFixture<ServingModels>
                 Assert.True(DateTime.UtcNow < deadline, "new connections were still accepted 20 s after SIGTERM");
                 await Task.Delay(20);
             }
-            string rest = await reader.ReadToEndAsync();
+            string rest = await reader.ReadToEndAsync(limit.Token);
             Assert.EndsWith("data: [DONE]\n\n", rest);
             Assert.Contains("\"finish_reason\":\"length\"", rest);
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(exit.Token);
+            await process.WaitForExitAsync(limit.Token);
             Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {await stderr}");
         }
         finally

@@ -5,7 +5,8 @@ using System.Text.Json.Nodes;
 namespace Tessera.Serving.Tests;
 
 /// <summary>KServe v2 on an ONNX classifier written with the onnx package: metadata, readiness, inference against the weights, 400s, dynamic batching.</summary>
-public class KServeApiTests(ServingModels models) : IClassFixture<ServingModels>
+[Collection(ServingCollection.Name)]
+public class KServeApiTests(ServingModels models)
 {
     static float[] Input(int seed) => [.. Enumerable.Range(0, 16).Select(i => (float)Math.Sin(seed * 16 + i))];
 
@@ -60,7 +61,7 @@ public class KServeApiTests(ServingModels models) : IClassFixture<ServingModels>
         (status, error) = await Post(Request(Input(0), name: "pixels"));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.StartsWith("input \"pixels\" is not an input of the model; it takes input FP32 [-1,1,4,4]", error);
-        (status, _) = await Post(Request([.. Enumerable.Repeat(1f, 16 * 64)], shape: [64, 1, 4, 4]));
+        (status, _) = await Post(Request([.. Enumerable.Repeat(0.123456789f, 16 * 64)], shape: [64, 1, 4, 4]));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         using var missing = await h.PostJson("/v2/models/nope/infer", Request(Input(0)));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);

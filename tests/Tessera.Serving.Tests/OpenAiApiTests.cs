@@ -7,7 +7,8 @@ using Tessera.Text.Generation;
 namespace Tessera.Serving.Tests;
 
 /// <summary>The OpenAI-compatible endpoints against a running server, checked against the library's own generation loop and an independent Python SSE client.</summary>
-public class OpenAiApiTests(ServingModels models) : IClassFixture<ServingModels>
+[Collection(ServingCollection.Name)]
+public class OpenAiApiTests(ServingModels models)
 {
     static string SseClient => Path.Combine(AppContext.BaseDirectory, "sse_client.py");
 

@@ -61,3 +61,10 @@ public sealed class ServingModels : IDisposable
 
     public void Dispose() => temp.Dispose();
 }
+
+/// <summary>The serving test classes share one <see cref="ServingModels"/> (the GPT-2 export takes a while).</summary>
+[CollectionDefinition(Name)]
+public sealed class ServingCollection : ICollectionFixture<ServingModels>
+{
+    public const string Name = "serving models";
+}
