@@ -14,13 +14,17 @@ internal static class ConfigSizeCheck
     /// <summary>Parameters a model may have beyond its checkpoint's values (a fresh classification head, tied copies counted twice).</summary>
     const double HeadAllowance = 16_000_000;
 
-    /// <exception cref="TesseraFormatException">A dimension differs, or the config describes far more parameters than the checkpoint holds.</exception>
+    /// <exception cref="TesseraFormatException">A dimension differs, the config has more layers than the file (unless missing keys are allowed), or the config describes far more parameters than the checkpoint holds.</exception>
     public static void AgainstCheckpoint(string configPath, IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)> index,
-        IEnumerable<WeightDimension> dimensions, double parameters)
+        IEnumerable<WeightDimension> dimensions, double parameters, bool allowMissingKeys)
     {
         foreach (WeightDimension d in dimensions)
         {
-            if (d.Axis == WeightDimension.LayerCount) CheckLayers(configPath, index, d);
+            if (d.Axis == WeightDimension.LayerCount)
+            {
+                // More layers in the file than in the config is the unused-tensor error of the loader (or allowed by the options).
+                if (!allowMissingKeys) CheckLayers(configPath, index, d);
+            }
             else CheckTensor(configPath, index, d);
         }
         long total = 0;
@@ -67,7 +71,7 @@ internal static class ConfigSizeCheck
             count = Math.Max(count, long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) + 1);
             file = f;
         }
-        if (file is not null && count != d.Size)
+        if (file is not null && count < d.Size)
             throw Mismatch(configPath, d, file, $"it has {count} layer(s), {d.Tensor}.0 to {d.Tensor}.{count - 1}");
     }
 

@@ -67,14 +67,14 @@ public static class ModelRegistry
     /// and against the machine's memory always. Architectures registered without <see cref="ModelArchitecture{TConfig}.WithSizes"/> pass.
     /// </summary>
     /// <exception cref="TesseraFormatException">The config does not match the checkpoint or describes a model larger than memory; the message names the config file and field.</exception>
-    internal static void CheckSizes(PretrainedConfig config, string? configPath, IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)>? index)
+    internal static void CheckSizes(PretrainedConfig config, string? configPath, IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)>? index, bool allowMissingKeys = false)
     {
         Func<PretrainedConfig, (IEnumerable<WeightDimension> Dimensions, double Parameters)>? sizes;
         lock (Gate) sizes = Sizes.GetValueOrDefault(config.ModelType);
         if (sizes is null) return;
         config.Validate();
         var (dimensions, parameters) = sizes(config);
-        if (index is not null) ConfigSizeCheck.AgainstCheckpoint(configPath ?? PretrainedModels.ConfigFile, index, dimensions, parameters);
+        if (index is not null) ConfigSizeCheck.AgainstCheckpoint(configPath ?? PretrainedModels.ConfigFile, index, dimensions, parameters, allowMissingKeys);
         ConfigSizeCheck.AgainstMemory(configPath, parameters);
     }
 
