@@ -23,7 +23,9 @@ internal static class ChildCli
     public static ChildRun Run(TimeSpan limit, params string[] args)
     {
         Requires.Linux();
-        var info = new ProcessStartInfo(Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet")
+        // dotnet test sets DOTNET_HOST_PATH to the muxer that runs the tests; elsewhere "dotnet" from PATH.
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } muxer && File.Exists(muxer) ? muxer : "dotnet";
+        var info = new ProcessStartInfo(dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
