@@ -53,8 +53,14 @@ internal static class ConfigSizeCheck
         foreach (var (name, (file, info)) in index)
         {
             if (!(name == d.Tensor || name.EndsWith("." + d.Tensor, StringComparison.Ordinal))) continue;
-            if (d.Axis >= info.Shape.Length || info.Shape[d.Axis] != d.Size)
-                throw Mismatch(configPath, d, file, $"{name} is [{string.Join(", ", info.Shape)}]");
+            if (d.Axis >= info.Shape.Length)
+                throw Mismatch(configPath, d, file, $"{name} is [{string.Join(", ", info.Shape)}], without a dimension {d.Axis}");
+            if (info.Shape[d.Axis] != d.Size)
+            {
+                long[] wanted = (long[])info.Shape.Clone();
+                wanted[d.Axis] = d.Size;
+                throw Mismatch(configPath, d, file, $"{name} is [{string.Join(", ", info.Shape)}], not [{string.Join(", ", wanted)}]");
+            }
             return;
         }
     }

@@ -96,7 +96,7 @@ public class HostileFilesTests : IDisposable
         string hidden = Copy(cnn, "cnn-hidden");
         EditJson(Path.Combine(hidden, "config.json"), json => json["hidden"] = 1_000_000_000);
         AssertNamedError(ChildCli.Run(Limit, "export", hidden, "--out", Path.Combine(temp.Path, "hidden.onnx")), null,
-            Path.Combine(hidden, "config.json"), "hidden 1000000000 does not match model.safetensors (fc1.weight is [8, 3136])");
+            Path.Combine(hidden, "config.json"), "hidden 1000000000 does not match model.safetensors (fc1.weight is [8, 3136], not [1000000000, 3136])");
         string image = Copy(cnn, "cnn-image");
         EditJson(Path.Combine(image, "config.json"), json => json["image_size"] = 65536);
         AssertNamedError(ChildCli.Run(Limit, "export", image, "--out", Path.Combine(temp.Path, "image.onnx")), null,

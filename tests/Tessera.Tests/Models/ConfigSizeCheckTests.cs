@@ -25,11 +25,11 @@ public class ConfigSizeCheckTests : IDisposable
     }
 
     [Theory]
-    [InlineData("vocab_size", 1_000_000_000, "vocab_size 1000000000 does not match model.safetensors (transformer.wte.weight is [100, 32])")]
-    [InlineData("n_positions", 1_000_000_000, "n_positions 1000000000 does not match model.safetensors (transformer.wpe.weight is [32, 32])")]
-    [InlineData("n_embd", 4096, "n_embd 4096 does not match model.safetensors (transformer.wte.weight is [100, 32])")]
+    [InlineData("vocab_size", 1_000_000_000, "vocab_size 1000000000 does not match model.safetensors (transformer.wte.weight is [100, 32], not [1000000000, 32])")]
+    [InlineData("n_positions", 1_000_000_000, "n_positions 1000000000 does not match model.safetensors (transformer.wpe.weight is [32, 32], not [1000000000, 32])")]
+    [InlineData("n_embd", 4096, "n_embd 4096 does not match model.safetensors (transformer.wte.weight is [100, 32], not [100, 4096])")]
     [InlineData("n_layer", 1_000_000, "n_layer 1000000 does not match model.safetensors (it has 2 layer(s), h.0 to h.1)")]
-    [InlineData("n_inner", 1_000_000_000, "n_inner 1000000000 does not match model.safetensors (transformer.h.0.mlp.c_fc.weight is [32, 128])")]
+    [InlineData("n_inner", 1_000_000_000, "n_inner 1000000000 does not match model.safetensors (transformer.h.0.mlp.c_fc.weight is [32, 128], not [32, 1000000000])")]
     public void A_gpt2_config_larger_than_its_checkpoint_names_the_field(string field, int value, string expected)
     {
         using (var model = new Gpt2LMHeadModel(TinyModels.Gpt2())) model.SavePretrained(dir.Path);
@@ -44,7 +44,7 @@ public class ConfigSizeCheckTests : IDisposable
         using (var model = new LlamaForCausalLM(TinyModels.Llama())) model.SavePretrained(dir.Path);
         Edit("config.json", json => json["intermediate_size"] = 1_000_000_000);
         var e = Assert.Throws<TesseraFormatException>(() => AutoModelForCausalLM.FromPretrained(dir.Path));
-        Assert.EndsWith("intermediate_size 1000000000 does not match model.safetensors (model.layers.0.mlp.gate_proj.weight is [64, 32])", e.Message);
+        Assert.EndsWith("intermediate_size 1000000000 does not match model.safetensors (model.layers.0.mlp.gate_proj.weight is [64, 32], not [1000000000, 32])", e.Message);
     }
 
     [Fact]
@@ -53,11 +53,11 @@ public class ConfigSizeCheckTests : IDisposable
         using (var cnn = new Cnn(new CnnConfig { Hidden = 8 })) cnn.SavePretrained(dir.Path);
         Edit("config.json", json => json["hidden"] = 1_000_000_000);
         var e = Assert.Throws<TesseraFormatException>(() => AutoModelForImageClassification.FromPretrained(dir.Path));
-        Assert.EndsWith("config.json: hidden 1000000000 does not match model.safetensors (fc1.weight is [8, 3136])", e.Message);
+        Assert.EndsWith("config.json: hidden 1000000000 does not match model.safetensors (fc1.weight is [8, 3136], not [1000000000, 3136])", e.Message);
 
         Edit("config.json", json => { json["hidden"] = 8; json["image_size"] = 112; });
         e = Assert.Throws<TesseraFormatException>(() => AutoModelForImageClassification.FromPretrained(dir.Path));
-        Assert.EndsWith("config.json: image_size 112 does not match model.safetensors (fc1.weight is [8, 3136])", e.Message);
+        Assert.EndsWith("config.json: image_size 112 does not match model.safetensors (fc1.weight is [8, 3136], not [8, 50176])", e.Message);
 
         // 65536 would overflow fc1's input features (an int): refused by the config itself.
         Edit("config.json", json => json["image_size"] = 65536);
