@@ -80,16 +80,30 @@ internal static class OnnxModelFile
         return total;
     }
 
-    /// <summary>Number of elements the dims of <paramref name="tensor"/> describe.</summary>
+    /// <summary>Number of elements the dims of <paramref name="tensor"/> describe; -1 when a dim is negative or the product overflows.</summary>
     public static long ElementCount(TensorProto tensor)
     {
         long n = 1;
         foreach (long d in tensor.Dims)
         {
             if (d < 0) return -1;
-            n = checked(n * d);
+            if (d != 0 && n > long.MaxValue / d) return -1;
+            n *= d;
         }
         return n;
+    }
+
+    /// <summary>Checks that a float32 tensor's dims describe exactly the values it stores (before anything is sized from the dims).</summary>
+    /// <exception cref="TesseraFormatException">The dims are negative, overflow, or disagree with raw_data / float_data; the message names the initializer.</exception>
+    public static void CheckFloatSize(TensorProto tensor, string path)
+    {
+        long count = ElementCount(tensor);
+        long stored = tensor.RawData.IsEmpty ? tensor.FloatData.Count : tensor.RawData.Length / 4;
+        string dims = $"[{string.Join(", ", tensor.Dims)}]";
+        if (count < 0)
+            throw new TesseraFormatException(path, $"initializer '{tensor.Name}' has dims {dims}, which are negative or overflow a 64-bit element count");
+        if (count != stored || (!tensor.RawData.IsEmpty && tensor.RawData.Length % 4 != 0))
+            throw new TesseraFormatException(path, $"initializer '{tensor.Name}' has dims {dims} ({count} values) but stores {(tensor.RawData.IsEmpty ? $"{tensor.FloatData.Count} float_data values" : $"{tensor.RawData.Length} bytes of raw_data")}");
     }
 
     /// <summary>The values of a float32 tensor, from <c>raw_data</c> or <c>float_data</c>, checked against its dims.</summary>
@@ -97,6 +111,7 @@ internal static class OnnxModelFile
     {
         if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
             throw new TesseraFormatException(path, $"initializer '{tensor.Name}' is not float32");
+        CheckFloatSize(tensor, path);
         long count = ElementCount(tensor);
         float[] values;
         if (!tensor.RawData.IsEmpty)

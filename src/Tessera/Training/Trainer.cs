@@ -214,6 +214,9 @@ public sealed class Trainer
                 var loss = module.TrainingStep(batch, index);
                 if (!ReferenceEquals(batch, rawBatch)) Dispose(batch);
                 lossValue = loss.ToDouble();
+                // Stop before backward: one NaN gradient in an optimizer step makes every weight NaN.
+                if (Options.StopOnNonFiniteLoss && !double.IsFinite(lossValue))
+                    throw new NonFiniteLossException(lossValue, CurrentEpoch, index, GlobalStep);
                 (accumulate == 1 ? loss : loss / accumulate).backward();
                 bool stepNow = (index + 1) % accumulate == 0 || index + 1 == TrainBatchesPerEpoch;
                 if (stepNow)

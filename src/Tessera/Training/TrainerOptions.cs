@@ -18,6 +18,12 @@ public sealed record TrainerOptions
     /// <summary>Also validate every this many training batches within an epoch; null: only at epoch ends.</summary>
     public int? ValCheckIntervalBatches { get; init; }
 
+    /// <summary>
+    /// Stop with a <see cref="NonFiniteLossException"/> (naming the epoch, batch and step) when a training step's loss is
+    /// NaN or infinite, before its gradients reach the weights (default true). False trains on, as a raw loop would.
+    /// </summary>
+    public bool StopOnNonFiniteLoss { get; init; } = true;
+
     /// <summary>Validate at the end of every N-th epoch (default 1).</summary>
     public int CheckValEveryNEpochs { get; init; } = 1;
 
