@@ -37,6 +37,12 @@ static class QuantizeCommand
             string source = OnnxPaths.ModelFile(path);
             string defaultOut = Path.ChangeExtension(source, null) + ".int8.onnx";
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? defaultOut);
+            // A folder in the transformers.js layout (onnx/model.onnx, JSON at the root) gives a folder in the same layout.
+            if (outFolder is not null && OnnxPaths.IsNestedLayout(path))
+            {
+                file = Path.Combine(outFolder, OnnxModel.GraphSubfolder, OnnxModel.ModelFileName);
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            }
             var options = new DynamicQuantizationOptions { Form = Enum.Parse<QuantizedMatMulForm>(parse.GetValue(form)!, ignoreCase: true), BlockSize = parse.GetValue(blockSize), QuantizeSharedWeights = parse.GetValue(tiedHead) };
             var report = DynamicQuantizer.Quantize(source, file, options);
             if (outFolder is not null && Directory.Exists(path)) OnnxPaths.CopyCompanionFiles(path, outFolder);
