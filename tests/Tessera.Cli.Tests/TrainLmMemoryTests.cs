@@ -23,7 +23,7 @@ public class TrainLmMemoryTests : IDisposable
         string cli = Path.Combine(AppContext.BaseDirectory, "Tessera.Cli.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing from the test output");
         string data = Path.Combine(temp.Path, "fortunes");
-        // About 170 kB of text: 20 blocks held out for validation (every 20th entry), so each pass is a single batch.
+        // About 150 kB of text: every 20th entry (about 50 blocks) is held out, so each validation pass is two batches.
         File.WriteAllText(data, string.Join("\n%\n", Enumerable.Range(0, 2000).Select(i => $"You will meet a tall stranger number {i}, who says {i * 7919 % 1000}.\n\t-- Fortune {i % 13}")) + "\n%\n");
         var start = new ProcessStartInfo(PackagingDotnet(), [cli, "train", "lm", "--data", data, "--max-steps", "300", "--batch-size", "32", "--block-size", "128",
             "--validate-every", "10", "--out", Path.Combine(temp.Path, "run")])
