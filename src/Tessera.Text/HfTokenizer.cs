@@ -99,10 +99,6 @@ public sealed class HfTokenizer
     /// <summary>Whether <paramref name="id"/> is a special added token.</summary>
     public bool IsSpecial(int id) => specialIds.Contains(id);
 
-    /// <summary>True for a <c>&lt;0xNN&gt;</c> token that the decoder turns back into a byte (a ByteFallback decoder).</summary>
-    internal bool IsFallbackByte(int id) =>
-        Decoder.HasByteFallback(decoder) && IdToToken(id) is { } token && ByteFallbackDecoder.TryParseByte(token, out _);
-
     /// <summary>Encodes <paramref name="text"/>.</summary>
     /// <param name="text">The input text.</param>
     /// <param name="addSpecialTokens">Add the post-processor's tokens (BERT's [CLS]/[SEP], Llama's &lt;s&gt;).</param>

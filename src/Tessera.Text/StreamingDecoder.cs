@@ -4,8 +4,7 @@ namespace Tessera.Text;
 /// Decodes ids one at a time for streaming output. Each <see cref="Push"/> returns the text the new id completes;
 /// an incomplete UTF-8 sequence (byte-level BPE or byte-fallback tokens in the middle of a character) is held back
 /// until the character is whole, so no piece ever ends in half a character. Spacing follows the full decode:
-/// the concatenated pieces equal <see cref="HfTokenizer.Decode"/> of all ids, invalid byte sequences included (a run
-/// of byte-fallback tokens is held until it ends).
+/// the concatenated pieces equal <see cref="HfTokenizer.Decode"/> of all ids.
 /// </summary>
 public sealed class StreamingDecoder
 {
@@ -28,14 +27,6 @@ public sealed class StreamingDecoder
     public string Push(int id)
     {
         window.Add(id);
-        // ByteFallback decodes a run of <0xNN> tokens as a whole and, when the run is not valid UTF-8, gives one U+FFFD
-        // per byte of it (HF's rule), which also replaces characters that looked complete earlier in the run; so no
-        // part of a run is final until a token that is not a byte (or Flush) ends it.
-        if (tokenizer.IsFallbackByte(id))
-        {
-            held++;
-            return "";
-        }
         string text = tokenizer.Decode(window, skipSpecialTokens, cleanUpTokenizationSpaces: false);
         if (text.EndsWith('\uFFFD') && ++held < MaxHeld) return "";
         return Emit(text);

@@ -35,10 +35,6 @@ internal abstract class Decoder
         };
     }
 
-    /// <summary>Whether <paramref name="decoder"/> is, or holds, a <see cref="ByteFallbackDecoder"/>.</summary>
-    public static bool HasByteFallback(Decoder? decoder) =>
-        decoder is ByteFallbackDecoder || decoder is SequenceDecoder s && s.Parts.Any(HasByteFallback);
-
     /// <summary>HF's <c>clean_up_tokenization</c>: removes the spaces a word-level decoder put before punctuation.</summary>
     public static string CleanUp(string s) => s
         .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
@@ -47,8 +43,6 @@ internal abstract class Decoder
 
 internal sealed class SequenceDecoder(Decoder[] parts) : Decoder
 {
-    public IReadOnlyList<Decoder> Parts => parts;
-
     public override List<string> DecodeChain(List<string> tokens)
     {
         foreach (Decoder d in parts) tokens = d.DecodeChain(tokens);
