@@ -44,6 +44,12 @@ static class QuantizeCommand
             string source = OnnxPaths.ModelFile(path);
             string defaultOut = Path.ChangeExtension(source, null) + ".int8.onnx";
             var (file, outFolder) = OnnxPaths.Output(parse.GetValue(output) ?? defaultOut);
+            // A folder in the transformers.js layout (onnx/model.onnx, JSON at the root) gives a folder in the same layout.
+            if (outFolder is not null && OnnxPaths.IsNestedLayout(path))
+            {
+                file = Path.Combine(outFolder, OnnxModel.GraphSubfolder, OnnxModel.ModelFileName);
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            }
             if (parse.GetValue(isStatic))
             {
                 var staticOptions = new StaticQuantizationOptions
