@@ -7,5 +7,4 @@ using Tessera.Cli;
 // training and bench about 4x on a busy machine, for a few percent on a quiet one (README, bench/README.md).
 OpenMpWaitPolicy.Prefer();
 MallocArenas.Limit(2); // training memory stays bounded (see MallocArenas)
-MallocArenas.FixMmapThreshold(); // and flat across validation passes (see MallocArenas.FixMmapThreshold)
 return Cli.Run(args);
