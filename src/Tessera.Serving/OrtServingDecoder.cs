@@ -60,14 +60,14 @@ public sealed class OrtServingDecoder : IServingDecoder
     /// <inheritdoc/>
     public SpecialTokenIds SpecialTokenIds { get; }
 
-    /// <summary>Loads <c>model.onnx</c> and <c>config.json</c> of an exported decoder folder.</summary>
+    /// <summary>Loads the graph (<c>model.onnx</c> or <c>onnx/model.onnx</c>) and <c>config.json</c> of an exported decoder folder.</summary>
     /// <param name="folder">The folder.</param>
     /// <param name="intraOpThreads">ONNX Runtime's threads per step; 0 for its default (one per core).</param>
     /// <exception cref="OnnxModelException">The model is missing, rejected by ONNX Runtime, or lacks the inputs serving needs.</exception>
     public static OrtServingDecoder Load(string folder, int intraOpThreads = 0)
     {
-        string path = Path.Combine(folder, OrtCausalLM.ModelFileName);
-        if (!File.Exists(path)) throw new OnnxModelException(path, "file not found");
+        string path = OnnxModel.FindModelFile(folder)
+            ?? throw new OnnxModelException(Path.Combine(folder, OrtCausalLM.ModelFileName), $"file not found (nor {OnnxModel.GraphSubfolder}/{OrtCausalLM.ModelFileName})");
         var config = ModelConfigInfo.Load(folder);
         using var options = new SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
