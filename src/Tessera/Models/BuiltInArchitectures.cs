@@ -42,5 +42,9 @@ internal static class BuiltInArchitectures
         ModelRegistry.Register(new ModelArchitecture<ResNetConfig>(ResNetConfig.Type)
             .Add(ModelTasks.ImageClassification, c => new ResNet(c))
             .WithExporter(ImageClassifierExporter.For<ResNetConfig>((r, pre) => [1, r.InChannels, pre.Height, pre.Width])));
+
+        ModelRegistry.Register(new ModelArchitecture<Tessera.Diffusion.UNet2DConfig>(Tessera.Diffusion.UNet2DConfig.Type)
+            .Add(ModelTasks.Denoising, c => new Tessera.Diffusion.UNet2DModel(c))
+            .WithExporter(Tessera.Diffusion.UNet2DExporter.Instance));
     }
 }
