@@ -33,7 +33,7 @@ public static class DiffusionSampler
             uncond = options.UnconditionalClassLabel ?? classes - 1;
             CheckLabel(uncond, classes, "unconditional class label");
         }
-        var noise = options.Noise ?? GaussianNoise.PerSample(options.Seed, n);
+        IReadOnlyList<INoiseSource> noise = options.Noise ?? GaussianNoise.PerSample(unchecked((ulong)options.Seed), n);
         if (noise.Count != n) throw new ArgumentException($"{noise.Count} noise sources for {n} images", nameof(options));
 
         int c = denoiser.InChannels;

@@ -12,7 +12,7 @@ public sealed record SamplingOptions
     /// <summary>Seed of image 0; image <c>i</c> uses <c>Seed + i</c>, so it is the same alone or in a batch. Ignored when <see cref="Noise"/> is given.</summary>
     public long Seed { get; init; }
 
-    /// <summary>One noise source per image (initial noise and the noise stochastic schedulers add); <see cref="GaussianNoise.PerSample"/> of <see cref="Seed"/> when null.</summary>
+    /// <summary>One noise source per image (initial noise and the noise stochastic schedulers add); <see cref="Schedulers.GaussianNoise.PerSample"/> of <see cref="Seed"/> when null.</summary>
     public IReadOnlyList<Schedulers.INoiseSource>? Noise { get; init; }
 
     /// <summary>Class label of every image (class-conditional models), or null.</summary>

@@ -211,7 +211,7 @@ public sealed record UNet2DConfig : PretrainedConfig
     /// <summary>Reads a diffusers <c>config.json</c> (or the one in a folder) that must describe a <c>UNet2DModel</c>.</summary>
     /// <exception cref="FileNotFoundException">There is no config.json.</exception>
     /// <exception cref="TesseraFormatException">The file is not JSON, names another class, or holds an invalid value; the message names the file and field.</exception>
-    public static UNet2DConfig Load(string path) => Load<UNet2DConfig>(path);
+    public static new UNet2DConfig Load(string path) => Load<UNet2DConfig>(path);
 
     /// <summary>Value equality over every field (lists by content) and the kept unknown keys.</summary>
     public bool Equals(UNet2DConfig? other) => other is not null && base.Equals(other) && ToJson() == other.ToJson();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using TorchSharp;
+using TorchSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

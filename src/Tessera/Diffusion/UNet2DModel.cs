@@ -3,6 +3,7 @@ using Tessera.Formats;
 using Tessera.Models;
 using Tessera.Transformers;
 using TorchSharp;
+using TorchSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -97,7 +98,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
         {
             string part = "." + legacy + ".";
             int p = key.IndexOf(part, at + 1, StringComparison.Ordinal);
-            if (p >= 0) return string.Concat(key.AsSpan(0, p), ".", current, ".", key.AsSpan(p + part.Length));
+            if (p >= 0) return key[..p] + "." + current + "." + key[(p + part.Length)..];
         }
         return key;
     }
@@ -110,8 +111,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
     /// <summary>
     /// Loads a diffusers UNet folder: <c>config.json</c> (<c>_class_name</c> <c>UNet2DModel</c>) and
     /// <c>diffusion_pytorch_model.safetensors</c> (or <c>model.safetensors</c>), strictly (every tensor must fill a
-    /// parameter of the same shape; legacy attention names are renamed), in eval mode. <paramref name="folder"/> may
-    /// also be a hub id, resolved through <see cref="Tessera.Hub"/>'s cache with the <c>unet</c> subfolder when present.
+    /// parameter of the same shape; legacy attention names are renamed), in eval mode.
     /// </summary>
     /// <exception cref="TesseraFormatException">The config is invalid or the weights do not match; the message names the file.</exception>
     /// <exception cref="FileNotFoundException">config.json or the weights are missing.</exception>

@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ internal sealed class UNetAttention : nn.Module<Tensor, Tensor>
         Tensor Split(Linear proj) => proj.call(x).view(b, h * w, Heads, headDim).transpose(1, 2); // [b, heads, hw, d]
         Tensor y = nn.functional.scaled_dot_product_attention(Split(toQ), Split(toK), Split(toV));
         y = y.transpose(1, 2).reshape(b, h * w, c);
-        y = toOut.call(y).transpose(1, 2).reshape(b, c, h, w);
+        y = toOut[1].call(toOut[0].call(y)).transpose(1, 2).reshape(b, c, h, w);
         Tensor output = y + input;
         if (rescaleOutputFactor != 1.0) output = output / rescaleOutputFactor;
         return output.MoveToOuterDisposeScope();

@@ -45,6 +45,6 @@ internal static class BuiltInArchitectures
 
         ModelRegistry.Register(new ModelArchitecture<Tessera.Diffusion.UNet2DConfig>(Tessera.Diffusion.UNet2DConfig.Type)
             .Add(ModelTasks.Denoising, c => new Tessera.Diffusion.UNet2DModel(c))
-            .WithExporter(Tessera.Diffusion.UNet2DExporter.Instance));
+            .WithExporter(Tessera.Export.Diffusion.UNet2DExporter.Instance));
     }
 }
