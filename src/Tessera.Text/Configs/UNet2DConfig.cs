@@ -114,6 +114,7 @@ public sealed record UNet2DConfig : PretrainedConfig
 
     /// <summary>Channels per attention head; null means one head over all channels.</summary>
     [JsonPropertyName("attention_head_dim")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public int? AttentionHeadDim { get; init; } = 8;
 
     /// <summary>Groups of every GroupNorm.</summary>
