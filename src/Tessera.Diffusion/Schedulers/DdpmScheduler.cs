@@ -5,7 +5,7 @@ namespace Tessera.Diffusion.Schedulers;
 /// the predicted x0, plus fresh noise scaled by the <c>variance_type</c> variance on every step but the last. The
 /// previous timestep is the next one of <see cref="NoiseScheduler.Timesteps"/> (t - 1 before
 /// <see cref="SetTimesteps"/>). <c>variance_type</c> <c>learned</c>, <c>learned_range</c> and
-/// <c>fixed_large_log</c> are not supported (the first two need the model's extra variance channels).
+/// <c>fixed_large_log</c> are not supported (the first two need the model's extra variance channels); null acts as fixed_small, as in diffusers.
 /// </summary>
 public sealed class DdpmScheduler : NoiseScheduler
 {
@@ -16,7 +16,8 @@ public sealed class DdpmScheduler : NoiseScheduler
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     public DdpmScheduler(SchedulerConfig? config = null) : base(config ?? SchedulerConfig.ForClass(DiffusersClassName), DiffusersClassName)
     {
-        if (Config.VarianceType is not ("fixed_small" or "fixed_small_log" or "fixed_large"))
+        // null (a DPM-Solver config's value) gives fixed_small's variance in diffusers too.
+        if (Config.VarianceType is not (null or "fixed_small" or "fixed_small_log" or "fixed_large"))
             throw Config.Error("variance_type", $"'{Config.VarianceType}' is not supported; expected fixed_small, fixed_small_log or fixed_large");
         TimestepArray = Enumerable.Range(0, Config.NumTrainTimesteps).Reverse().Select(t => (double)t).ToArray();
     }

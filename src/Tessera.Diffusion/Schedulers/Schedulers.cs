@@ -22,6 +22,16 @@ public static partial class Schedulers
             c => { c.TimestepSpacing = "leading"; c.ClipSample = true; c.VarianceType = "fixed_small"; });
         Register(DdimScheduler.DiffusersClassName, "ddim", c => new DdimScheduler(c), [.. common, .. clipping, "set_alpha_to_one"],
             c => { c.TimestepSpacing = "leading"; c.ClipSample = true; c.SetAlphaToOne = true; });
+        Register(EulerDiscreteScheduler.DiffusersClassName, "euler", c => new EulerDiscreteScheduler(c),
+            [.. common, "interpolation_type", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "sigma_min", "sigma_max", "timestep_type", "final_sigmas_type"],
+            c => c.TimestepSpacing = "linspace");
+        Register(EulerAncestralDiscreteScheduler.DiffusersClassName, "euler-a", c => new EulerAncestralDiscreteScheduler(c), common,
+            c => c.TimestepSpacing = "linspace");
+        Register(DpmSolverMultistepScheduler.DiffusersClassName, "dpm++", c => new DpmSolverMultistepScheduler(c),
+            [.. common, "solver_order", "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "algorithm_type", "solver_type", "lower_order_final",
+             "euler_at_final", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas", "use_flow_sigmas", "final_sigmas_type",
+             "lambda_min_clipped", "variance_type"],
+            c => { c.TimestepSpacing = "linspace"; c.VarianceType = null; });
     }
 
     /// <summary>
