@@ -28,6 +28,7 @@ public static class Cli
             ExportCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),
+            SampleCommand.Create(),
         };
 
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> with the CLI's error handling and exit codes.</summary>
