@@ -14,6 +14,13 @@ public sealed class DdimScheduler : NoiseScheduler
 
     readonly float finalAlphaCumprod;
 
+    /// <summary>
+    /// A DdimScheduler from another scheduler's config, like diffusers' <c>from_config</c>: the fields <paramref name="other"/>
+    /// has are kept (unknown keys too), the others take this class's defaults.
+    /// </summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">A kept field is unsupported by this class.</exception>
+    public static DdimScheduler FromConfig(SchedulerConfig other) => new(Schedulers.ConfigFor(DiffusersClassName, other));
+
     /// <summary>Creates the scheduler from <paramref name="config"/> (DDIM's defaults for the fields it lacks).</summary>
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     public DdimScheduler(SchedulerConfig? config = null) : base(config ?? SchedulerConfig.ForClass(DiffusersClassName), DiffusersClassName)

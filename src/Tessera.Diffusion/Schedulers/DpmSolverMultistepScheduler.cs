@@ -19,6 +19,13 @@ public sealed class DpmSolverMultistepScheduler : SigmaScheduler
     float[]?[] modelOutputs = [];
     int lowerOrderNums;
 
+    /// <summary>
+    /// A DpmSolverMultistepScheduler from another scheduler's config, like diffusers' <c>from_config</c>: the fields <paramref name="other"/>
+    /// has are kept (unknown keys too), the others take this class's defaults.
+    /// </summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">A kept field is unsupported by this class.</exception>
+    public static DpmSolverMultistepScheduler FromConfig(SchedulerConfig other) => new(Schedulers.ConfigFor(DiffusersClassName, other));
+
     /// <summary>Creates the scheduler from <paramref name="config"/> (DPM-Solver's defaults for the fields it lacks).</summary>
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     public DpmSolverMultistepScheduler(SchedulerConfig? config = null) : base(config ?? SchedulerConfig.ForClass(DiffusersClassName), DiffusersClassName)

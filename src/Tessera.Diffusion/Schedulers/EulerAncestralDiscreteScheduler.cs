@@ -12,6 +12,13 @@ public sealed class EulerAncestralDiscreteScheduler : SigmaScheduler
     /// <summary>Diffusers' class name, <c>EulerAncestralDiscreteScheduler</c>.</summary>
     public const string DiffusersClassName = "EulerAncestralDiscreteScheduler";
 
+    /// <summary>
+    /// A EulerAncestralDiscreteScheduler from another scheduler's config, like diffusers' <c>from_config</c>: the fields <paramref name="other"/>
+    /// has are kept (unknown keys too), the others take this class's defaults.
+    /// </summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">A kept field is unsupported by this class.</exception>
+    public static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfig other) => new(Schedulers.ConfigFor(DiffusersClassName, other));
+
     /// <summary>Creates the scheduler from <paramref name="config"/> (Euler ancestral's defaults for the fields it lacks).</summary>
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     public EulerAncestralDiscreteScheduler(SchedulerConfig? config = null)

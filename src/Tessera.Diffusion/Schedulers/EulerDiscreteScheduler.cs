@@ -12,6 +12,13 @@ public sealed class EulerDiscreteScheduler : SigmaScheduler
     /// <summary>Diffusers' class name, <c>EulerDiscreteScheduler</c>.</summary>
     public const string DiffusersClassName = "EulerDiscreteScheduler";
 
+    /// <summary>
+    /// A EulerDiscreteScheduler from another scheduler's config, like diffusers' <c>from_config</c>: the fields <paramref name="other"/>
+    /// has are kept (unknown keys too), the others take this class's defaults.
+    /// </summary>
+    /// <exception cref="Tessera.Formats.TesseraFormatException">A kept field is unsupported by this class.</exception>
+    public static EulerDiscreteScheduler FromConfig(SchedulerConfig other) => new(Schedulers.ConfigFor(DiffusersClassName, other));
+
     /// <summary>Creates the scheduler from <paramref name="config"/> (Euler's defaults for the fields it lacks).</summary>
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     public EulerDiscreteScheduler(SchedulerConfig? config = null) : base(config ?? SchedulerConfig.ForClass(DiffusersClassName), DiffusersClassName)

@@ -10,7 +10,11 @@ public abstract class NoiseScheduler : IDiffusionScheduler
     readonly float[] betas;
     readonly float[] alphasCumprod;
 
-    /// <summary>Copies <paramref name="config"/> (with <see cref="SchedulerConfig.ClassName"/> set to <paramref name="className"/>) and builds the training tables.</summary>
+    /// <summary>
+    /// Copies <paramref name="config"/> as it is (with <see cref="SchedulerConfig.ClassName"/> set to
+    /// <paramref name="className"/>; no class defaults applied, see <see cref="Schedulers.ConfigFor"/> for that) and
+    /// builds the training tables.
+    /// </summary>
     /// <exception cref="Tessera.Formats.TesseraFormatException">A field is out of range or unsupported; the message names it.</exception>
     protected NoiseScheduler(SchedulerConfig config, string className)
     {
