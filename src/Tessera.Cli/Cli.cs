@@ -32,6 +32,7 @@ public static class Cli
             RunsCommand.Create(),
             ServeCommand.Create(),
             LoadTestCommand.Create(),
+            SampleCommand.Create(),
         });
 
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> with the CLI's error handling and exit codes.</summary>

@@ -23,6 +23,7 @@ public static class AutoConfig
         Register<CnnConfig>(CnnConfig.Type);
         Register<MlpConfig>(MlpConfig.Type);
         Register<ResNetConfig>(ResNetConfig.Type);
+        Register<Tessera.Diffusion.UNet2DConfig>(Tessera.Diffusion.UNet2DConfig.Type);
     }
 
     /// <summary>The config of <paramref name="path"/> (a model folder or a config.json file); see <see cref="PretrainedConfig.Load(string)"/>.</summary>

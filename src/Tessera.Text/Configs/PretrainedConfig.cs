@@ -132,9 +132,14 @@ public abstract record PretrainedConfig
             JsonElement root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new TesseraFormatException(sourceName, $"expected a JSON object, found {root.ValueKind}");
-            if (!root.TryGetProperty("model_type", out JsonElement mt) || mt.ValueKind != JsonValueKind.String)
+            // diffusers' config.json files have no model_type; their _class_name (e.g. UNet2DModel) is registered as one.
+            if (root.TryGetProperty("model_type", out JsonElement mt) && mt.ValueKind == JsonValueKind.String)
+                modelType = mt.GetString()!;
+            else if (!root.TryGetProperty("model_type", out _) && root.TryGetProperty("_class_name", out JsonElement cn)
+                && cn.ValueKind == JsonValueKind.String && AutoConfig.ConfigType(cn.GetString()!) is not null)
+                modelType = cn.GetString()!;
+            else
                 throw new TesseraFormatException(sourceName, $"missing required field \"model_type\" (a string, one of: {string.Join(", ", SupportedModelTypes)})");
-            modelType = mt.GetString()!;
             type = AutoConfig.ConfigType(modelType) ?? throw new TesseraFormatException(sourceName,
                 $"unsupported model_type \"{modelType}\" (supported: {string.Join(", ", SupportedModelTypes)})");
             foreach (string field in RequiredFields(type))

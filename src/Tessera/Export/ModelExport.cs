@@ -16,6 +16,8 @@ public static class ModelExport
     public static ModelExportResult Export(string modelFolder, string? output = null, ModelExportOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelFolder);
+        if (File.Exists(Path.Combine(modelFolder, Tessera.Diffusion.Pipelines.PipelineFolder.IndexFile)))
+            return Diffusion.UNet2DExporter.Instance.Export(modelFolder, output, options ?? new ModelExportOptions());
         PretrainedConfig config = PretrainedModels.ReadConfig(modelFolder);
         IModelFolderExporter exporter = ModelRegistry.Exporter(config.ModelType)
             ?? throw new TesseraFormatException(Path.Combine(modelFolder, PretrainedModels.ConfigFile),

@@ -40,6 +40,11 @@ internal class TransformerGraph
             ? Builder.Apply("ReduceMean", [x, Longs(name + "/axes", false, -1)], name, Attr("keepdims", 1L))
             : Builder.Apply("ReduceMean", [x], name, Attr("axes", new long[] { -1 }), Attr("keepdims", 1L));
 
+    /// <summary>The shape of the state-dict entry <paramref name="name"/>.</summary>
+    /// <exception cref="OnnxExportException">The model has no such parameter.</exception>
+    public long[] ShapeOf(string name) =>
+        weights.TryGetValue(name, out var t) ? t.shape : throw new OnnxExportException($"the model has no parameter '{name}'", name);
+
     /// <summary>Whether the state dict has <paramref name="name"/>.</summary>
     public bool HasWeight(string name) => weights.ContainsKey(name);
 

@@ -48,5 +48,9 @@ internal static class BuiltInArchitectures
             .Add(ModelTasks.ImageClassification, c => new ResNet(c))
             .WithSizes(BuiltInSizes.ResNet, BuiltInSizes.ResNetParameters)
             .WithExporter(ImageClassifierExporter.For<ResNetConfig>((r, pre) => [1, r.InChannels, pre.Height, pre.Width])));
+
+        ModelRegistry.Register(new ModelArchitecture<Tessera.Diffusion.UNet2DConfig>(Tessera.Diffusion.UNet2DConfig.Type)
+            .Add(ModelTasks.Denoising, c => new Tessera.Diffusion.UNet2DModel(c))
+            .WithExporter(Tessera.Export.Diffusion.UNet2DExporter.Instance));
     }
 }

@@ -26,4 +26,10 @@ public interface IPretrainedModel
     /// head saved twice, another head's weights, ...).
     /// </summary>
     bool IsIgnoredCheckpointKey(string key) => false;
+
+    /// <summary>
+    /// The parameter name a checkpoint tensor of an older naming fills (e.g. diffusers' legacy attention names), tried
+    /// when <paramref name="key"/> itself fills nothing; the key unchanged when there is no such rule.
+    /// </summary>
+    string CheckpointKey(string key) => key;
 }

@@ -20,4 +20,7 @@ public static class ModelTasks
 
     /// <summary>Images [batch, C, H, W] to logits [batch, classes] (<see cref="AutoModelForImageClassification"/>).</summary>
     public static ModelTask<nn.Module<Tensor, Tensor>> ImageClassification { get; } = new("image classifier");
+
+    /// <summary>Denoising UNets of diffusion pipelines: (sample [batch, C, H, W], timestep, class labels or null) to the model output (<see cref="Tessera.Diffusion.UNet2DModel"/>).</summary>
+    public static ModelTask<nn.Module<Tensor, Tensor, Tensor?, Tensor>> Denoising { get; } = new("denoising UNet");
 }

@@ -140,7 +140,7 @@ public static class PretrainedWeights
         var filled = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, (file, info)) in index)
         {
-            string? key = Match(name, state, prefix);
+            string? key = Match(name, state, prefix) ?? (pretrained?.CheckpointKey(name) is { } renamed && renamed != name ? Match(renamed, state, prefix) : null);
             if (key is null || filled.Contains(key))
             {
                 if (pretrained?.IsIgnoredCheckpointKey(name) == true) continue;
@@ -293,6 +293,14 @@ public static class PretrainedWeights
         string json = JsonSerializer.Serialize(new { metadata = new { total_size = totalSize }, weight_map = weightMap }, new JsonSerializerOptions { WriteIndented = true });
         AtomicFile.WriteAllText(indexPath, json + "\n");
         if (File.Exists(single)) File.Delete(single);
+    }
+
+    /// <summary>Writes <paramref name="model"/>'s state_dict as one safetensors file at <paramref name="path"/> (metadata <c>{"format":"pt"}</c>), atomically.</summary>
+    public static void SaveFile(nn.Module model, string path, ScalarType? dtype = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        WriteShard(path, model.state_dict().ToList(), dtype, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
     static void RemoveShardedLayout(string indexPath)
