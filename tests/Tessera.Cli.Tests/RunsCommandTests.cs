@@ -3,6 +3,7 @@ using Tessera.Tracking.Runs;
 
 namespace Tessera.Cli.Tests;
 
+[Collection(SeededAlone.Name)]
 public sealed class RunsCommandTests : IDisposable
 {
     readonly TempDirectory temp = new("tessera-cli-runs-");
