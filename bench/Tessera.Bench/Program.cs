@@ -18,6 +18,7 @@ using Tessera.Bench;
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
 //   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
 //           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
+//   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
 //   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 ~2M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward + DDIM
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
@@ -42,6 +43,7 @@ object result = args.FirstOrDefault() switch
         opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d.py")),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
+    "bf16-micro" => Bf16MicroBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2"))),
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
     "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("threads", "0"))),
