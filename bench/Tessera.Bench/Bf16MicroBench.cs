@@ -11,7 +11,7 @@ namespace Tessera.Bench;
 /// fp32 loss, bf16 grads copied into fp32 master grads, SGD on fp32). Not the Trainer: the Trainer has no precision yet.
 static class Bf16MicroBench
 {
-    public sealed record Row(string Case, double Fp32Ms, double Bf16Ms, double MixedMs);
+    public sealed record Row(string Case, double Fp32Ms, double Bf16Ms, double? MixedMs);
 
     static double Time(Action step, int n)
     {
@@ -62,13 +62,13 @@ static class Bf16MicroBench
             double m32 = Time(() => { using var t = NewDisposeScope(); matmul(a, b); }, 30);
             double m16 = Time(() => { using var t = NewDisposeScope(); matmul(a16, b16); }, 30);
             Console.WriteLine($"{"matmul 512x512",-34} fp32 {m32,8:F2} ms | bf16 {m16,8:F2} ms ({m32 / m16:F2}x)");
-            rows.Add(new Row("matmul 512x512", m32, m16, double.NaN));
+            rows.Add(new Row("matmul 512x512", m32, m16, null));
             var c = randn(64, 32, 28, 28); var w = randn(64, 32, 3, 3);
             var c16 = c.to(ScalarType.BFloat16); var w16 = w.to(ScalarType.BFloat16);
             double k32 = Time(() => { using var t = NewDisposeScope(); functional.conv2d(c, w, padding: [1, 1]); }, 10);
             double k16 = Time(() => { using var t = NewDisposeScope(); functional.conv2d(c16, w16, padding: [1, 1]); }, 10);
             Console.WriteLine($"{"conv3x3 32->64 b64 28x28 forward",-34} fp32 {k32,8:F1} ms | bf16 {k16,8:F1} ms ({k32 / k16:F2}x)");
-            rows.Add(new Row("conv3x3 32->64 b64 28x28 forward", k32, k16, double.NaN));
+            rows.Add(new Row("conv3x3 32->64 b64 28x28 forward", k32, k16, null));
             for (int r = 0; r < rounds; r++)
             {
                 rows.Add(Step("cnn step b64", Cnn, randn(64, 1, 28, 28), 5));
