@@ -177,6 +177,8 @@ static class CliTracking
                 run.SetTag("tessera.exit_code", exitCode.ToString(CultureInfo.InvariantCulture));
                 if (error is not null) run.SetTag("tessera.error", error.Message);
                 ImportMetrics();
+                if (exitCode == 0 && error is null && store.GetTags(run.Id).GetValueOrDefault("tessera.command") is { } command)
+                    CardProvenance.Stamp(command, run.Id, parameters, store.GetDatasets(run.Id), started);
                 RecordArtifacts();
                 run.End(exitCode == 0 && error is null ? RunStatus.Finished : RunStatus.Failed);
             }
