@@ -44,6 +44,8 @@ static class CardProvenance
                 if (relation is not null && !card.FrontMatter.ContainsKey("base_model_relation")) card.FrontMatter["base_model_relation"] = relation;
                 if (sourceRun is not null) card.FrontMatter[SourceRunIdKey] = sourceRun;
             }
+            if (!card.FrontMatter.ContainsKey("library_name")) card.FrontMatter.Insert(0, "library_name", "tessera");
+            if (!card.FrontMatter.ContainsKey("pipeline_tag") && command == "train lm") card.FrontMatter["pipeline_tag"] = "text-generation";
             var tags = card.FrontMatter.GetValueOrDefault("tags") as List<object?> ?? [];
             foreach (string tag in (string[])["tessera", command.Replace(' ', '-')])
                 if (!tags.Contains(tag)) tags.Add(tag);
