@@ -54,28 +54,32 @@ internal static class ParquetBatchReader
         Type type = data.ClrType;
         bool ok = column.Type switch
         {
-            DatasetColumnType.String => type == typeof(string),
+            DatasetColumnType.String => IsString(type),
             DatasetColumnType.Int64 => IsInteger(type),
             DatasetColumnType.Double => IsInteger(type) || IsReal(type),
             DatasetColumnType.Boolean => type == typeof(bool),
-            _ => type == typeof(string) || type == typeof(bool) || IsInteger(type) || IsReal(type),
+            _ => IsString(type) || type == typeof(bool) || IsInteger(type) || IsReal(type),
         };
         if (!ok) throw new TesseraFormatException(path, $"column \"{column.Name}\" holds {TypeName(type)} values, expected {column.Expected}");
         return data;
     }
+
+    // Parquet.Net 6 reports UTF-8 string columns as ReadOnlyMemory<char> (strings read as string through its string overload).
+    static bool IsString(Type t) => t == typeof(string) || t == typeof(ReadOnlyMemory<char>);
 
     static bool IsInteger(Type t) => t == typeof(long) || t == typeof(int) || t == typeof(short) || t == typeof(sbyte)
         || t == typeof(ulong) || t == typeof(uint) || t == typeof(ushort) || t == typeof(byte);
 
     static bool IsReal(Type t) => t == typeof(double) || t == typeof(float) || t == typeof(decimal);
 
-    static string TypeName(Type t) => t == typeof(string) ? "string" : t == typeof(bool) ? "boolean"
-        : IsInteger(t) ? $"integer ({t.Name})" : IsReal(t) ? $"real ({t.Name})" : t == typeof(byte[]) ? "binary" : t.Name;
+    static string TypeName(Type t) => IsString(t) ? "string" : t == typeof(bool) ? "boolean"
+        : IsInteger(t) ? $"integer ({t.Name})" : IsReal(t) ? $"real ({t.Name})" : t == typeof(byte[]) || t == typeof(ReadOnlyMemory<byte>) ? "binary"
+        : t.IsGenericType ? $"{t.Name[..t.Name.IndexOf('`')]}<{string.Join(", ", t.GetGenericArguments().Select(a => a.Name))}>" : t.Name;
 
     static Array ReadColumn(ParquetRowGroupReader rowGroup, DataField field, DatasetColumn column, int count)
     {
         Type type = field.ClrType;
-        if (type == typeof(string))
+        if (IsString(type))
         {
             var strings = new string?[count];
             Wait(rowGroup.ReadAsync(field, strings.AsMemory()!, null));
