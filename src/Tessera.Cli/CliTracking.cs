@@ -168,6 +168,26 @@ static class CliTracking
                 yield return DatasetInfo.FromPath("fashion-mnist", Data.FashionMnist.DefaultRoot);
         }
 
+        /// <summary>
+        /// Hub datasets (<c>--data hub:org/name[@revision]</c>) as the command found them: the commit the revision
+        /// resolved to (from the cache's refs/, which the download just wrote) and the snapshot's fingerprint.
+        /// </summary>
+        IEnumerable<DatasetInfo> HubDatasets()
+        {
+            foreach (string key in dataOptions)
+            {
+                if (parameters.GetValueOrDefault(key) is not { } value || !value.StartsWith(Hub.Datasets.HubDataset.HubPrefix, StringComparison.Ordinal)
+                    || !Hub.RepoReference.TryParse(value[Hub.Datasets.HubDataset.HubPrefix.Length..], out var reference))
+                    continue;
+                var cache = new Hub.HubCache(Hub.HubOptions.FromEnvironment().CacheDir);
+                if (cache.ResolveCommit(reference.RepoId, reference.Revision, Hub.RepoType.Dataset) is not { } commit
+                    || !cache.TryGetSnapshotFolder(reference.RepoId, commit, out string? folder, Hub.RepoType.Dataset))
+                    continue;
+                var fingerprint = ContentFingerprint.Compute(folder);
+                yield return new DatasetInfo(reference.RepoId, $"hf://datasets/{reference.RepoId}", commit, fingerprint.Sha256, fingerprint.Size, fingerprint.FileCount);
+            }
+        }
+
         /// <summary>Records what the command wrote and its outcome, then ends the run.</summary>
         public void End(int exitCode, Exception? error)
         {
@@ -176,6 +196,7 @@ static class CliTracking
                 if (parameters.GetValueOrDefault("out") is { } output) run.SetTag("tessera.out", Path.GetFullPath(output));
                 run.SetTag("tessera.exit_code", exitCode.ToString(CultureInfo.InvariantCulture));
                 if (error is not null) run.SetTag("tessera.error", error.Message);
+                foreach (var dataset in HubDatasets()) run.LogDataset(dataset);
                 ImportMetrics();
                 RecordArtifacts();
                 run.End(exitCode == 0 && error is null ? RunStatus.Finished : RunStatus.Failed);

@@ -1,0 +1,124 @@
+using Parquet;
+using Parquet.Schema;
+using Tessera.Hub;
+using Tessera.Hub.Tests;
+using Tessera.Tests.Shared;
+using Tessera.Text;
+using Tessera.Tracking;
+using Tessera.Tracking.Runs;
+using Tessera.Transformers;
+using TorchSharp;
+
+namespace Tessera.Cli.Tests;
+
+/// <summary>Tests that set HF_* environment variables, which every in-process HubClient reads: they run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HubEnvironmentAlone
+{
+    public const string Name = "HF_* environment, run alone";
+}
+
+/// <summary><c>tessera finetune --task classify</c> on Hub-style datasets: a local folder of Parquet shards, and <c>hub:org/name</c> from a fake hub.</summary>
+[Collection(HubEnvironmentAlone.Name)]
+public sealed class FinetuneHubDatasetTests : IDisposable
+{
+    const string RepoId = "tessera-test/sentiment";
+    readonly TempDirectory temp = new("tessera-cli-hubds-");
+    public void Dispose() => temp.Dispose();
+
+    string Store => Path.Combine(temp.Path, "runs.db");
+
+    string TinyBertFolder()
+    {
+        string folder = Path.Combine(temp.Path, "bert");
+        torch.manual_seed(5);
+        using var model = new BertModel(new BertConfig { VocabSize = 257, HiddenSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 32, MaxPositionEmbeddings = 64, Architectures = ["BertModel"] });
+        model.SavePretrained(folder);
+        ByteVocabulary.WriteTokenizerFiles(folder, 64);
+        return folder;
+    }
+
+    /// <summary>Sentences with an int64 ClassLabel-style label (0 negative, 1 positive), as the Hub's Parquet exports store them.</summary>
+    static async Task<byte[]> ParquetAsync(int count, int offset)
+    {
+        var text = new DataField<string>("sentence");
+        var label = new DataField<long>("label");
+        string[] texts = [.. Enumerable.Range(offset, count).Select(i => i % 2 == 0 ? $"good fine day {i}" : $"bad awful {i}")];
+        long[] labels = [.. Enumerable.Range(offset, count).Select(i => (long)(i % 2 == 0 ? 1 : 0))];
+        using var stream = new MemoryStream();
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(text, label), stream))
+        {
+            using var group = writer.CreateRowGroup();
+            await group.WriteAsync(text, texts);
+            await group.WriteAsync<long>(label, labels);
+        }
+        return stream.ToArray();
+    }
+
+    static async Task<Dictionary<string, byte[]>> FilesAsync() => new()
+    {
+        ["data/train-00000-of-00002.parquet"] = await ParquetAsync(12, 0),
+        ["data/train-00001-of-00002.parquet"] = await ParquetAsync(8, 12),
+        ["data/validation-00000-of-00001.parquet"] = await ParquetAsync(6, 100),
+    };
+
+    [Fact]
+    public async Task Classify_on_a_local_hub_style_folder_uses_its_train_and_validation_splits()
+    {
+        string bert = TinyBertFolder();
+        string data = Path.Combine(temp.Path, "sentiment");
+        foreach (var (name, bytes) in await FilesAsync())
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(data, name))!);
+            File.WriteAllBytes(Path.Combine(data, name), bytes);
+        }
+
+        var ft = CliRunner.Run("finetune", bert, "--task", "classify", "--data", data, "--text-column", "sentence", "--max-steps", "2", "--batch-size", "4",
+            "--out", Path.Combine(temp.Path, "ft"), "--tracking-uri", Store);
+
+        Assert.True(ft.Code == 0, ft.Err);
+        Assert.Contains($"data: {data}, splits train, validation", ft.Out);
+        Assert.Contains("2-label classifier (0, 1) on 20 examples, validating on 6", ft.Out);
+        using var store = RunStore.Open(Store);
+        var dataset = Assert.Single(store.GetDatasets(Assert.Single(store.ListRuns()).Id));
+        Assert.Equal(("sentiment", data, null), (dataset.Name, dataset.Source, dataset.Revision));
+        Assert.Equal(ContentFingerprint.Compute(data).Sha256, dataset.Sha256);
+    }
+
+    [Fact]
+    public async Task Classify_on_hub_data_downloads_the_dataset_and_records_repo_and_commit()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        string commit = hub.Commit(RepoId, await FilesAsync(), repoType: RepoType.Dataset);
+        string bert = TinyBertFolder();
+        string cache = Path.Combine(temp.Path, "hf-cache");
+        string outDir = Path.Combine(temp.Path, "ft");
+        var saved = new Dictionary<string, string?>();
+        foreach (var (name, value) in new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Url.ToString().TrimEnd('/'), ["HF_HUB_CACHE"] = cache, ["HF_HUB_OFFLINE"] = null, ["HF_TOKEN"] = null })
+        {
+            saved[name] = Environment.GetEnvironmentVariable(name);
+            Environment.SetEnvironmentVariable(name, value);
+        }
+        (int Code, string Out, string Err) ft;
+        try
+        {
+            ft = CliRunner.Run("finetune", bert, "--task", "classify", "--data", $"hub:{RepoId}", "--text-column", "sentence", "--max-steps", "2", "--batch-size", "4",
+                "--out", outDir, "--tracking-uri", Store);
+        }
+        finally
+        {
+            foreach (var (name, value) in saved) Environment.SetEnvironmentVariable(name, value);
+        }
+
+        Assert.True(ft.Code == 0, ft.Err);
+        Assert.Contains($"data: hf://datasets/{RepoId} at commit {commit}, splits train, validation", ft.Out);
+        string snapshot = Path.Combine(cache, "datasets--tessera-test--sentiment", "snapshots", commit);
+        Assert.True(File.Exists(Path.Combine(snapshot, "data", "train-00001-of-00002.parquet")));
+        using var store = RunStore.Open(Store);
+        var run = Assert.Single(store.ListRuns());
+        var dataset = Assert.Single(store.GetDatasets(run.Id));
+        Assert.Equal((RepoId, $"hf://datasets/{RepoId}", commit), (dataset.Name, dataset.Source, dataset.Revision));
+        Assert.Equal(ContentFingerprint.Compute(snapshot), new ContentFingerprint(dataset.Sha256, dataset.Size, dataset.FileCount));
+        Assert.Contains($"Data: `hf://datasets/{RepoId}` at commit `{commit}`.", File.ReadAllText(Path.Combine(outDir, "README.md")));
+    }
+}
