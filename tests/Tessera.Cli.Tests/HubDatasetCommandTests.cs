@@ -18,9 +18,12 @@ public sealed class HubEnvironmentAlone
     public const string Name = "HF_* environment, run alone";
 }
 
-/// <summary><c>tessera finetune --task classify</c> on Hub-style datasets: a local folder of Parquet shards, and <c>hub:org/name</c> from a fake hub.</summary>
+/// <summary>
+/// Commands on Hub-style datasets: <c>finetune --task classify</c> on a local folder of Parquet shards and on
+/// <c>hub:org/name</c> from a fake hub, <c>train lm</c> on a Parquet text column.
+/// </summary>
 [Collection(HubEnvironmentAlone.Name)]
-public sealed class FinetuneHubDatasetTests : IDisposable
+public sealed class HubDatasetCommandTests : IDisposable
 {
     const string RepoId = "tessera-test/sentiment";
     readonly TempDirectory temp = new("tessera-cli-hubds-");
@@ -83,6 +86,39 @@ public sealed class FinetuneHubDatasetTests : IDisposable
         var dataset = Assert.Single(store.GetDatasets(Assert.Single(store.ListRuns()).Id));
         Assert.Equal(("sentiment", data, null), (dataset.Name, dataset.Source, dataset.Revision));
         Assert.Equal(ContentFingerprint.Compute(data).Sha256, dataset.Sha256);
+    }
+
+    [Fact]
+    public async Task Train_lm_reads_the_text_column_of_a_parquet_train_split_up_to_the_character_limit()
+    {
+        string data = Path.Combine(temp.Path, "corpus");
+        Directory.CreateDirectory(Path.Combine(data, "data"));
+        var text = new DataField<string>("text");
+        var id = new DataField<long>("id");
+        string[] lines = [.. Enumerable.Range(0, 400).Select(i => $"You will meet a tall stranger number {i}.")];
+        await using (var stream = File.Create(Path.Combine(data, "data", "train-00000-of-00001.parquet")))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(id, text), stream))
+            for (int start = 0; start < lines.Length; start += 100)
+            {
+                using var group = writer.CreateRowGroup();
+                await group.WriteAsync<long>(id, Enumerable.Range(start, 100).Select(i => (long)i).ToArray());
+                await group.WriteAsync(text, lines[start..(start + 100)]);
+            }
+
+        var lm = CliRunner.Run("train", "lm", "--data", data, "--max-steps", "2", "--batch-size", "2", "--block-size", "16", "--limit-chars", "4000",
+            "--out", Path.Combine(temp.Path, "lm"), "--tracking-uri", Store);
+
+        Assert.True(lm.Code == 0, lm.Err);
+        Assert.Contains($"data: {data}, split train, column text", lm.Out);
+        // About 4000 of the 16,000 characters: the byte tokenizer gives one token per character plus one end-of-text per entry.
+        var tokens = System.Text.RegularExpressions.Regex.Match(lm.Out, @"on (\d+) tokens \((\d+) held out\)");
+        Assert.True(tokens.Success, lm.Out);
+        long total = long.Parse(tokens.Groups[1].Value) + long.Parse(tokens.Groups[2].Value);
+        Assert.InRange(total, 3500, 4000);
+
+        var wrongColumn = CliRunner.Run("train", "lm", "--data", data, "--text-column", "id", "--max-steps", "1", "--out", Path.Combine(temp.Path, "lm2"), "--tracking-uri", Store);
+        Assert.NotEqual(0, wrongColumn.Code);
+        Assert.Equal($"error: {Path.Combine(data, "data", "train-00000-of-00001.parquet")}: column \"id\" holds integer (Int64) values, expected a string", wrongColumn.Err.Trim());
     }
 
     [Fact]
