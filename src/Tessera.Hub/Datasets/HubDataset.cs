@@ -5,8 +5,8 @@ namespace Tessera.Hub.Datasets;
 /// <summary>
 /// A dataset in the Hub's layout: a folder (a local one, or a snapshot downloaded with <see cref="LoadAsync"/>) of
 /// Parquet, JSON Lines and CSV files, with splits found from the file names the way the Hub and the <c>datasets</c>
-/// library find them (<c>train.jsonl</c>, <c>test.csv</c>, <c>data/train-00000-of-00002.parquet</c>,
-/// <c>data/validation/part.parquet</c>; see <see cref="SplitDiscovery"/>). A single file is a dataset with one
+/// library find them: the dataset card's <c>configs:</c> when it has them, else the file layout (<c>train.jsonl</c>,
+/// <c>test.csv</c>, <c>data/train-00000-of-00002.parquet</c>, <c>data/validation/part.parquet</c>; see <see cref="SplitDiscovery"/>). A single file is a dataset with one
 /// <c>train</c> split. Rows are streamed (<see cref="DatasetSplit.ReadBatches"/>); nothing is read when opening.
 /// </summary>
 /// <example>
@@ -23,12 +23,16 @@ public sealed class HubDataset
 
     readonly IReadOnlyList<DatasetSplit> splits;
 
-    HubDataset(string path, IReadOnlyList<DatasetSplit> splits, HubSnapshot? snapshot)
+    HubDataset(string path, IReadOnlyList<DatasetSplit> splits, HubSnapshot? snapshot, string? config = null)
     {
         Path = path;
         this.splits = splits;
         Snapshot = snapshot;
+        Config = config;
     }
+
+    /// <summary>The configuration of the dataset card (<c>configs:</c> in README.md) the splits come from; null when found from the file layout.</summary>
+    public string? Config { get; }
 
     /// <summary>The folder or file the dataset was opened from.</summary>
     public string Path { get; }
@@ -51,12 +55,18 @@ public sealed class HubDataset
         return split is not null;
     }
 
-    /// <summary>Opens a local dataset folder, or a single data file as a dataset with one <c>train</c> split.</summary>
+    /// <summary>
+    /// Opens a local dataset folder, or a single data file as a dataset with one <c>train</c> split. The splits of a
+    /// folder come from its dataset card's <c>configs:</c> (README.md front matter, <c>data_files</c> patterns per
+    /// split) when it has them, else from the file layout.
+    /// </summary>
     /// <param name="path">A folder in the Hub's dataset layout, or a <c>.parquet</c>, <c>.jsonl</c> or <c>.csv</c> file.</param>
     /// <param name="snapshot">Where the folder came from, when it is a Hub snapshot.</param>
+    /// <param name="config">A configuration named in the dataset card; by default the card's default (or first) one.</param>
     /// <exception cref="FileNotFoundException">Nothing at <paramref name="path"/>.</exception>
-    /// <exception cref="Tessera.Formats.TesseraFormatException">A file of an unknown format, or a folder without data files.</exception>
-    public static HubDataset Open(string path, HubSnapshot? snapshot = null)
+    /// <exception cref="Tessera.Formats.TesseraFormatException">A file of an unknown format, a folder without data files, a malformed <c>configs:</c>, or a split whose patterns match no file.</exception>
+    /// <exception cref="KeyNotFoundException"><paramref name="config"/> is not in the dataset card.</exception>
+    public static HubDataset Open(string path, HubSnapshot? snapshot = null, string? config = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = System.IO.Path.GetFullPath(path);
@@ -76,6 +86,20 @@ public sealed class HubDataset
             .ToList();
         if (relative.Count == 0)
             throw new Tessera.Formats.TesseraFormatException(full, $"no data files in the dataset folder: expected {Extensions} files");
+        if (DatasetCardConfigs.Read(full, config) is { } card)
+        {
+            var fromCard = new List<DatasetSplit>();
+            foreach (var (split, patterns) in card.Splits)
+            {
+                var regexes = patterns.Select(GlobPattern.Compile).ToList();
+                var files = relative.Where(r => regexes.Any(x => x.IsMatch(r))).Order(StringComparer.Ordinal).ToList();
+                if (files.Count == 0)
+                    throw new Tessera.Formats.TesseraFormatException(System.IO.Path.Combine(full, "README.md"),
+                        $"configs: \"{card.Name}\": split \"{split}\": no {Extensions} file matches {string.Join(", ", patterns.Select(p => $"'{p}'"))}");
+                fromCard.Add(new DatasetSplit(split, [.. files.Select(f => System.IO.Path.Combine([full, .. f.Split('/')]))]));
+            }
+            return new HubDataset(full, fromCard, snapshot, card.Name);
+        }
         var splits = SplitDiscovery.Discover(relative)
             .Select(s => new DatasetSplit(s.Split, [.. s.Files.Select(f => System.IO.Path.Combine([full, .. f.Split('/')]))]))
             .ToList();
@@ -90,21 +114,22 @@ public sealed class HubDataset
     /// <param name="pathOrReference">A folder, a data file, or <c>hub:org/name[@revision]</c>.</param>
     /// <param name="client">The Hub client to download with; by default one configured from the environment (HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE).</param>
     /// <param name="progress">Download progress.</param>
+    /// <param name="config">A configuration named in the dataset card (see <see cref="Open"/>).</param>
     /// <param name="cancellationToken">Cancels the download.</param>
     /// <exception cref="ArgumentException">The text after <c>hub:</c> is not a repository id.</exception>
     /// <exception cref="HubException">The download failed (no such dataset or revision, offline without a cached copy, ...).</exception>
     /// <exception cref="FileNotFoundException">No such local folder or file.</exception>
     public static async Task<HubDataset> LoadAsync(string pathOrReference, HubClient? client = null, IProgress<HubProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        string? config = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(pathOrReference);
-        if (!TryParseReference(pathOrReference, out var reference)) return Open(pathOrReference);
+        if (!TryParseReference(pathOrReference, out var reference)) return Open(pathOrReference, null, config);
         HubClient hub = client ?? new HubClient();
         try
         {
             HubSnapshot snapshot = await hub.DownloadSnapshotAsync(reference.RepoId, RepoType.Dataset, reference.Revision, progress,
                 allowPatterns: ["*.parquet", "*.jsonl", "*.csv", "README.md"], cancellationToken: cancellationToken).ConfigureAwait(false);
-            return Open(snapshot.Folder, snapshot);
+            return Open(snapshot.Folder, snapshot, config);
         }
         finally
         {
