@@ -89,6 +89,41 @@ public sealed class HubDatasetCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Hub_download_with_repo_type_dataset_prints_the_dataset_snapshot_folder()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        string commit = hub.Commit(RepoId, await FilesAsync(), repoType: RepoType.Dataset);
+        string cache = Path.Combine(temp.Path, "hf-cache");
+
+        var download = WithHubEnvironment(hub, cache, () => CliRunner.Run("hub", "download", RepoId, "--repo-type", "dataset", "--include", "data/validation-*"));
+
+        Assert.True(download.Code == 0, download.Err);
+        string snapshot = Path.Combine(cache, "datasets--tessera-test--sentiment", "snapshots", commit);
+        Assert.Equal(snapshot, download.Out.Trim());
+        Assert.Equal(["data/validation-00000-of-00001.parquet"],
+            Directory.EnumerateFiles(snapshot, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(snapshot, f).Replace('\\', '/')));
+        var asModel = WithHubEnvironment(hub, cache, () => CliRunner.Run("hub", "download", RepoId));
+        Assert.Equal(1, asModel.Code);
+        Assert.Contains($"Repository '{RepoId}' not found", asModel.Err);
+    }
+
+    /// <summary>Runs <paramref name="action"/> with HF_ENDPOINT at the fake hub and HF_HUB_CACHE at <paramref name="cache"/>, then restores the environment.</summary>
+    static T WithHubEnvironment<T>(FakeHub hub, string cache, Func<T> action)
+    {
+        var saved = new Dictionary<string, string?>();
+        foreach (var (name, value) in new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Url.ToString().TrimEnd('/'), ["HF_HUB_CACHE"] = cache, ["HF_HUB_OFFLINE"] = null, ["HF_TOKEN"] = null })
+        {
+            saved[name] = Environment.GetEnvironmentVariable(name);
+            Environment.SetEnvironmentVariable(name, value);
+        }
+        try { return action(); }
+        finally
+        {
+            foreach (var (name, value) in saved) Environment.SetEnvironmentVariable(name, value);
+        }
+    }
+
+    [Fact]
     public async Task Train_lm_reads_the_text_column_of_a_parquet_train_split_up_to_the_character_limit()
     {
         string data = Path.Combine(temp.Path, "corpus");
@@ -129,22 +164,8 @@ public sealed class HubDatasetCommandTests : IDisposable
         string bert = TinyBertFolder();
         string cache = Path.Combine(temp.Path, "hf-cache");
         string outDir = Path.Combine(temp.Path, "ft");
-        var saved = new Dictionary<string, string?>();
-        foreach (var (name, value) in new Dictionary<string, string?> { ["HF_ENDPOINT"] = hub.Url.ToString().TrimEnd('/'), ["HF_HUB_CACHE"] = cache, ["HF_HUB_OFFLINE"] = null, ["HF_TOKEN"] = null })
-        {
-            saved[name] = Environment.GetEnvironmentVariable(name);
-            Environment.SetEnvironmentVariable(name, value);
-        }
-        (int Code, string Out, string Err) ft;
-        try
-        {
-            ft = CliRunner.Run("finetune", bert, "--task", "classify", "--data", $"hub:{RepoId}", "--text-column", "sentence", "--max-steps", "2", "--batch-size", "4",
-                "--out", outDir, "--tracking-uri", Store);
-        }
-        finally
-        {
-            foreach (var (name, value) in saved) Environment.SetEnvironmentVariable(name, value);
-        }
+        var ft = WithHubEnvironment(hub, cache, () => CliRunner.Run("finetune", bert, "--task", "classify", "--data", $"hub:{RepoId}", "--text-column", "sentence",
+            "--max-steps", "2", "--batch-size", "4", "--out", outDir, "--tracking-uri", Store));
 
         Assert.True(ft.Code == 0, ft.Err);
         Assert.Contains($"data: hf://datasets/{RepoId} at commit {commit}, splits train, validation", ft.Out);
