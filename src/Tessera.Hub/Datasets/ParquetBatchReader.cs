@@ -12,6 +12,9 @@ namespace Tessera.Hub.Datasets;
 /// </summary>
 internal static class ParquetBatchReader
 {
+    /// <summary>The most rows a row group may have (pyarrow writes at most 1Mi per row group by default).</summary>
+    public const int MaxRowsPerRowGroup = 1 << 24;
+
     public static IEnumerable<DatasetBatch> Read(string path, IReadOnlyList<DatasetColumn> columns)
     {
         ParquetReader reader = Guard(path, null, null, () => Wait(ParquetReader.CreateAsync(path)));
@@ -23,8 +26,9 @@ internal static class ParquetBatchReader
             {
                 int group = g;
                 using ParquetRowGroupReader rowGroup = Guard(path, group, null, () => reader.OpenRowGroupReader(group));
-                if (rowGroup.RowCount > Array.MaxLength)
-                    throw new TesseraFormatException(path, $"row group {group}: {rowGroup.RowCount} rows, more than one batch can hold");
+                // A row group's column arrays are allocated up front: a hostile footer claiming billions of rows is refused here.
+                if (rowGroup.RowCount is < 0 or > MaxRowsPerRowGroup)
+                    throw new TesseraFormatException(path, $"row group {group}: {rowGroup.RowCount} rows, more than the {MaxRowsPerRowGroup:N0} one batch may hold");
                 int count = (int)rowGroup.RowCount;
                 var values = new Array[columns.Count];
                 for (int c = 0; c < columns.Count; c++)

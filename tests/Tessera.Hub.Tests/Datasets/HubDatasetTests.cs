@@ -54,7 +54,7 @@ public sealed class HubDatasetTests
     {
         using var tmp = new TempDirectory("tessera-ds-");
         const int n = 50;
-        string[] texts = [.. Enumerable.Range(0, n).Select(i => $"text {i} ünïcödé")];
+        string?[] texts = [.. Enumerable.Range(0, n).Select(i => i == 5 ? null : $"text {i} ünïcödé")];
         int[] labels = [.. Enumerable.Range(0, n).Select(i => i % 4)];
         double[] scores = [.. Enumerable.Range(0, n).Select(i => i * 0.25 - 3)];
         bool[] flags = [.. Enumerable.Range(0, n).Select(i => i % 3 == 0)];

@@ -35,10 +35,10 @@ internal static class ParquetFiles
     }
 
     /// <summary>
-    /// Writes with Apache Arrow's C++ Parquet writer (the one pyarrow and pandas use): text (string), label (int32, nullable:
+    /// Writes with Apache Arrow's C++ Parquet writer (the one pyarrow and pandas use): text (string, nullable), label (int32, nullable:
     /// every 7th row null), score (double), flag (bool), zstd-compressed, two row groups.
     /// </summary>
-    public static void WriteWithArrowCpp(string path, string[] texts, int[] labels, double[] scores, bool[] flags)
+    public static void WriteWithArrowCpp(string path, string?[] texts, int[] labels, double[] scores, bool[] flags)
     {
         Column[] columns = [new Column<string>("text"), new Column<int?>("label"), new Column<double>("score"), new Column<bool>("flag")];
         using var file = new ParquetFileWriter(path, columns, Compression.Zstd);
@@ -46,7 +46,7 @@ internal static class ParquetFiles
         foreach (var (start, end) in new[] { (0, half), (half, texts.Length) })
         {
             using var group = file.AppendRowGroup();
-            using (var w = group.NextColumn().LogicalWriter<string>()) w.WriteBatch(texts[start..end]);
+            using (var w = group.NextColumn().LogicalWriter<string>()) w.WriteBatch(texts[start..end]!); // nulls are allowed: the column is optional
             using (var w = group.NextColumn().LogicalWriter<int?>()) w.WriteBatch([.. Enumerable.Range(start, end - start).Select(i => i % 7 == 0 ? (int?)null : labels[i])]);
             using (var w = group.NextColumn().LogicalWriter<double>()) w.WriteBatch(scores[start..end]);
             using (var w = group.NextColumn().LogicalWriter<bool>()) w.WriteBatch(flags[start..end]);
