@@ -11,13 +11,6 @@ using TorchSharp;
 
 namespace Tessera.Cli.Tests;
 
-/// <summary>Tests that set HF_* environment variables, which every in-process HubClient reads: they run alone.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class HubEnvironmentAlone
-{
-    public const string Name = "HF_* environment, run alone";
-}
-
 /// <summary>
 /// Commands on Hub-style datasets: <c>finetune --task classify</c> on a local folder of Parquet shards and on
 /// <c>hub:org/name</c> from a fake hub, <c>train lm</c> on a Parquet text column.
