@@ -59,6 +59,12 @@ public sealed class MlflowClient : IDisposable
     public static bool IsServerUri(string? uri) =>
         uri is not null && (uri.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// <paramref name="key"/> as a metric, param or tag name MLflow accepts: characters other than letters, digits,
+    /// _ - . space and / become '_', and a leading '/' or a '..' segment is removed.
+    /// </summary>
+    public static string SafeName(string key) => MlflowNames.Key(key);
+
     /// <summary>The id of the experiment called <paramref name="name"/>, or null if the server has none (experiments/get-by-name).</summary>
     /// <exception cref="MlflowException">The server refused the request or could not be reached.</exception>
     public async Task<string?> GetExperimentIdByNameAsync(string name, CancellationToken cancellationToken = default)

@@ -66,7 +66,7 @@ public sealed class MlflowLogger : IMetricsLogger
     /// <inheritdoc />
     public void LogHyperparameters(IReadOnlyDictionary<string, object?> hyperparameters)
     {
-        var parameters = hyperparameters.Select(h => KeyValuePair.Create(h.Key, Convert.ToString(h.Value, CultureInfo.InvariantCulture) ?? "")).ToList();
+        var parameters = hyperparameters.Select(h => KeyValuePair.Create(MlflowClient.SafeName(h.Key), Convert.ToString(h.Value, CultureInfo.InvariantCulture) ?? "")).ToList();
         client.LogBatchAsync(Run.RunId, parameters: parameters).GetAwaiter().GetResult();
     }
 
@@ -77,7 +77,7 @@ public sealed class MlflowLogger : IMetricsLogger
         bool send;
         lock (gate)
         {
-            foreach (var (key, value) in metrics) pending.Add(new MlflowMetric(key, value, now, step));
+            foreach (var (key, value) in metrics) pending.Add(new MlflowMetric(MlflowClient.SafeName(key), value, now, step));
             send = pending.Count >= BatchSize || sinceSend.Elapsed >= FlushInterval;
         }
         if (send) Flush();
