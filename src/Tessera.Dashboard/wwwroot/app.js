@@ -105,67 +105,81 @@ function drawChart(title, series, width = 460, height = 230) {
 const preferredMetrics = ["val_acc", "val_loss", "test_acc", "train_loss", "loss", "val_perplexity", "accuracy"];
 
 async function runsView(main) {
-  const query = new URLSearchParams();
-  if (state.filter) query.set("filter", state.filter);
-  if (state.status) query.set("status", state.status);
-  let data;
-  try { data = await api("/api/runs?" + query); }
-  catch (e) { main.replaceChildren(el("p", { class: "error" }, "Cannot load runs: " + e.message)); return; }
-  if (route().view !== "runs") return; // navigated away while loading
-
-  const counts = {};
-  for (const r of data.runs) for (const k of Object.keys(r.metrics)) counts[k] = (counts[k] || 0) + 1;
-  const metricKeys = Object.keys(counts).sort((a, b) => {
-    const pa = preferredMetrics.indexOf(a), pb = preferredMetrics.indexOf(b);
-    if (pa >= 0 || pb >= 0) return (pa < 0 ? 99 : pa) - (pb < 0 ? 99 : pb);
-    return counts[b] - counts[a] || a.localeCompare(b);
-  }).slice(0, 5);
-
-  const columns = [
-    { key: "id", label: "id", value: r => r.id },
-    { key: "name", label: "name", value: r => r.name },
-    { key: "experiment", label: "experiment", value: r => r.experiment },
-    { key: "status", label: "status", value: r => r.status },
-    { key: "start", label: "started", value: r => r.start },
-    { key: "duration_s", label: "duration", value: r => r.duration_s },
-    ...metricKeys.map(k => ({ key: "metric:" + k, label: k, value: r => r.metrics[k], metric: true })),
-  ];
-  const col = columns.find(c => c.key === state.sort.key) || columns[4];
-  const rows = [...data.runs].sort((a, b) => {
-    const x = col.value(a), y = col.value(b);
-    const c = x === undefined || x === null ? 1 : y === undefined || y === null ? -1 : typeof x === "number" ? x - y : String(x).localeCompare(String(y));
-    return state.sort.desc ? -c : c;
-  });
-
+  // The page shell stays while the table refreshes (a running run polls), so typing in the filter is never interrupted.
   const filterInput = el("input", { type: "search", id: "filter", placeholder: "filter: lr=0.001 tag.key=value name…", value: state.filter });
-  filterInput.addEventListener("keydown", e => { if (e.key === "Enter") { state.filter = filterInput.value.trim(); render(); } });
-  const statusSelect = el("select", { id: "status-filter", onchange: e => { state.status = e.target.value; render(); } },
+  filterInput.addEventListener("keydown", e => { if (e.key === "Enter") { state.filter = filterInput.value.trim(); refresh(); } });
+  const statusSelect = el("select", { id: "status-filter", onchange: e => { state.status = e.target.value; refresh(); } },
     ["", "RUNNING", "FINISHED", "FAILED", "KILLED"].map(s => el("option", { value: s, selected: s === state.status }, s || "any status")));
   const compareButton = el("button", { id: "compare", disabled: state.selected.size < 2, onclick: () => { location.hash = "#/compare/" + [...state.selected].join(","); } }, "Compare selected");
+  const count = el("span", { class: "muted", id: "run-count" });
+  const holder = el("div", { id: "runs-holder" });
+  main.replaceChildren(el("h1", {}, "Runs ", count), el("div", { class: "toolbar" }, filterInput, statusSelect, compareButton), holder);
+  let layout = null, tbody = null;
 
-  const head = el("tr", {}, el("th", {}, ""), columns.map(c => el("th", {
-    class: "sortable" + (c.key === state.sort.key ? (state.sort.desc ? " sorted-desc" : " sorted-asc") : ""),
-    "data-sort": c.key,
-    onclick: () => { state.sort = { key: c.key, desc: c.key === state.sort.key ? !state.sort.desc : c.metric || c.key === "start" }; render(); },
-  }, c.label)));
-  const body = rows.map(r => el("tr", { "data-run-id": r.id },
-    el("td", {}, el("input", { type: "checkbox", checked: state.selected.has(r.id), onchange: e => {
-      if (e.target.checked) state.selected.add(r.id); else state.selected.delete(r.id);
-      compareButton.disabled = state.selected.size < 2;
-    } })),
-    el("td", { class: "mono", title: r.id }, el("a", { href: "#/run/" + r.id }, shortId(r.id))),
-    el("td", {}, el("a", { href: "#/run/" + r.id }, r.name)),
-    el("td", {}, r.experiment),
-    el("td", {}, statusBadge(r.status)),
-    el("td", {}, fmtTime(r.start)),
-    el("td", { class: "num" }, fmtDuration(r.duration_s)),
-    metricKeys.map(k => el("td", { class: "num", "data-metric": k }, fmtNumber(r.metrics[k])))));
+  async function refresh() {
+    setTimer(null);
+    const query = new URLSearchParams();
+    if (state.filter) query.set("filter", state.filter);
+    if (state.status) query.set("status", state.status);
+    let data;
+    try { data = await api("/api/runs?" + query); }
+    catch (e) { holder.replaceChildren(el("p", { class: "error" }, "Cannot load runs: " + e.message)); return; }
+    if (route().view !== "runs" || !holder.isConnected) return; // navigated away while loading
+    count.textContent = `(${data.total})`;
 
-  main.replaceChildren(
-    el("h1", {}, "Runs ", el("span", { class: "muted" }, `(${data.total})`)),
-    el("div", { class: "toolbar" }, filterInput, statusSelect, compareButton),
-    data.runs.length === 0 ? el("p", { class: "muted", id: "no-runs" }, "No runs match.") : el("table", { id: "runs-table" }, el("thead", {}, head), el("tbody", {}, body)));
-  if (data.runs.some(r => r.status === "RUNNING")) setTimer(() => { if (route().view === "runs") runsView(main); });
+    const counts = {};
+    for (const r of data.runs) for (const k of Object.keys(r.metrics)) counts[k] = (counts[k] || 0) + 1;
+    const metricKeys = Object.keys(counts).sort((a, b) => {
+      const pa = preferredMetrics.indexOf(a), pb = preferredMetrics.indexOf(b);
+      if (pa >= 0 || pb >= 0) return (pa < 0 ? 99 : pa) - (pb < 0 ? 99 : pb);
+      return counts[b] - counts[a] || a.localeCompare(b);
+    }).slice(0, 5);
+    const columns = [
+      { key: "id", label: "id", value: r => r.id },
+      { key: "name", label: "name", value: r => r.name },
+      { key: "experiment", label: "experiment", value: r => r.experiment },
+      { key: "status", label: "status", value: r => r.status },
+      { key: "start", label: "started", value: r => r.start },
+      { key: "duration_s", label: "duration", value: r => r.duration_s },
+      ...metricKeys.map(k => ({ key: "metric:" + k, label: k, value: r => r.metrics[k], metric: true })),
+    ];
+    const col = columns.find(c => c.key === state.sort.key) || columns[4];
+    const rows = [...data.runs].sort((a, b) => {
+      const x = col.value(a), y = col.value(b);
+      const c = x === undefined || x === null ? 1 : y === undefined || y === null ? -1 : typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+      return state.sort.desc ? -c : c;
+    });
+
+    const body = rows.map(r => el("tr", { "data-run-id": r.id },
+      el("td", {}, el("input", { type: "checkbox", checked: state.selected.has(r.id), onchange: e => {
+        if (e.target.checked) state.selected.add(r.id); else state.selected.delete(r.id);
+        compareButton.disabled = state.selected.size < 2;
+      } })),
+      el("td", { class: "mono", title: r.id }, el("a", { href: "#/run/" + r.id }, shortId(r.id))),
+      el("td", {}, el("a", { href: "#/run/" + r.id }, r.name)),
+      el("td", {}, r.experiment),
+      el("td", {}, statusBadge(r.status)),
+      el("td", {}, fmtTime(r.start)),
+      el("td", { class: "num" }, fmtDuration(r.duration_s)),
+      metricKeys.map(k => el("td", { class: "num", "data-metric": k }, fmtNumber(r.metrics[k])))));
+
+    const newLayout = columns.map(c => c.key).join("|") + "|" + state.sort.key + "|" + state.sort.desc + "|" + (data.runs.length > 0);
+    if (newLayout !== layout) {
+      layout = newLayout;
+      if (data.runs.length === 0) { tbody = null; holder.replaceChildren(el("p", { class: "muted", id: "no-runs" }, "No runs match.")); }
+      else {
+        const head = el("tr", {}, el("th", {}, ""), columns.map(c => el("th", {
+          class: "sortable" + (c.key === state.sort.key ? (state.sort.desc ? " sorted-desc" : " sorted-asc") : ""),
+          "data-sort": c.key,
+          onclick: () => { state.sort = { key: c.key, desc: c.key === state.sort.key ? !state.sort.desc : c.metric || c.key === "start" }; refresh(); },
+        }, c.label)));
+        tbody = el("tbody", {}, body);
+        holder.replaceChildren(el("table", { id: "runs-table" }, el("thead", {}, head), tbody));
+      }
+    } else if (tbody) tbody.replaceChildren(...body);
+    if (data.runs.some(r => r.status === "RUNNING")) setTimer(refresh);
+  }
+  await refresh();
 }
 
 // ---- run page ----
