@@ -19,14 +19,14 @@ static class UiCommand
         // Synchronous on purpose (like serve): the host handles SIGTERM/Ctrl+C itself and stops before Run returns 0.
         command.SetAction(parse =>
         {
-            string? uri = parse.GetValue<string?>(CliTracking.TrackingUriOption);
-            string storePath;
-            try { storePath = RunStore.ResolvePath(uri); }
-            catch (ArgumentException e) { throw new UsageException($"{e.Message}; tessera ui shows a runs store file (an MLflow server has its own UI)"); }
+            // Runs sent to an MLflow server (--tracking-uri http://...) are in the local store too: that one is shown.
+            var (uri, server) = CliMlflow.SplitTrackingUri(parse.GetValue<string?>(CliTracking.TrackingUriOption));
+            string storePath = RunStore.ResolvePath(uri);
             if (parse.GetValue(refresh) is var seconds && !(seconds > 0)) throw new UsageException($"--refresh must be positive (got {seconds})");
             var output = parse.InvocationConfiguration.Output;
             var options = new DashboardOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port), RefreshInterval = TimeSpan.FromSeconds(seconds) };
             var dashboard = new DashboardServer(options, storePath);
+            if (server is not null) output.WriteLine($"runs sent to the MLflow server {server} are shown from the local runs store (MLflow has its own UI)");
             try
             {
                 dashboard.RunAsync(address =>
