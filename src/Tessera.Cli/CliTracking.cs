@@ -76,6 +76,7 @@ static class CliTracking
             var tracked = new CliRun(store, run, parameters, err);
             tracked.RecordStart();
             if (mlflowServer is not null) tracked.Mlflow = CliMlflow.Start(mlflowServer, store, run.Id, err);
+            tracked.AttachLiveMetrics();
             return tracked;
         }
         catch (Exception e) when (e is TesseraException or IOException or UnauthorizedAccessException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
@@ -158,8 +159,10 @@ static class CliTracking
             var seeds = parameters.Where(p => p.Key == "seed" || p.Key.EndsWith("-seed", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
             run.LogEnvironment(RunEnvironment.Capture(seeds: seeds));
             foreach (var dataset in Datasets()) run.LogDataset(dataset);
-            live = AmbientLoggers.Attach(new CliLiveMetrics(run)); // trainers in this flow log into the run as they go
         }
+
+        /// <summary>From now until <see cref="End"/>, trainers created in this flow log into the run as they go (the last step of a start).</summary>
+        public void AttachLiveMetrics() => live = AmbientLoggers.Attach(new CliLiveMetrics(run));
 
         IEnumerable<DatasetInfo> Datasets()
         {

@@ -65,6 +65,38 @@ public sealed class LiveMetricsTests : IDisposable
             Assert.Equal(value, stored.First(p => p.Key == key && p.Step == step).Value, 6);
     }
 
+    [Fact]
+    public void A_tracked_command_runs_with_its_live_logger_attached_and_detached_after()
+    {
+        string storePath = temp.File("runs.db");
+        IReadOnlyList<IMetricsLogger> attached = [];
+        IReadOnlyList<MetricPoint> seenWhileRunning = [];
+        RunStatus statusWhileRunning = RunStatus.Finished;
+        var train = new System.CommandLine.Command("train");
+        train.SetAction(_ =>
+        {
+            attached = AmbientLoggers.Current;
+            foreach (var logger in attached) logger.LogMetrics(new Dictionary<string, double> { ["loss"] = 0.5 }, 7);
+            foreach (var logger in attached) logger.Flush();
+            using var reader = RunStore.Open(storePath);
+            var run = Assert.Single(reader.ListRuns());
+            statusWhileRunning = run.Status;
+            seenWhileRunning = reader.GetMetricHistory(run.Id);
+            return 0;
+        });
+        var root = CliTracking.AddOptions(new System.CommandLine.RootCommand { train });
+        int code = Tessera.Cli.Cli.Run(root, ["train", "--tracking-uri", storePath], TextWriter.Null, TextWriter.Null);
+
+        Assert.Equal(0, code);
+        Assert.IsType<CliLiveMetrics>(Assert.Single(attached));
+        Assert.Equal(RunStatus.Running, statusWhileRunning);
+        var point = Assert.Single(seenWhileRunning);
+        Assert.Equal(("loss", 7L, 0.5), (point.Key, point.Step, point.Value));
+        Assert.Empty(AmbientLoggers.Current); // the command's end detached it
+        using var store = RunStore.Open(storePath);
+        Assert.Single(store.GetMetricHistory(Assert.Single(store.ListRuns()).Id)); // recorded once
+    }
+
     /// <summary>At the end of the first epoch, reads the run's metrics through a second connection to the store.</summary>
     sealed class StoreProbe(string storePath, string runId) : Callback
     {
