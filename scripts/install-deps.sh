@@ -18,6 +18,7 @@ test_packages=(
   python3-onnx
   openmpi-bin     # data-parallel training tests (mpirun)
   libopenmpi-dev
+  chromium        # the dashboard's browser tests (headless, driven by PuppeteerSharp)
 )
 
 test=false
