@@ -196,4 +196,78 @@ public class ChatTemplateTests
         }
         Assert.Equal(1, errors); // only the Llama-2 template refuses the conversation whose roles do not alternate
     }
+
+    [Fact]
+    public void Loads_the_string_field_the_named_list_and_chat_template_jinja_like_transformers()
+    {
+        using var temp = new TempDirectory("tessera-chat-template-");
+        string Folder(string name, object config, string? jinja = null)
+        {
+            string folder = Path.Combine(temp.Path, name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), JsonSerializer.Serialize(config));
+            if (jinja is not null) File.WriteAllText(Path.Combine(folder, ChatTemplate.JinjaFileName), jinja);
+            return folder;
+        }
+        var plain = Folder("plain", new { bos_token = "<s>", eos_token = new { content = "</s>" }, chat_template = Llama2 });
+        var named = Folder("named", new { eos_token = "</s>", chat_template = new object[] { new { name = "default", template = ChatMl }, new { name = "tool_use", template = Namespaced } } });
+        // Newer transformers save the template beside the config; the file's last newline is not part of the output.
+        var file = Folder("file", new { bos_token = "<s>", eos_token = "</s>", chat_template = ChatMl }, Zephyr + "\n");
+        var none = Folder("none", new { eos_token = "</s>" });
+
+        var messages = new[] { new ChatMessage("user", "Hi there"), new ChatMessage("assistant", "Hello!"), new ChatMessage("user", "Bye") };
+        var vars = Vars([.. messages.Select(m => (object)new { role = m.Role, content = m.Content })], true);
+        var expected = Reference([(Llama2, vars), (ChatMl, vars), (Namespaced, vars), (Zephyr + "\n", vars)]);
+
+        Assert.Equal(expected[0].Text, ChatTemplate.Load(plain)!.Render(messages));
+        Assert.Equal(expected[1].Text, ChatTemplate.Load(named)!.Render(messages));
+        Assert.Equal(expected[2].Text, ChatTemplate.Load(named, "tool_use")!.Render(messages));
+        Assert.Equal(expected[3].Text, ChatTemplate.Load(file)!.Render(messages));
+        Assert.Null(ChatTemplate.Load(none));
+        var missing = Assert.Throws<Tessera.Formats.TesseraFormatException>(() => ChatTemplate.Load(named, "rag"));
+        Assert.Contains("tokenizer_config.json", missing.Message);
+        Assert.Contains("default, tool_use", missing.Message);
+    }
+
+    [Fact]
+    public void Errors_name_the_file_the_template_and_the_line()
+    {
+        using var temp = new TempDirectory("tessera-chat-template-");
+        File.WriteAllText(Path.Combine(temp.Path, "tokenizer_config.json"), JsonSerializer.Serialize(new { chat_template = "{% for m in messages %}\n{{ m.content }}\n{% if m.role %}\n{{ m.content | shout }}\n{% endif %}{% endfor %}" }));
+        var e = Assert.Throws<TemplateException>(() => ChatTemplate.Load(temp.Path));
+        Assert.Equal(Path.Combine(temp.Path, "tokenizer_config.json") + ": chat_template line 4: no filter named 'shout'", e.Message);
+
+        e = Assert.Throws<TemplateException>(() => JinjaTemplate.Parse("a\n{% if x %}\nb", "tokenizer_config.json", "chat_template"));
+        Assert.StartsWith("tokenizer_config.json: chat_template line 3: unexpected end of template; expected", e.Message);
+        e = Assert.Throws<TemplateException>(() => JinjaTemplate.Parse("{{ (1 + }}", "tokenizer_config.json", "chat_template"));
+        Assert.Contains("line 1", e.Message);
+
+        var template = JinjaTemplate.Parse("x\n\n{{ messages[0].content.missing.deeper }}", "tokenizer_config.json", "chat_template");
+        e = Assert.Throws<TemplateException>(() => template.Render(new Dictionary<string, object?> { ["messages"] = new[] { new Dictionary<string, object?> { ["content"] = "hi" } } }));
+        Assert.StartsWith("tokenizer_config.json: chat_template line 3: ", e.Message);
+        Assert.False(e.RaisedByTemplate);
+
+        e = Assert.Throws<TemplateException>(() => JinjaTemplate.Parse("\n{{ raise_exception('roles must alternate') }}", "tokenizer_config.json", "chat_template").Render(new Dictionary<string, object?>()));
+        Assert.True(e.RaisedByTemplate);
+        Assert.Equal("tokenizer_config.json: chat_template line 2: the template raised an error: roles must alternate", e.Message);
+    }
+
+    [Fact]
+    public void Hostile_templates_stop_at_the_limits_instead_of_hanging_or_crashing()
+    {
+        var options = new TemplateOptions { MaxSteps = 200_000, MaxOutputLength = 100_000, MaxDepth = 50, MaxTemplateLength = 100_000 };
+        TemplateException Fails(string source) => Assert.Throws<TemplateException>(() => JinjaTemplate.Parse(source, "tokenizer_config.json", "chat_template", options).Render(new Dictionary<string, object?>()));
+
+        Assert.Contains("steps", Fails("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}").Message);
+        Assert.Contains("range too big", Fails("{% for i in range(10**9) %}x{% endfor %}").Message);
+        Assert.Contains("characters", Fails("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}").Message);
+        Assert.Contains("characters", Fails("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}").Message);
+        Assert.Contains("characters", Fails("{{ 'a' * 1000000000 }}").Message);
+        Assert.Contains("nest deeper", Fails("{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}").Message);
+        Assert.Contains("nest deeper", Fails("{{ 1" + string.Concat(Enumerable.Repeat(" + 1", 5000)) + " }}").Message);
+        Assert.Contains("nest deeper", Fails(string.Concat(Enumerable.Repeat("{% if true %}", 5000))).Message);
+        Assert.Contains("nest deeper", Fails("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}").Message);
+        Assert.Contains("MaxTemplateLength", Fails(new string('x', 100_001)).Message);
+        Assert.Contains("integer overflow", Fails("{{ 2 ** 100 }}").Message);
+    }
 }
