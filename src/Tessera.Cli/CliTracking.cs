@@ -39,7 +39,7 @@ static class CliTracking
         root.Options.Add(new Option<bool>(NoTrackOption) { Description = "Do not record this command in the runs store (also TESSERA_TRACKING=off)", Recursive = true });
         root.Options.Add(new Option<string?>(TrackingUriOption)
         {
-            Description = "Runs store: a .db file or a folder [default: TESSERA_TRACKING_URI, else tessera-runs/runs.db in the working directory]",
+            Description = "Runs store: a .db file or a folder; an http(s) URI sends runs to that MLflow server too [default: TESSERA_TRACKING_URI, else tessera-runs/runs.db in the working directory; MLFLOW_TRACKING_URI=http(s)://... also sends to MLflow]",
             Recursive = true,
         });
         return root;
@@ -53,7 +53,7 @@ static class CliTracking
         if (!ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) return null; // --help and the like run no command
         if (parsed.GetValue<bool>(NoTrackOption)) return null;
         if (Environment.GetEnvironmentVariable(SwitchVariable) is { } mode && mode.Trim().ToLowerInvariant() is "off" or "0" or "false" or "no") return null;
-        string? uri = parsed.GetValue<string?>(TrackingUriOption);
+        var (uri, mlflowServer) = CliMlflow.SplitTrackingUri(parsed.GetValue<string?>(TrackingUriOption));
         RunStore? store = null;
         try
         {
@@ -74,6 +74,7 @@ static class CliTracking
             });
             var tracked = new CliRun(store, run, parameters, err);
             tracked.RecordStart();
+            if (mlflowServer is not null) tracked.Mlflow = CliMlflow.Start(mlflowServer, store, run.Id, err);
             return tracked;
         }
         catch (Exception e) when (e is TesseraException or IOException or UnauthorizedAccessException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
@@ -145,6 +146,9 @@ static class CliTracking
 
         public string Id => run.Id;
 
+        /// <summary>The MLflow server the run is also sent to, if any.</summary>
+        public CliMlflow? Mlflow { get; set; }
+
         /// <summary>Parameters, environment and input data, recorded before the command runs.</summary>
         public void RecordStart()
         {
@@ -188,6 +192,7 @@ static class CliTracking
             }
             finally
             {
+                Mlflow?.Finish(store, run.Id);
                 store.Dispose();
             }
         }

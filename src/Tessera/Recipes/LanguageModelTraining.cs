@@ -74,7 +74,7 @@ public static class LanguageModelTraining
             Seed = options.Seed,
             Device = options.Device,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
-            Callbacks = writer ? [curve, new LearningRateMonitor(), progress] : [curve],
+            Callbacks = writer ? [curve, new LearningRateMonitor(), progress, new ReleaseFreedMemory()] : [curve, new ReleaseFreedMemory()],
             Loggers = writer ? [csv!] : [],
             Strategy = strategy,
         });
