@@ -5,13 +5,14 @@ using Tessera.Tracking;
 using Tessera.Tracking.Capture;
 using Tessera.Tracking.Csv;
 using Tessera.Tracking.Runs;
+using Tessera.Training;
 
 namespace Tessera.Cli;
 
 /// <summary>
 /// Records every command that trains, fine-tunes, merges, exports, quantizes, evaluates or benchmarks as a run in the
 /// runs store, with no flag needed: its options as parameters, the environment, fingerprints of the data it reads,
-/// the metrics its metrics.csv holds, and hashes of what it writes. <c>--no-track</c> or TESSERA_TRACKING=off turns
+/// the metrics its trainers log (as they are logged, see <see cref="CliLiveMetrics"/>; metrics.csv adds what they lack), and hashes of what it writes. <c>--no-track</c> or TESSERA_TRACKING=off turns
 /// it off; <c>--tracking-uri</c> or TESSERA_TRACKING_URI picks the store. Tracking never fails a command: a store
 /// that cannot be opened is one warning line.
 /// </summary>
@@ -39,7 +40,7 @@ static class CliTracking
         root.Options.Add(new Option<bool>(NoTrackOption) { Description = "Do not record this command in the runs store (also TESSERA_TRACKING=off)", Recursive = true });
         root.Options.Add(new Option<string?>(TrackingUriOption)
         {
-            Description = "Runs store: a .db file or a folder [default: TESSERA_TRACKING_URI, else tessera-runs/runs.db in the working directory]",
+            Description = "Runs store: a .db file or a folder; an http(s) URI sends runs to that MLflow server too [default: TESSERA_TRACKING_URI, else tessera-runs/runs.db in the working directory; MLFLOW_TRACKING_URI=http(s)://... also sends to MLflow]",
             Recursive = true,
         });
         return root;
@@ -53,7 +54,7 @@ static class CliTracking
         if (!ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) return null; // --help and the like run no command
         if (parsed.GetValue<bool>(NoTrackOption)) return null;
         if (Environment.GetEnvironmentVariable(SwitchVariable) is { } mode && mode.Trim().ToLowerInvariant() is "off" or "0" or "false" or "no") return null;
-        string? uri = parsed.GetValue<string?>(TrackingUriOption);
+        var (uri, mlflowServer) = CliMlflow.SplitTrackingUri(parsed.GetValue<string?>(TrackingUriOption));
         RunStore? store = null;
         try
         {
@@ -74,6 +75,8 @@ static class CliTracking
             });
             var tracked = new CliRun(store, run, parameters, err);
             tracked.RecordStart();
+            if (mlflowServer is not null) tracked.Mlflow = CliMlflow.Start(mlflowServer, store, run.Id, err);
+            tracked.AttachLiveMetrics();
             return tracked;
         }
         catch (Exception e) when (e is TesseraException or IOException or UnauthorizedAccessException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
@@ -142,8 +145,12 @@ static class CliTracking
     internal sealed class CliRun(RunStore store, TrackedRun run, IReadOnlyDictionary<string, string> parameters, TextWriter err)
     {
         readonly DateTime started = DateTime.UtcNow;
+        IDisposable? live;
 
         public string Id => run.Id;
+
+        /// <summary>The MLflow server the run is also sent to, if any.</summary>
+        public CliMlflow? Mlflow { get; set; }
 
         /// <summary>Parameters, environment and input data, recorded before the command runs.</summary>
         public void RecordStart()
@@ -153,6 +160,9 @@ static class CliTracking
             run.LogEnvironment(RunEnvironment.Capture(seeds: seeds));
             foreach (var dataset in Datasets()) run.LogDataset(dataset);
         }
+
+        /// <summary>From now until <see cref="End"/>, trainers created in this flow log into the run as they go (the last step of a start).</summary>
+        public void AttachLiveMetrics() => live = AmbientLoggers.Attach(new CliLiveMetrics(run));
 
         IEnumerable<DatasetInfo> Datasets()
         {
@@ -168,15 +178,39 @@ static class CliTracking
                 yield return DatasetInfo.FromPath("fashion-mnist", Data.FashionMnist.DefaultRoot);
         }
 
+        /// <summary>
+        /// Hub datasets (<c>--data hub:org/name[@revision]</c>) as the command found them: the commit the revision
+        /// resolved to (from the cache's refs/, which the download just wrote) and the snapshot's fingerprint.
+        /// </summary>
+        IEnumerable<DatasetInfo> HubDatasets()
+        {
+            foreach (string key in dataOptions)
+            {
+                if (parameters.GetValueOrDefault(key) is not { } value || !value.StartsWith(Hub.Datasets.HubDataset.HubPrefix, StringComparison.Ordinal)
+                    || !Hub.RepoReference.TryParse(value[Hub.Datasets.HubDataset.HubPrefix.Length..], out var reference))
+                    continue;
+                var cache = new Hub.HubCache(Hub.HubOptions.FromEnvironment().CacheDir);
+                if (cache.ResolveCommit(reference.RepoId, reference.Revision, Hub.RepoType.Dataset) is not { } commit
+                    || !cache.TryGetSnapshotFolder(reference.RepoId, commit, out string? folder, Hub.RepoType.Dataset))
+                    continue;
+                var fingerprint = ContentFingerprint.Compute(folder);
+                yield return new DatasetInfo(reference.RepoId, $"hf://datasets/{reference.RepoId}", commit, fingerprint.Sha256, fingerprint.Size, fingerprint.FileCount);
+            }
+        }
+
         /// <summary>Records what the command wrote and its outcome, then ends the run.</summary>
         public void End(int exitCode, Exception? error)
         {
+            live?.Dispose();
             try
             {
                 if (parameters.GetValueOrDefault("out") is { } output) run.SetTag("tessera.out", Path.GetFullPath(output));
                 run.SetTag("tessera.exit_code", exitCode.ToString(CultureInfo.InvariantCulture));
                 if (error is not null) run.SetTag("tessera.error", error.Message);
+                foreach (var dataset in HubDatasets()) run.LogDataset(dataset);
                 ImportMetrics();
+                if (exitCode == 0 && error is null && store.GetTags(run.Id).GetValueOrDefault("tessera.command") is { } command)
+                    CardProvenance.Stamp(command, run.Id, parameters, store.GetDatasets(run.Id), started);
                 RecordArtifacts();
                 run.End(exitCode == 0 && error is null ? RunStatus.Finished : RunStatus.Failed);
             }
@@ -188,6 +222,7 @@ static class CliTracking
             }
             finally
             {
+                Mlflow?.Finish(store, run.Id);
                 store.Dispose();
             }
         }
@@ -197,7 +232,14 @@ static class CliTracking
             if (parameters.GetValueOrDefault("out") is not { } output) return;
             string csv = Path.Combine(output, "metrics.csv");
             if (!File.Exists(csv) || File.GetLastWriteTimeUtc(csv) < started.AddSeconds(-1)) return;
-            foreach (var (step, metrics) in CsvMetricsReader.Read(csv)) run.LogMetrics(metrics, step);
+            // The live logger already recorded what the trainers logged; the CSV adds only what it lacks (a resumed run's earlier steps).
+            run.Flush();
+            var recorded = store.GetMetricHistory(run.Id).Select(p => (p.Key, p.Step)).ToHashSet();
+            foreach (var (step, metrics) in CsvMetricsReader.Read(csv))
+            {
+                var missing = metrics.Where(m => recorded.Add((m.Key, step))).ToDictionary();
+                if (missing.Count > 0) run.LogMetrics(missing, step);
+            }
         }
 
         void RecordArtifacts()

@@ -67,6 +67,27 @@ public static class MallocArenas
         }
     }
 
+    /// <summary>
+    /// Returns the free memory of every glibc arena to the system (<c>malloc_trim(0)</c>); returns whether any was
+    /// released. Not a setting: it changes no later behaviour, so library code may call it at quiet points (after a
+    /// validation pass) where a heap fragmented by short-lived tensors would otherwise keep its pages.
+    /// </summary>
+    public static bool Trim()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return MallocTrim(0) == 1;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // not glibc
+        }
+    }
+
+    [DllImport("libc.so.6", EntryPoint = "malloc_trim")]
+    static extern int MallocTrim(nuint pad);
+
     [DllImport("libc.so.6", EntryPoint = "mallopt")]
     static extern int MallOpt(int parameter, int value);
 }

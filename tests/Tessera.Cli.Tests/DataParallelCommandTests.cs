@@ -43,6 +43,46 @@ public sealed class DataParallelCommandTests : IDisposable
     }
 
     [Fact]
+    public void Lora_finetuning_with_two_processes_of_batch_2_trains_the_same_adapter_as_one_with_batch_4()
+    {
+        Requires.Mpi();
+        Requires.Python("numpy");
+        // A tiny GPT-2 without dropout (dropout masks are drawn per process, so replicas could not match one process).
+        string folder = Path.Combine(temp.Path, "base");
+        TorchSharp.torch.manual_seed(1);
+        using (var model = new Tessera.Transformers.Gpt2LMHeadModel(new Tessera.Transformers.Gpt2Config
+        {
+            VocabSize = 257, NPositions = 64, NEmbd = 16, NLayer = 2, NHead = 2, EmbdPdrop = 0, ResidPdrop = 0, AttnPdrop = 0,
+            EosTokenId = JsonSerializer.SerializeToElement(Tessera.Text.ByteVocabulary.EndOfTextId),
+        }))
+            model.SavePretrained(folder);
+        Tessera.Text.ByteVocabulary.WriteTokenizerFiles(folder, 64);
+        string data = Path.Combine(temp.Path, "data.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 40).Select(i => $$"""{"text": "Q: what is {{i}} plus one? A: {{i + 1}}."}"""));
+        string[] common = ["finetune", folder, "--data", data, "--lora-r", "4", "--lora-dropout", "0", "--max-steps", "6", "--block-size", "32",
+            "--validate-every", "3", "--lr", "0.01"];
+        var ddp = Mpirun(2, [.. common, "--batch-size", "2", "--strategy", "ddp", "--out", Path.Combine(temp.Path, "ddp")]);
+        Assert.True(ddp.Code == 0, ddp.Output);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "ddp", "adapter", "adapter_model.safetensors.tmp")));
+        var (code, _, err) = CliRunner.Run([.. common, "--batch-size", "4", "--out", Path.Combine(temp.Path, "single")]);
+        Assert.True(code == 0, err);
+        double diff = MaxWeightDifference(Path.Combine(temp.Path, "single", "adapter", "adapter_model.safetensors"), Path.Combine(temp.Path, "ddp", "adapter", "adapter_model.safetensors"));
+        Assert.True(diff <= 5e-5, $"max adapter weight difference {diff}");
+    }
+
+    // Read by an independent reader of the safetensors format; float32 tensors only.
+    static double MaxWeightDifference(string left, string right) => double.Parse(ReferencePython.Run("""
+        import sys, json, struct, numpy as np
+        def load(p):
+            b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+            return {k: np.frombuffer(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], dtype=np.float32)
+                    for k, v in h.items() if k != '__metadata__'}
+        a, b = load(sys.argv[1]), load(sys.argv[2])
+        assert sorted(a) == sorted(b) and len(a) > 0
+        print(max(float(np.abs(a[k] - b[k]).max()) for k in a))
+        """, left, right), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public void Killing_one_rank_ends_every_rank_and_the_run_resumes_from_its_last_checkpoint()
     {
         Requires.Mpi();

@@ -6,7 +6,7 @@ namespace Tessera.Cli.Tests;
 
 /// <summary>
 /// <c>tessera train lm</c> keeps its resident memory flat: a child process (the real CLI, with the malloc settings its
-/// entry point makes) validates every 10 steps, and its VmRSS after the validations at steps 50 and 300 are compared.
+/// entry point makes) validates every 10 steps, and its VmRSS after the first validation from step 50 on and after the one at step 300 are compared.
 /// Before the mmap threshold was fixed (MallocArenas.FixMmapThreshold) each validation pass could add hundreds of MB.
 /// </summary>
 public class TrainLmMemoryTests : IDisposable
@@ -43,14 +43,15 @@ public class TrainLmMemoryTests : IDisposable
         {
             log.Add(line);
             // The line is printed right after the pass, while the child goes on training: read its memory now.
-            if (validated.Match(line) is { Success: true } m && long.Parse(m.Groups[1].Value) is long step and (50 or 300) && !rss.ContainsKey(step))
+            // Passes come every 10 steps within an epoch and at each epoch's end, so the first one from step 50 on is compared with the last.
+            if (validated.Match(line) is { Success: true } m && long.Parse(m.Groups[1].Value) is long step and >= 50 && !rss.ContainsKey(step))
                 rss[step] = VmRss(child.Id);
         }
         child.WaitForExit();
         Assert.True(child.ExitCode == 0, string.Join("\n", log));
-        Assert.True(rss.ContainsKey(50) && rss.ContainsKey(300), "no validation line at step 50 or 300:\n" + string.Join("\n", log));
-        long growth = rss[300] - rss[50];
-        Assert.True(growth < AllowedGrowthBytes, $"VmRSS grew by {growth >> 20} MB from step 50 ({rss[50] >> 20} MB) to step 300 ({rss[300] >> 20} MB); allowed {AllowedGrowthBytes >> 20} MB");
+        Assert.True(rss.Count >= 2 && rss.ContainsKey(300), "no validation lines from step 50 to 300:\n" + string.Join("\n", log));
+        long first = rss.Keys.Min(), growth = rss[300] - rss[first];
+        Assert.True(growth < AllowedGrowthBytes, $"VmRSS grew by {growth >> 20} MB from step {first} ({rss[first] >> 20} MB) to step 300 ({rss[300] >> 20} MB); allowed {AllowedGrowthBytes >> 20} MB");
     }
 
     static string PackagingDotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
