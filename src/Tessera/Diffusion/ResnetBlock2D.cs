@@ -25,11 +25,11 @@ internal sealed class ResnetBlock2D : nn.Module<Tensor, Tensor, Tensor>
 
     public ResnetBlock2D(long inChannels, long outChannels, UNet2DConfig config, double outputScaleFactor = 1.0) : base(nameof(ResnetBlock2D))
     {
-        norm1 = nn.GroupNorm(config.NormNumGroups, inChannels, config.NormEps);
+        norm1 = UNet2DModel.NewGroupNorm(config.NormNumGroups, inChannels, config.NormEps);
         conv1 = nn.Conv2d(inChannels, outChannels, 3, padding: 1);
         scaleShift = config.ResnetTimeScaleShift == "scale_shift";
         timeEmbProj = nn.Linear(config.TimeEmbedDim, scaleShift ? 2 * outChannels : outChannels);
-        norm2 = nn.GroupNorm(config.NormNumGroups, outChannels, config.NormEps);
+        norm2 = UNet2DModel.NewGroupNorm(config.NormNumGroups, outChannels, config.NormEps);
         dropout = nn.Dropout(config.Dropout);
         conv2 = nn.Conv2d(outChannels, outChannels, 3, padding: 1);
         if (inChannels != outChannels) convShortcut = nn.Conv2d(inChannels, outChannels, 1);

@@ -70,7 +70,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
             int input = reversed[Math.Min(i + 1, reversed.Length - 1)];
             upBlocks.Add(new UNetUpBlock(input, prev, output, config.UpBlockTypes[i] == "AttnUpBlock2D", i < reversed.Length - 1, config));
         }
-        convNormOut = nn.GroupNorm(config.NormNumGroups, widths[0], config.NormEps);
+        convNormOut = UNet2DModel.NewGroupNorm(config.NormNumGroups, widths[0], config.NormEps);
         convOut = nn.Conv2d(widths[0], config.OutChannels, 3, padding: 1);
         RegisterComponents();
     }
@@ -80,6 +80,17 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
 
     /// <inheritdoc/>
     public PretrainedConfig PretrainedConfig => Config;
+
+    /// <summary>A GroupNorm with weight 1 and bias 0, as PyTorch initialises it.</summary>
+    internal static GroupNorm NewGroupNorm(long groups, long channels, double eps)
+    {
+        // TorchSharp 0.107's GroupNorm leaves its affine parameters uninitialised (seen: NaN and huge values), so set them here.
+        GroupNorm norm = nn.GroupNorm(groups, channels, eps);
+        using var noGrad = no_grad();
+        norm.weight!.fill_(1);
+        norm.bias!.zero_();
+        return norm;
+    }
 
     /// <summary>The attention heads of a block of <paramref name="channels"/> channels: <c>channels / attention_head_dim</c>, or one when it is null.</summary>
     internal static int HeadsFor(UNet2DConfig config, long channels) => config.AttentionHeadDim is { } d ? (int)(channels / d) : 1;

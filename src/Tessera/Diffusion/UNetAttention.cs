@@ -24,7 +24,7 @@ internal sealed class UNetAttention : nn.Module<Tensor, Tensor>
     public UNetAttention(long channels, int heads, int normGroups, double eps, double rescaleOutputFactor = 1.0) : base(nameof(UNetAttention))
     {
         Heads = heads;
-        groupNorm = nn.GroupNorm(normGroups, channels, eps);
+        groupNorm = UNet2DModel.NewGroupNorm(normGroups, channels, eps);
         toQ = nn.Linear(channels, channels);
         toK = nn.Linear(channels, channels);
         toV = nn.Linear(channels, channels);

@@ -32,6 +32,9 @@ public class UNet2DModelTests
         Assert.Equal([32L, 48, 1, 1], sd["up_blocks.0.resnets.1.conv_shortcut.weight"].shape); // 32 + 16 skip -> 32
         Assert.False(sd.ContainsKey("up_blocks.1.upsamplers.0.conv.weight"));
         Assert.DoesNotContain(sd.Keys, k => k.Contains("dropout", StringComparison.Ordinal));
+        // Fresh norms start as PyTorch's: weight 1, bias 0 (TorchSharp 0.107's GroupNorm leaves them uninitialised).
+        foreach (var (name, value) in sd.Where(kv => kv.Key.Contains("norm", StringComparison.Ordinal)))
+            Assert.True(value.eq(name.EndsWith("weight", StringComparison.Ordinal) ? 1f : 0f).all().item<bool>(), name);
     }
 
     public static TheoryData<string> Configs => ["class-conditional", "scale-shift"];
