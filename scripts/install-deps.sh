@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# Installs what Tessera needs from Debian's packages: the Fashion-MNIST data, the fortunes text, and the
-# Python references the tests compare against (PyTorch 1.13, NumPy, PyYAML, onnx for onnx.checker), and the npm
-# tokenizer reference. Safe to run again.
+# Installs what Tessera needs from Debian's packages. Safe to run again.
+#   bash scripts/install-deps.sh          what running needs: the Fashion-MNIST data and the fortunes text
+#   bash scripts/install-deps.sh --test   that, plus what the tests compare against: the Python references
+#                                         (PyTorch 1.13, NumPy, PyYAML, onnx for onnx.checker), node + npm and the
+#                                         npm packages of tests/js (pinned by tests/js/package-lock.json)
+# Add a package with one line in the list it belongs to.
 set -euo pipefail
-packages=(dataset-fashion-mnist fortunes python3-torch python3-numpy python3-yaml python3-onnx)
-command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
+run_packages=(
+  dataset-fashion-mnist
+  fortunes
+)
+test_packages=(
+  python3-torch
+  python3-numpy
+  python3-yaml
+  python3-onnx
+  openmpi-bin     # data-parallel training tests (mpirun)
+  libopenmpi-dev
+)
+
+test=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) test=true ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument '$arg' (expected --test)" >&2; exit 2 ;;
+  esac
+done
+
+packages=("${run_packages[@]}")
+if $test; then
+  packages+=("${test_packages[@]}")
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -16,8 +47,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# The independent tokenizer reference for the parity tests (versions pinned by tests/js/package-lock.json).
-root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -d "$root/tests/js/node_modules/@huggingface/tokenizers" ]; then
-  npm ci --prefix "$root/tests/js" --no-audit --no-fund --loglevel=error
+
+if $test; then
+  # The independent tokenizer / transformers.js references for the parity tests.
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  if [ ! -d "$root/tests/js/node_modules/@huggingface/tokenizers" ]; then
+    npm ci --prefix "$root/tests/js" --no-audit --no-fund --loglevel=error
+  fi
 fi

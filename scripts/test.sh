@@ -3,7 +3,7 @@
 #   --fast   leaves out the slow end-to-end tests ([Trait("Category", "Slow")]: CLI trainings, big exports).
 # Other arguments go to dotnet test. Opt-in experiments ([Trait("Category", "Experiment")]) never run here.
 # A test whose prerequisite is missing reports itself skipped, with the reason; the skipped tests are listed at the end.
-# With CI=true any skip fails the run: CI installs every prerequisite (scripts/install-deps.sh), so there a skip
+# With CI=true any skip fails the run: CI installs every prerequisite (scripts/install-deps.sh --test), so there a skip
 # means a broken prerequisite.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,7 @@ rm -f "$log"
 read -r passed failed skipped <<<"$summary"
 if [ "$skipped" -gt 0 ]; then
   echo
-  echo "SKIPPED ($skipped): a prerequisite is missing; bash scripts/install-deps.sh installs them all."
+  echo "SKIPPED ($skipped): a prerequisite is missing; bash scripts/install-deps.sh --test installs them all."
   [ -n "$skips" ] && echo "$skips"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"

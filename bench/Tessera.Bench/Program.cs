@@ -4,16 +4,21 @@ using Tessera.Bench;
 
 // Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
+//   tracking [--points 1000000] [--runs 10000] [--rounds 5]   runs store: logging 1M metric points, listing 10k runs
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
 //   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
 //           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads;
 //           torch-llama: SmolLM-135M shape with and without the decode kernels; nbits-b{N}, nbits-acc{L}: MatMulNBits settings
 //   lora [--threads 2] [--steps 3] [--rounds 3] [--seq 128] [--rank 8]   LoRA vs full fine-tuning step time, adapter size
 //   lora-memory [--threads 2] [--steps 2] [--seq 128] [--rank 8]   peak RSS (VmHWM) of full vs LoRA training, one child process each
+//   allreduce [--rounds 20]   (under mpirun -np N) gradient all-reduce time and bus GB/s for Tessera's model sizes
 //   onnx [--threads 2] [--rounds 5] [--model-folder DIR]     ORT fp32/int8 vs TorchSharp eager, runtime overhead, int8 accuracy
 //   decoder [--threads 2] [--prompt 16] [--new-tokens 64] [--layers 12] [--rounds 3] [--seq 128] [--latency-rounds 10]
 //           [--python /usr/bin/python3] [--torch-script bench/gpt2_torch_onnx.py] [--omp-wait passive|active|default]
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
+//   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
+//           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
+//   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 ~2M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward + DDIM
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
 {
@@ -25,6 +30,7 @@ Directory.CreateDirectory(outDir);
 object result = args.FirstOrDefault() switch
 {
     "throughput" => Throughput.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "150")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("prefetch", "2"))),
+    "allreduce" => AllReduceBench.Run(int.Parse(opts.Get("rounds", "20"))),
     "onnx" => OnnxBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "5")), opts.Get("model-folder", null)),
     "decoder" => DecoderBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")), int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")),
         int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("latency-rounds", "10")),
@@ -32,12 +38,17 @@ object result = args.FirstOrDefault() switch
     "decoder-profile" => DecoderProfile.Run(opts.Get("dir", "bench/results/decoder-models"), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")),
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")), opts.Get("variants", "int8,fp32"),
         opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
+    "unet" => UNetBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "16")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("steps", "50")),
+        opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d.py")),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
+    "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
+    "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
+        int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("threads", "0"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
-string file = Path.Combine(outDir, $"{args[0]}-{opts.Get("model", "cnn")}.json");
+string file = Path.Combine(outDir, $"{args[0]}-{Path.GetFileName(opts.Get("model", "cnn").TrimEnd('/'))}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {file}");
 

@@ -24,9 +24,10 @@ static class BenchCommand
         var iterations = new Option<int>("--iterations") { Description = "Timed calls per backend and batch size", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var warmup = new Option<int>("--warmup") { Description = "Untimed calls per backend and batch size before timing", DefaultValueFactory = _ => 10 }.AtLeast(0);
         var threads = new Option<int?>("--threads") { Description = "Threads for every backend (libtorch threads, ONNX Runtime intra-op threads) [default: libtorch's default]" }.AtLeast(1);
-        var command = new Command("bench", "Inference latency (p50/p95/p99) and throughput: TorchSharp eager vs ONNX Runtime fp32 vs ONNX Runtime int8, per batch size")
+        var accuracy = new Option<bool>("--accuracy") { Description = "Also measure Fashion-MNIST test accuracy of every ONNX Runtime variant (image models with 1x28x28 preprocessing)" };
+        var command = new Command("bench", "Inference latency (p50/p95/p99) and throughput per batch size: TorchSharp eager vs ONNX Runtime fp32, fp16, dynamic int8, static int8 (QDQ, calibrated on Fashion-MNIST for image models) and the ORT-format file; then one summary table (size, batch-1 latency, largest-batch throughput, accuracy)")
         {
-            model, batches, json, iterations, warmup, threads,
+            model, batches, json, iterations, warmup, threads, accuracy,
         };
         command.SetAction(parse =>
         {
@@ -37,7 +38,7 @@ static class BenchCommand
             set_num_threads(t);
             try
             {
-                var result = Run(parse.GetValue(model)!, sizes, n, w, t);
+                var result = Run(parse.GetValue(model)!, sizes, n, w, t, parse.GetValue(accuracy));
                 var output = parse.InvocationConfiguration.Output;
                 if (parse.GetValue(json)) output.WriteLine(ToJson(result));
                 else Print(result, output);
@@ -53,7 +54,8 @@ static class BenchCommand
 
     sealed record Row(string Backend, LatencyResult Latency);
 
-    sealed record Result(string Model, int Threads, int Warmup, int Iterations, IReadOnlyList<string> Backends, IReadOnlyList<string> Notes, IReadOnlyList<Row> Rows);
+    sealed record Result(string Model, int Threads, int Warmup, int Iterations, IReadOnlyList<string> Backends, IReadOnlyList<string> Notes, IReadOnlyList<Row> Rows,
+        IReadOnlyDictionary<string, long> FileBytes, IReadOnlyDictionary<string, double> Accuracy);
 
     static int[] ParseBatches(string text)
     {
@@ -63,8 +65,10 @@ static class BenchCommand
         return sizes;
     }
 
-    static Result Run(string path, int[] batches, int iterations, int warmup, int threads)
+    static Result Run(string path, int[] batches, int iterations, int warmup, int threads, bool measureAccuracy)
     {
+        var files = new Dictionary<string, long>();
+        var accuracies = new Dictionary<string, double>();
         string temp = Directory.CreateTempSubdirectory("tessera-bench-").FullName;
         var notes = new List<string>();
         var backends = new List<(string Name, Func<long[], List<IDisposable>, Action> Prepare, IDisposable Owner)>();
@@ -89,6 +93,7 @@ static class BenchCommand
             var fp32 = OnnxModel.Load(onnxPath, options); // first: ONNX Runtime's checks name a broken file best
             bool givenInt8 = DynamicQuantizer.IsQuantized(onnxPath);
             backends.Add((givenInt8 ? "ort-int8" : "ort-fp32", (shape, owned) => OrtAction(fp32, shape, owned), fp32));
+            files[backends[^1].Name] = new FileInfo(onnxPath).Length;
             if (givenInt8) notes.Add("ort-fp32: skipped (the model given is already quantized; pass the float model or the model folder to compare)");
             else try
             {
@@ -96,11 +101,20 @@ static class BenchCommand
                 DynamicQuantizer.Quantize(onnxPath, int8Path);
                 var int8 = OnnxModel.Load(int8Path, options);
                 backends.Add(("ort-int8", (shape, owned) => OrtAction(int8, shape, owned), int8));
+                files["ort-int8"] = new FileInfo(int8Path).Length;
             }
             catch (QuantizationException e)
             {
                 notes.Add($"ort-int8: skipped ({e.Message})");
             }
+            if (!givenInt8)
+                foreach (var (name, file, error) in BenchVariants.Create(onnxPath, fp32, temp))
+                {
+                    if (error is not null) { notes.Add($"{name}: skipped ({error})"); continue; }
+                    var variant = OnnxModel.Load(file!, options);
+                    backends.Add((name, (shape, owned) => OrtAction(variant, shape, owned), variant));
+                    files[name] = new FileInfo(file!).Length;
+                }
 
             var spec = fp32.Inputs.Count == 1 && fp32.Inputs[0].DataType == TensorDataType.Float32 ? fp32.Inputs[0]
                 : throw new OnnxModelException(onnxPath, $"bench needs a model with one float input; the model has: {fp32.Describe()}");
@@ -123,7 +137,13 @@ static class BenchCommand
                     foreach (var o in owned) o.Dispose();
                 }
             }
-            return new Result(path, threads, warmup, iterations, backends.Select(b => b.Name).ToArray(), notes, rows);
+            if (measureAccuracy)
+            {
+                if (!OnnxEvaluation.CanEvaluateOnFashionMnist(fp32, null)) notes.Add("accuracy: skipped (not a Fashion-MNIST image model, or the dataset is not installed)");
+                else foreach (var b in backends)
+                    if (b.Owner is OnnxModel m) accuracies[b.Name] = BenchVariants.Accuracy(m, fp32);
+            }
+            return new Result(path, threads, warmup, iterations, backends.Select(b => b.Name).ToArray(), notes, rows, files, accuracies);
         }
         finally
         {
@@ -200,7 +220,19 @@ static class BenchCommand
                     l.ItemsPerSecond.ToString("0", CultureInfo.InvariantCulture), (reference / l.P50Ms).ToString("0.00", CultureInfo.InvariantCulture) + "x");
             }
         }
-        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) }).Write(table);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        console.Write(table);
+        int first = result.Rows.Min(r => r.Latency.Batch), last = result.Rows.Max(r => r.Latency.Batch);
+        var summary = new Table().AddColumns("variant", "size", $"p50 ms (batch {first})", $"p99 ms (batch {first})", $"items/s (batch {last})", "accuracy");
+        foreach (string backend in result.Backends)
+        {
+            var one = result.Rows.First(r => r.Backend == backend && r.Latency.Batch == first).Latency;
+            var many = result.Rows.First(r => r.Backend == backend && r.Latency.Batch == last).Latency;
+            summary.AddRow(backend, result.FileBytes.TryGetValue(backend, out long bytes) ? OnnxPaths.Size(bytes) : "-", Ms(one.P50Ms), Ms(one.P99Ms),
+                many.ItemsPerSecond.ToString("0", CultureInfo.InvariantCulture),
+                result.Accuracy.TryGetValue(backend, out double a) ? (a * 100).ToString("0.00", CultureInfo.InvariantCulture) + " %" : "-");
+        }
+        console.Write(summary);
         output.WriteLine($"{result.Threads} thread(s) per backend, {result.Warmup} warm-up and {result.Iterations} timed calls each, backends interleaved in {Rounds} rounds");
     }
 
@@ -228,6 +260,8 @@ static class BenchCommand
                 max_ms = r.Latency.MaxMs,
                 items_per_second = r.Latency.ItemsPerSecond,
             }),
+            file_bytes = result.FileBytes,
+            accuracy = result.Accuracy,
         };
         return JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true });
     }

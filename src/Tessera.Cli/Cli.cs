@@ -14,7 +14,7 @@ public static class Cli
     public static int Run(string[] args, TextWriter? output = null, TextWriter? error = null) => Run(CreateRoot(), args, output, error);
 
     /// <summary>Every <c>tessera</c> command.</summary>
-    internal static RootCommand CreateRoot() =>
+    internal static RootCommand CreateRoot() => CliTracking.AddOptions(
         new("Tessera: train, evaluate, export and serve deep-learning models from .NET.")
         {
             TrainCommand.Create(),
@@ -26,10 +26,14 @@ public static class Cli
             FinetuneCommand.Create(),
             MergeCommand.Create(),
             ExportCommand.Create(),
+            ConvertCommand.Create(),
             QuantizeCommand.Create(),
             BenchCommand.Create(),
+            RunsCommand.Create(),
+            ServeCommand.Create(),
+            LoadTestCommand.Create(),
             SampleCommand.Create(),
-        };
+        });
 
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> with the CLI's error handling and exit codes.</summary>
     internal static int Run(RootCommand root, string[] args, TextWriter? output, TextWriter? error)
@@ -46,13 +50,18 @@ public static class Cli
             else foreach (var parseError in parsed.Errors) err.WriteLine($"error: {OneLine(parseError.Message)}");
             return UsageExitCode;
         }
+        // Commands that train, export, quantize, evaluate or benchmark are recorded as runs (see CliTracking).
+        var run = CliTracking.Begin(parsed, args, err);
         try
         {
-            return parsed.Invoke(config);
+            int exitCode = parsed.Invoke(config);
+            run?.End(exitCode, null);
+            return exitCode;
         }
         catch (Exception e)
         {
             var (message, code) = Describe(e);
+            run?.End(code, e);
             err.WriteLine(message is null ? $"error: this is a bug in Tessera; please report it with the trace below.{Environment.NewLine}{e}" : $"error: {message}");
             return code;
         }

@@ -32,12 +32,13 @@ static class FinetuneCommand
         var labelColumn = new Option<string>("--label-column") { Description = "classify: CSV column / JSONL field of the label (strings or integers)", DefaultValueFactory = _ => defaults.LabelColumn };
         var valData = new Option<string?>("--val-data") { Description = "classify: validation file [default: every 10th example of --data]" };
         var full = new Option<bool>("--full") { Description = "classify: fine-tune all weights instead of LoRA (saves <out>/model)" };
+        var strategy = StrategyOption.Create();
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, overwrite, device, task, textColumn, labelColumn, valData, full,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, overwrite, device, task, textColumn, labelColumn, valData, full, strategy,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
             var writer = parse.InvocationConfiguration.Output;
             var options = new LoraFinetuningOptions
@@ -65,7 +66,9 @@ static class FinetuneCommand
                 LabelColumn = parse.GetValue(labelColumn)!,
                 ValData = parse.GetValue(valData),
                 Full = parse.GetValue(full),
+                Strategy = chosen,
             };
+            if (!chosen.IsGlobalZero) writer = TextWriter.Null;
             if (parse.GetValue(task) == "classify")
             {
                 var classified = ClassifierFinetuning.Run(options, writer);
@@ -75,7 +78,7 @@ static class FinetuneCommand
             var result = LoraFinetuning.Run(options, writer);
             writer.WriteLine($"train loss {result.TrainLoss:0.000}, validation loss {result.ValidationLoss:0.000}, {result.Steps} steps; adapter: {result.AdapterDir}");
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -14,15 +14,21 @@ static class OnnxPaths
 
     /// <summary>
     /// True for what <see cref="OnnxModel.Load"/> should take: an existing file (a non-ONNX one gets OnnxModel's own
-    /// error), a missing path ending in <c>.onnx</c>, or a directory holding <c>model.onnx</c> and no weights.
+    /// error), a missing path ending in <c>.onnx</c>, or a directory holding <c>model.onnx</c> (at its root or in
+    /// <c>onnx/</c>) and no weights.
     /// </summary>
     public static bool IsOnnx(string path) =>
-        Directory.Exists(path) ? !IsWeightsFolder(path) && File.Exists(Path.Combine(path, OnnxModel.ModelFileName))
+        Directory.Exists(path) ? !IsWeightsFolder(path) && OnnxModel.FindModelFile(path) is not null
             : File.Exists(path) || path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The .onnx file of an ONNX folder, or the path itself.</summary>
+    /// <summary>The .onnx file of an ONNX folder (<c>model.onnx</c>, else <c>onnx/model.onnx</c>), or the path itself.</summary>
     public static string ModelFile(string pathOrFolder) =>
-        Directory.Exists(pathOrFolder) ? Path.Combine(pathOrFolder, OnnxModel.ModelFileName) : pathOrFolder;
+        Directory.Exists(pathOrFolder) ? OnnxModel.FindModelFile(pathOrFolder) ?? Path.Combine(pathOrFolder, OnnxModel.ModelFileName) : pathOrFolder;
+
+    /// <summary>True when <paramref name="pathOrFolder"/> is a folder whose graph is <c>onnx/model.onnx</c> (the transformers.js layout).</summary>
+    public static bool IsNestedLayout(string pathOrFolder) =>
+        Directory.Exists(pathOrFolder) && !File.Exists(Path.Combine(pathOrFolder, OnnxModel.ModelFileName))
+            && File.Exists(Path.Combine(pathOrFolder, OnnxModel.GraphSubfolder, OnnxModel.ModelFileName));
 
     /// <summary>Where to write for <c>--out</c>; see <see cref="OnnxOutput.Resolve"/>.</summary>
     public static (string File, string? Folder) Output(string output) => OnnxOutput.Resolve(output);

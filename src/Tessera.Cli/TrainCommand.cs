@@ -33,15 +33,17 @@ static class TrainCommand
             Description = "Training images held out (from the end of the training set) for validation and the best checkpoint; the test set only gives the final report; 0 = no validation",
             DefaultValueFactory = _ => FashionMnistTrainingOptions.DefaultValidationSize,
         }.AtLeast(0);
+        var strategy = StrategyOption.Create();
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
-            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, overwrite, device, augment, dataDir, threads, valSize,
+            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, overwrite, device, augment, dataDir, threads, valSize, strategy,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
             var result = FashionMnistTraining.Run(new FashionMnistTrainingOptions
             {
+                Strategy = chosen,
                 Model = parse.GetValue(model)!,
                 Config = parse.GetValue(config) is string path ? Transformers.PretrainedConfig.Load(ConfigFile(path)) : null,
                 Epochs = parse.GetValue(epochs),
@@ -63,9 +65,9 @@ static class TrainCommand
             var table = new Table().AddColumns("model", "epochs", "test accuracy", "macro F1", "train time", "images/s", "model folder");
             table.AddRow(result.Model, result.Epochs.ToString(), $"{result.TestAccuracy:0.0000}", $"{result.MacroF1:0.0000}",
                 $"{result.TrainSeconds:0.0}s", $"{result.ImagesPerSecond:0}", Markup.Escape(result.ModelDir));
-            AnsiConsole.Write(table);
+            if (chosen.IsGlobalZero) AnsiConsole.Write(table);
             return 0;
-        });
+        }));
         command.Subcommands.Add(TrainLmCommand.Create());
         command.Subcommands.Add(TrainDiffusionCommand.Create());
         return command;

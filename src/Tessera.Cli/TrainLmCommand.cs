@@ -24,15 +24,17 @@ static class TrainLmCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its model/, checkpoints/, events/, metrics.csv); without it a non-empty --out is refused" };
+        var strategy = StrategyOption.Create();
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite,
+            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
-            var writer = parse.InvocationConfiguration.Output;
+            var writer = chosen.IsGlobalZero ? parse.InvocationConfiguration.Output : TextWriter.Null;
             var result = LanguageModelTraining.Run(new LanguageModelTrainingOptions
             {
+                Strategy = chosen,
                 Data = parse.GetValue(data)!,
                 Model = parse.GetValue(model)!,
                 Tokenizer = parse.GetValue(tokenizer)!,
@@ -53,7 +55,7 @@ static class TrainLmCommand
             foreach (string sample in result.Samples) writer.WriteLine($"--- {sample}");
             writer.WriteLine(result.ModelDir);
             return 0;
-        });
+        }));
         return command;
     }
 }

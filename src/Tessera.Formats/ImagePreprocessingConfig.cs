@@ -61,11 +61,20 @@ public sealed record ImagePreprocessingConfig
         }
     }
 
-    /// <summary>Checks sizes and that mean/std fit the channels; throws <see cref="JsonException"/> otherwise.</summary>
+    /// <summary>Largest height or width accepted (a bound that keeps one image's buffers far from int overflow).</summary>
+    public const int MaxSide = 16384;
+
+    /// <summary>Most channels accepted.</summary>
+    public const int MaxChannels = 64;
+
+    /// <summary>Checks sizes (positive, at most <see cref="MaxSide"/> per side and <see cref="MaxChannels"/> channels) and that mean/std fit the channels; throws <see cref="JsonException"/> otherwise.</summary>
     public void Validate()
     {
         if (Height <= 0 || Width <= 0 || Channels <= 0)
             throw new JsonException($"height, width and num_channels must be positive (got {Height}, {Width}, {Channels})");
+        if (Height > MaxSide) throw new JsonException($"height {Height} is larger than {MaxSide}");
+        if (Width > MaxSide) throw new JsonException($"width {Width} is larger than {MaxSide}");
+        if (Channels > MaxChannels) throw new JsonException($"num_channels {Channels} is more than {MaxChannels}");
         if (Mean.Length is not (0 or 1) && Mean.Length != Channels)
             throw new JsonException($"image_mean has {Mean.Length} values for {Channels} channels");
         if (Std.Length is not (0 or 1) && Std.Length != Channels)

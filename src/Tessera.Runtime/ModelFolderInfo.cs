@@ -16,9 +16,9 @@ internal sealed record ModelFolderInfo(string ModelPath, ImagePreprocessingConfi
     {
         if (Directory.Exists(pathOrFolder))
         {
-            string model = Path.Combine(pathOrFolder, OnnxModel.ModelFileName);
-            if (!File.Exists(model))
-                throw new OnnxModelException(pathOrFolder, $"model folder has no {OnnxModel.ModelFileName} (export the model first)", new FileNotFoundException(null, model));
+            string model = OnnxModel.FindModelFile(pathOrFolder)
+                ?? throw new OnnxModelException(pathOrFolder, $"model folder has no {OnnxModel.ModelFileName} (nor {OnnxModel.GraphSubfolder}/{OnnxModel.ModelFileName}; export the model first)",
+                    new FileNotFoundException(null, Path.Combine(pathOrFolder, OnnxModel.ModelFileName)));
             string pre = Path.Combine(pathOrFolder, PreprocessorFile);
             string config = Path.Combine(pathOrFolder, ConfigFile);
             return new ModelFolderInfo(model,

@@ -18,6 +18,25 @@ public sealed partial class OnnxModel : IDisposable
 {
     /// <summary>File name of the graph inside a model folder.</summary>
     public const string ModelFileName = "model.onnx";
+
+    /// <summary>
+    /// The subfolder that holds the graph in the transformers.js / Optimum layout (<c>onnx/model.onnx</c>, with config and
+    /// tokenizer files at the folder's root): what <c>tessera export</c> writes for transformers.
+    /// </summary>
+    public const string GraphSubfolder = "onnx";
+
+    /// <summary>
+    /// The graph of a model folder in either layout: <c>model.onnx</c> at its root, else <c>onnx/model.onnx</c>; null when
+    /// it has neither.
+    /// </summary>
+    public static string? FindModelFile(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        string root = System.IO.Path.Combine(folder, ModelFileName);
+        if (File.Exists(root)) return root;
+        string nested = System.IO.Path.Combine(folder, GraphSubfolder, ModelFileName);
+        return File.Exists(nested) ? nested : null;
+    }
     /// <summary>Metadata key (ONNX <c>metadata_props</c>) holding the preprocessing JSON.</summary>
     public const string PreprocessingMetadataKey = "tessera.preprocessing";
     /// <summary>Metadata key (ONNX <c>metadata_props</c>) holding the class labels JSON.</summary>

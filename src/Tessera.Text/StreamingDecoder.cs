@@ -6,6 +6,12 @@ namespace Tessera.Text;
 /// until the character is whole, so no piece ever ends in half a character. Spacing follows the full decode:
 /// the concatenated pieces equal <see cref="HfTokenizer.Decode"/> of all ids.
 /// </summary>
+/// <remarks>
+/// One exception: a run of byte-fallback tokens that is not valid UTF-8. The full decode (as Hugging Face tokenizers)
+/// turns every byte of such a run into U+FFFD, the valid characters in it included; matching that would mean holding
+/// back every byte run until it ends, which stalls streaming for byte-vocabulary models. So the characters already
+/// streamed stay, and each invalid byte after them comes out as one U+FFFD.
+/// </remarks>
 public sealed class StreamingDecoder
 {
     // A UTF-8 character spans at most 4 bytes, so 4 held ids with no complete character means a truly invalid sequence.
@@ -44,9 +50,11 @@ public sealed class StreamingDecoder
 
     string Emit(string text)
     {
-        string piece = text.Length >= windowText.Length && text.StartsWith(windowText, StringComparison.Ordinal)
+        // Not a continuation of what was streamed: a byte run turned invalid (see remarks); the new ids alone give
+        // one U+FFFD per invalid byte.
+        string piece = text.StartsWith(windowText, StringComparison.Ordinal)
             ? text[windowText.Length..]
-            : text.Length > windowText.Length ? text[windowText.Length..] : "";
+            : tokenizer.Decode(window[context..], skipSpecialTokens, cleanUpTokenizationSpaces: false);
         // The ids just emitted stay as context: decoders that strip a leading space (Metaspace) or join words need a left neighbour.
         window.RemoveRange(0, context);
         context = window.Count;

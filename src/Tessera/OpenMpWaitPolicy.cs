@@ -11,7 +11,7 @@ namespace Tessera;
 /// <remarks>
 /// This changes process-wide state (an environment variable), so it is an application's decision: call it once, at
 /// the start of <c>Main</c>, before any other thread runs and before anything loads libtorch. Tessera's library code
-/// never calls it; the <c>tessera generate</c> command and the benchmarks do, as applications. On Linux the variable is
+/// never calls it; the <c>tessera</c> command (for every command) and the benchmarks do, as applications. On Linux the variable is
 /// set through libc's public <c>setenv</c> (glibc), because .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/>
 /// only changes the runtime's own copy and never reaches the native <c>getenv</c> that OpenMP reads; <c>setenv</c> is
 /// not safe while other threads read the environment, hence "first thing in <c>Main</c>". Elsewhere the call sets

@@ -27,12 +27,30 @@ public class ExportDecoderCommandTests : IDisposable
         int code = Cli.Run(["export", folder, "--out", outDir], output, error);
         Assert.True(code == 0, error.ToString());
         Assert.Matches(@"max abs error vs TorchSharp: prefill \d\.\de[+-]\d\d, decode step \d\.\de[+-]\d\d", output.ToString());
-        Assert.True(File.Exists(Path.Combine(outDir, "model.onnx")));
+        // transformers.js's layout, as without --out: the JSON files at the root, the graph in onnx/.
+        Assert.True(File.Exists(Path.Combine(outDir, "onnx", "model.onnx")));
+        Assert.False(File.Exists(Path.Combine(outDir, "model.onnx")));
         Assert.True(File.Exists(Path.Combine(outDir, "tokenizer.json")));
         Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
+        Assert.True(Cli.Run(["export", folder], new StringWriter(), error) == 0, error.ToString());
+        Assert.True(File.Exists(Path.Combine(folder, "onnx", "model.onnx")));
+        Assert.False(File.Exists(Path.Combine(folder, "model.onnx")));
 
-        using var lm = OrtCausalLM.Load(outDir);
-        Assert.Equal(5, lm.GenerateIds([1, 2, 3], new GenerationConfig { MaxNewTokens = 5 }.WithEosTokenIds([])).Length);
+        // Tessera's loader takes the folder (graph in onnx/), the onnx/ folder itself, and a flat folder (model.onnx at its root).
+        string flat = Path.Combine(temp.Path, "flat");
+        Directory.CreateDirectory(flat);
+        foreach (string file in Directory.GetFiles(Path.Combine(outDir, "onnx"))) File.Copy(file, Path.Combine(flat, Path.GetFileName(file)));
+        var settings = new GenerationConfig { MaxNewTokens = 5 }.WithEosTokenIds([]);
+        int[] expected;
+        using (var lm = OrtCausalLM.Load(outDir)) expected = lm.GenerateIds([1, 2, 3], settings);
+        Assert.Equal(5, expected.Length);
+        foreach (string layout in new[] { Path.Combine(outDir, "onnx"), flat })
+        {
+            using var lm = OrtCausalLM.Load(layout);
+            Assert.Equal(expected, lm.GenerateIds([1, 2, 3], settings));
+        }
+        Assert.True(OrtTextGenerator.IsDecoderFolder(outDir));
+        Assert.True(OrtTextGenerator.IsDecoderFolder(flat));
     }
 
     [Fact]
@@ -47,7 +65,7 @@ public class ExportDecoderCommandTests : IDisposable
         var error = new StringWriter();
         Assert.True(Cli.Run(["export", folder, "--out", outDir, "--opset", "18"], output, error) == 0, error.ToString());
         Assert.Contains("opset 18", output.ToString());
-        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(outDir, "model.onnx")));
+        var graph = Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(outDir, "onnx", "model.onnx")));
         Assert.Equal(18, graph.OpsetImport.Single(o => o.Domain == "").Version);
 
         error = new StringWriter();
@@ -67,8 +85,8 @@ public class ExportDecoderCommandTests : IDisposable
         var error = new StringWriter();
         Assert.True(Cli.Run(["export", folder, "--out", standard], new StringWriter(), error) == 0, error.ToString());
         Assert.True(Cli.Run(["export", folder, "--out", fused, "--ort-fused-attention"], new StringWriter(), error) == 0, error.ToString());
-        Assert.Contains("MultiHeadAttention", File.ReadAllText(Path.Combine(fused, "model.onnx"), System.Text.Encoding.Latin1));
-        Assert.DoesNotContain("MultiHeadAttention", File.ReadAllText(Path.Combine(standard, "model.onnx"), System.Text.Encoding.Latin1));
+        Assert.Contains("MultiHeadAttention", File.ReadAllText(Path.Combine(fused, "onnx", "model.onnx"), System.Text.Encoding.Latin1));
+        Assert.DoesNotContain("MultiHeadAttention", File.ReadAllText(Path.Combine(standard, "onnx", "model.onnx"), System.Text.Encoding.Latin1));
 
         var settings = new GenerationConfig { MaxNewTokens = 12 }.WithEosTokenIds([]);
         using var a = OrtCausalLM.Load(standard);

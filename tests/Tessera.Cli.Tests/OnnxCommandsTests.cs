@@ -120,20 +120,28 @@ public class OnnxCommandsTests(TrainedMlpFolder trained) : IClassFixture<Trained
     public void Bench_json_has_every_backend_and_batch()
     {
         string folder = trained.Path;
-        var (code, output, err) = Run("bench", folder, "--json", "--batch", "1,4", "--iterations", "5", "--warmup", "1");
+        var (code, output, err) = Run("bench", folder, "--json", "--batch", "1,4", "--iterations", "5", "--warmup", "1", "--accuracy");
         Assert.True(code == 0, err);
         using var json = JsonDocument.Parse(output);
         var backends = json.RootElement.GetProperty("backends").EnumerateArray().Select(b => b.GetString()!).ToArray();
-        Assert.Equal(["torchsharp", "ort-fp32", "ort-int8"], backends);
+        Assert.Equal(["torchsharp", "ort-fp32", "ort-int8", "ort-fp16", "ort-int8-qdq", "ort-format"], backends);
         var results = json.RootElement.GetProperty("results").EnumerateArray().ToArray();
-        Assert.Equal(6, results.Length);
+        Assert.Equal(12, results.Length);
+        // Every ONNX Runtime variant has a file size and a test accuracy; fp16, int8 and the .ort stay within 1 point of fp32.
+        var accuracy = json.RootElement.GetProperty("accuracy");
+        double fp32 = accuracy.GetProperty("ort-fp32").GetDouble();
+        foreach (string b in backends.Skip(1))
+        {
+            Assert.True(json.RootElement.GetProperty("file_bytes").GetProperty(b).GetInt64() > 0, b);
+            Assert.InRange(accuracy.GetProperty(b).GetDouble(), fp32 - 0.01, fp32 + 0.01);
+        }
         foreach (var r in results)
         {
             Assert.True(r.GetProperty("p50_ms").GetDouble() > 0);
             Assert.True(r.GetProperty("p99_ms").GetDouble() >= r.GetProperty("p50_ms").GetDouble());
             Assert.True(r.GetProperty("items_per_second").GetDouble() > 0);
         }
-        Assert.Equal([1, 1, 1, 4, 4, 4], results.Select(r => r.GetProperty("batch").GetInt32()));
+        Assert.Equal([1, 1, 1, 1, 1, 1, 4, 4, 4, 4, 4, 4], results.Select(r => r.GetProperty("batch").GetInt32()));
     }
 
     [Theory]

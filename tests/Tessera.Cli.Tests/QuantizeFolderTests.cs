@@ -27,6 +27,7 @@ public class QuantizeFolderTests : IDisposable
         var quantize = CliRunner.Run("quantize", onnx, "--out", int8 + "/");
         Assert.True(quantize.Code == 0, quantize.Err);
 
+        Assert.True(File.Exists(Path.Combine(int8, "onnx", "model.onnx"))); // the layout of the input folder (transformers.js)
         var expected = Directory.GetFiles(onnx).Select(Path.GetFileName).Where(n => !n!.EndsWith(".onnx", StringComparison.Ordinal)).Order().ToArray();
         var actual = Directory.GetFiles(int8).Select(Path.GetFileName).Where(n => !n!.EndsWith(".onnx", StringComparison.Ordinal)).Order().ToArray();
         Assert.Contains("tokenizer.json", expected);

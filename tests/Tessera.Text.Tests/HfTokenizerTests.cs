@@ -162,6 +162,19 @@ public class HfTokenizerTests
     }
 
     [Fact]
+    public void StreamingDecoder_keeps_streamed_characters_when_a_byte_run_turns_invalid()
+    {
+        HfTokenizer tok = sp.Value;
+        int[] ids = [.. new[] { "<0xC3>", "<0xA9>", "<0xFF>", "<0xFE>" }.Select(t => tok.TokenToId(t) ?? throw new InvalidOperationException($"{t} is not in the fixture"))];
+        // Hugging Face's ByteFallback decoder replaces every byte of an invalid run, the valid "é" included.
+        Assert.Equal("\uFFFD\uFFFD\uFFFD\uFFFD", tok.Decode(ids, skipSpecialTokens: true));
+        StreamingDecoder stream = tok.CreateStreamingDecoder();
+        var pieces = ids.Select(stream.Push).ToList();
+        pieces.Add(stream.Flush());
+        Assert.Equal(["", "é", "", "", "\uFFFD\uFFFD"], pieces);
+    }
+
+    [Fact]
     public void Missing_tokenizer_names_the_folder_and_the_files()
     {
         using var dir = new TempDirectory();

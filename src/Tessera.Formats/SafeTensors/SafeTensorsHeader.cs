@@ -39,6 +39,9 @@ internal static class SafeTensorsHeader
 
     static Parsed Parse(byte[] json, long headerLength, long dataLength, string path)
     {
+        // JsonDocument checks UTF-8 only when a string is read (then throwing InvalidOperationException): check it all first.
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new TesseraFormatException(path, "header is not valid UTF-8 text");
         JsonDocument doc;
         try
         {

@@ -76,7 +76,10 @@ public sealed class OrtCausalLM : ICausalLMBackend, IDisposable
     /// <summary>EOS, BOS and pad ids from the folder's <c>config.json</c> (none when there is none).</summary>
     public SpecialTokenIds SpecialTokenIds { get; }
 
-    /// <summary>Loads an exported folder (holding <c>model.onnx</c> and optionally <c>config.json</c>) or an .onnx file (with <c>config.json</c> beside it, if any).</summary>
+    /// <summary>
+    /// Loads an exported folder (holding <c>model.onnx</c> at its root or in <c>onnx/</c>, and optionally <c>config.json</c>
+    /// at its root) or an .onnx file (with <c>config.json</c> beside it, if any).
+    /// </summary>
     /// <param name="pathOrFolder">The folder or file.</param>
     /// <param name="options">Session options; null for the defaults.</param>
     /// <exception cref="OnnxModelException">The file is missing, ONNX Runtime rejects it, or it is not a decoder with past key/values.</exception>
@@ -84,9 +87,10 @@ public sealed class OrtCausalLM : ICausalLMBackend, IDisposable
     public static OrtCausalLM Load(string pathOrFolder, OnnxSessionOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(pathOrFolder);
-        string path = Directory.Exists(pathOrFolder) ? Path.Combine(pathOrFolder, ModelFileName) : pathOrFolder;
+        bool folder = Directory.Exists(pathOrFolder);
+        string path = folder ? OnnxModel.FindModelFile(pathOrFolder) ?? Path.Combine(pathOrFolder, ModelFileName) : pathOrFolder;
         if (!File.Exists(path)) throw new OnnxModelException(path, "file not found");
-        var config = ModelConfigInfo.Load(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var config = ModelConfigInfo.Load(folder ? pathOrFolder : Path.GetDirectoryName(Path.GetFullPath(path))!);
         InferenceSession session;
         try
         {

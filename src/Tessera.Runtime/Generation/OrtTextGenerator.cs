@@ -35,9 +35,12 @@ public sealed class OrtTextGenerator : IDisposable
     /// <summary>The settings used when a call passes none (the folder's <c>generation_config.json</c> for <see cref="FromPretrained"/>).</summary>
     public GenerationConfig GenerationConfig { get; }
 
-    /// <summary>True for a folder that holds <c>model.onnx</c> and no safetensors weights: what <c>tessera export</c> writes for a causal LM.</summary>
+    /// <summary>
+    /// True for a folder that holds <c>model.onnx</c> (at its root or in <c>onnx/</c>) and no safetensors weights: what
+    /// <c>tessera export</c> writes for a causal LM.
+    /// </summary>
     public static bool IsDecoderFolder(string folder) =>
-        Directory.Exists(folder) && File.Exists(Path.Combine(folder, OrtCausalLM.ModelFileName)) && !Directory.EnumerateFiles(folder, "*.safetensors").Any();
+        Directory.Exists(folder) && OnnxModel.FindModelFile(folder) is not null && !Directory.EnumerateFiles(folder, "*.safetensors").Any();
 
     /// <summary>Loads <c>model.onnx</c>, the tokenizer files and <c>generation_config.json</c> (else config.json's token ids) of <paramref name="folder"/>.</summary>
     /// <param name="folder">An exported decoder folder.</param>

@@ -98,7 +98,7 @@ public static class DynamicQuantizer
     static bool IsQuantizedNode(NodeProto node) =>
         QuantizedOperators.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
 
-    static void EnsureNotQuantized(ModelProto model, string path)
+    internal static void EnsureNotQuantized(ModelProto model, string path)
     {
         foreach (var node in OnnxModelFile.AllNodes(model.Graph))
             if (IsQuantizedNode(node))

@@ -97,6 +97,7 @@ internal sealed class MatMulRewriter
         if (w.DataType != FloatType) return $"weight '{w.Name}' is {(TensorProto.Types.DataType)w.DataType}, not float32";
         if (w.Dims.Count != 2) return $"weight '{w.Name}' has rank {w.Dims.Count}, not 2";
         if (w.Dims[0] <= 0 || w.Dims[1] <= 0) return $"weight '{w.Name}' is empty";
+        OnnxModelFile.CheckFloatSize(w, _path); // a hostile file's dims must not size anything
         if (OnnxModelFile.ElementCount(w) < _options.MinimumWeightElements)
             return $"weight '{w.Name}' has fewer than {_options.MinimumWeightElements} elements";
         // A tied embedding (GPT-2's wte read by Gather and by the head): an int8 copy would sit beside the float table

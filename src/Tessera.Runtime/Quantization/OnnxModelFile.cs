@@ -16,8 +16,11 @@ internal static class OnnxModelFile
         if (!info.Exists) throw new FileNotFoundException($"ONNX model not found: {path}", path);
         if (info.Length > int.MaxValue)
             throw new TesseraFormatException(path, $"the file is {info.Length} bytes; a protobuf message is at most 2 GB (large models keep tensors in external data files)");
+        byte[] bytes0 = File.ReadAllBytes(path);
+        if (IsOrtFormat(bytes0))
+            throw new TesseraFormatException(path, "this is an ORT-format model (.ort, ONNX Runtime's flatbuffer), not ONNX; pass the .onnx model it was converted from");
         ModelProto model;
-        try { model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)); }
+        try { model = ModelProto.Parser.ParseFrom(bytes0); }
         catch (InvalidProtocolBufferException e) { throw new TesseraFormatException(path, $"not an ONNX model ({e.Message})", e); }
         if (model.Graph is null) throw new TesseraFormatException(path, "the model has no graph");
 
@@ -28,6 +31,9 @@ internal static class OnnxModelFile
                 bytes += LoadExternal(tensor, dir, path);
         return (model, bytes);
     }
+
+    /// <summary>Whether <paramref name="bytes"/> start like an ORT-format file (flatbuffer with file identifier <c>ORTM</c>).</summary>
+    public static bool IsOrtFormat(ReadOnlySpan<byte> bytes) => bytes.Length >= 8 && bytes[4..8].SequenceEqual("ORTM"u8);
 
     /// <summary>Initializers of <paramref name="graph"/> and of every subgraph (If/Loop/Scan bodies).</summary>
     public static IEnumerable<TensorProto> AllInitializers(GraphProto graph)
@@ -74,16 +80,30 @@ internal static class OnnxModelFile
         return total;
     }
 
-    /// <summary>Number of elements the dims of <paramref name="tensor"/> describe.</summary>
+    /// <summary>Number of elements the dims of <paramref name="tensor"/> describe; -1 when a dim is negative or the product overflows.</summary>
     public static long ElementCount(TensorProto tensor)
     {
         long n = 1;
         foreach (long d in tensor.Dims)
         {
             if (d < 0) return -1;
-            n = checked(n * d);
+            if (d != 0 && n > long.MaxValue / d) return -1;
+            n *= d;
         }
         return n;
+    }
+
+    /// <summary>Checks that a float32 tensor's dims describe exactly the values it stores (before anything is sized from the dims).</summary>
+    /// <exception cref="TesseraFormatException">The dims are negative, overflow, or disagree with raw_data / float_data; the message names the initializer.</exception>
+    public static void CheckFloatSize(TensorProto tensor, string path)
+    {
+        long count = ElementCount(tensor);
+        long stored = tensor.RawData.IsEmpty ? tensor.FloatData.Count : tensor.RawData.Length / 4;
+        string dims = $"[{string.Join(", ", tensor.Dims)}]";
+        if (count < 0)
+            throw new TesseraFormatException(path, $"initializer '{tensor.Name}' has dims {dims}, which are negative or overflow a 64-bit element count");
+        if (count != stored || (!tensor.RawData.IsEmpty && tensor.RawData.Length % 4 != 0))
+            throw new TesseraFormatException(path, $"initializer '{tensor.Name}' has dims {dims} ({count} values) but stores {(tensor.RawData.IsEmpty ? $"{tensor.FloatData.Count} float_data values" : $"{tensor.RawData.Length} bytes of raw_data")}");
     }
 
     /// <summary>The values of a float32 tensor, from <c>raw_data</c> or <c>float_data</c>, checked against its dims.</summary>
@@ -91,6 +111,7 @@ internal static class OnnxModelFile
     {
         if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
             throw new TesseraFormatException(path, $"initializer '{tensor.Name}' is not float32");
+        CheckFloatSize(tensor, path);
         long count = ElementCount(tensor);
         float[] values;
         if (!tensor.RawData.IsEmpty)

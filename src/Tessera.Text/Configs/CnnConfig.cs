@@ -49,6 +49,8 @@ public sealed record CnnConfig : PretrainedConfig
     {
         Require(InChannels > 0, "in_channels", $"must be positive, got {InChannels}");
         Require(ImageSize >= 4, "image_size", $"must be at least 4 (two 2x2 max pools), got {ImageSize}");
+        Require((long)(ImageSize / 4) * (ImageSize / 4) * Conv2Channels <= int.MaxValue, "image_size",
+            $"{ImageSize} is too large: fc1 would need {(long)(ImageSize / 4) * (ImageSize / 4) * Conv2Channels} input features (at most {int.MaxValue})");
         Require(NumClasses > 0, "num_classes", $"must be positive, got {NumClasses}");
         Require(Hidden > 0, "hidden", $"must be positive, got {Hidden}");
     }

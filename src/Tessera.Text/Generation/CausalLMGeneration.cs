@@ -53,12 +53,15 @@ public static class CausalLMGeneration
     /// draws for the unfinished rows in order from one seeded generator.
     /// </summary>
     /// <returns>The generated ids of each prompt.</returns>
-    /// <exception cref="ArgumentException">The config is invalid, there are no prompts, one is empty, or one fills the context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
+    /// <exception cref="ArgumentException">The config is invalid, there are no prompts, one is empty or has an id outside the vocabulary, or one fills the context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
     public static int[][] GenerateIds(this ICausalLMBackend backend, IReadOnlyList<IReadOnlyList<int>> prompts, GenerationConfig? config = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         config = backend.ResolveConfig(config);
         if (prompts.Any(p => p is null || p.Count == 0)) throw new ArgumentException("a prompt has no tokens", nameof(prompts));
+        foreach (int id in prompts.SelectMany(p => p))
+            if (id < 0 || id >= backend.VocabSize)
+                throw new ArgumentException($"prompt id {id} is outside the model's vocabulary of {backend.VocabSize} ids", nameof(prompts));
         IReadOnlyList<int>[] fitted = [.. prompts.Select(p => Fit(backend, p, config))];
         using var loop = new GenerationLoop(backend, fitted, config);
         while (!loop.Done) loop.Step();
@@ -71,6 +74,7 @@ public static class CausalLMGeneration
     /// <param name="prompt">The text to continue (encoded with the tokenizer's special tokens, e.g. Llama's &lt;s&gt;).</param>
     /// <param name="config">Generation settings; null uses the defaults (greedy, 20 tokens).</param>
     /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
+    /// <exception cref="TesseraException">The tokenizer gives an id outside the model's vocabulary (it belongs to another model).</exception>
     public static GenerationResult Generate(this ICausalLMBackend backend, HfTokenizer tokenizer, string prompt, GenerationConfig? config = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
@@ -84,6 +88,7 @@ public static class CausalLMGeneration
     /// </summary>
     /// <returns>One result per prompt, in order.</returns>
     /// <exception cref="ArgumentException">The config is invalid, there are no prompts, or a prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
+    /// <exception cref="TesseraException">The tokenizer gives an id outside the model's vocabulary (it belongs to another model).</exception>
     public static IReadOnlyList<GenerationResult> Generate(this ICausalLMBackend backend, HfTokenizer tokenizer, IReadOnlyList<string> prompts, GenerationConfig? config = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -116,6 +121,7 @@ public static class CausalLMGeneration
     /// </summary>
     /// <remarks>Each model step runs synchronously on a thread-pool thread, so the consumer may await freely between pieces.</remarks>
     /// <exception cref="ArgumentException">The config is invalid, or the prompt fills the model's context (see <see cref="GenerationConfig.TruncatePrompt"/>).</exception>
+    /// <exception cref="TesseraException">The tokenizer gives an id outside the model's vocabulary (it belongs to another model).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async IAsyncEnumerable<string> GenerateStream(this ICausalLMBackend backend, HfTokenizer tokenizer, string prompt,
         GenerationConfig? config = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -155,6 +161,14 @@ public static class CausalLMGeneration
         if (ids.Count == 0)
             ids = config.BosTokenId is int bos ? [bos]
                 : throw new ArgumentException("the prompt encodes to no tokens and there is no bos_token_id to start from", nameof(prompt));
+        // A tokenizer from another model would index past the embedding table inside the model: say which files disagree.
+        foreach (int id in ids)
+        {
+            if (id >= 0 && id < backend.VocabSize) continue;
+            string token = tokenizer.IdToToken(id) is { } t ? $" ('{t}')" : "";
+            throw new TesseraException(
+                $"the tokenizer (tokenizer.json) gives id {id}{token} but the model (config.json vocab_size) has {backend.VocabSize} ids: the tokenizer does not belong to this model");
+        }
         return Fit(backend, ids, config);
     }
 

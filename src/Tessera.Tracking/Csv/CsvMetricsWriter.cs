@@ -125,7 +125,7 @@ public sealed class CsvMetricsWriter
     static string Escape(string field) =>
         field.AsSpan().IndexOfAny(',', '"') >= 0 ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;
 
-    static List<string> ParseHeader(string line, string path)
+    internal static List<string> ParseHeader(string line, string path)
     {
         var fields = new List<string>();
         var current = new StringBuilder();

@@ -1,5 +1,6 @@
 using Tessera.Checkpoints;
 using Tessera.Formats;
+using Tessera.Formats.SafeTensors;
 using Tessera.Transformers;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -74,6 +75,7 @@ public sealed class LoraModel
     public static LoraModel FromPretrained(nn.Module model, string folder, string adapterName = "default", bool isTrainable = false)
     {
         LoraConfig config = LoraConfig.Load(folder);
+        CheckRank(folder, config);
         LoraModel peft = Wrap(model, config, adapterName);
         try
         {
@@ -93,6 +95,7 @@ public sealed class LoraModel
     public void LoadAdapter(string folder, string adapterName, bool isTrainable = false)
     {
         LoraConfig config = LoraConfig.Load(folder);
+        CheckRank(folder, config);
         string? previous = active;
         AddAdapter(adapterName, config);
         try
@@ -374,6 +377,23 @@ public sealed class LoraModel
         finally
         {
             foreach (Tensor t in loaded.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Compares <c>r</c> with the A matrices ([r, in]) in the weights file's header before any adapter is allocated, so a
+    /// huge r fails in one line instead of allocating r × in for every target.
+    /// </summary>
+    static void CheckRank(string folder, LoraConfig config)
+    {
+        string file = Directory.Exists(folder) ? Path.Combine(folder, WeightsFileName) : folder;
+        if (!File.Exists(file)) throw new FileNotFoundException($"{file}: no adapter weights", file);
+        foreach (SafeTensorInfo info in SafeTensorsFile.ReadHeader(file))
+        {
+            if (!(info.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal) || info.Name.EndsWith(".lora_embedding_A", StringComparison.Ordinal))) continue;
+            if (info.Shape.Length != 2 || info.Shape[0] != config.R)
+                throw new TesseraFormatException(Path.Combine(Path.GetDirectoryName(file) ?? ".", LoraConfig.FileName),
+                    $"r {config.R} does not match {Path.GetFileName(file)} ({info.Name} is [{string.Join(", ", info.Shape)}])");
         }
     }
 

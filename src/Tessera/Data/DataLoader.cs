@@ -69,20 +69,21 @@ public sealed class DataLoader<TBatch> : IDataLoader<TBatch>
     {
         if (startBatch < 0 || startBatch > BatchesPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(startBatch), startBatch, $"Must be in [0, {BatchesPerEpoch}].");
-        return Options.Prefetch == 0 ? Synchronous(epoch, startBatch) : Prefetched(epoch, startBatch);
+        return EpochOf(Order(epoch), epoch, startBatch, BatchesPerEpoch);
     }
 
-    private IEnumerable<TBatch> Synchronous(int epoch, int startBatch)
+    /// <summary>Batches <paramref name="startBatch"/> to <paramref name="end"/> - 1 cut from <paramref name="order"/> (a shard of an epoch's order, for data-parallel training).</summary>
+    internal IEnumerable<TBatch> EpochOf(int[] order, int epoch, int startBatch, int end) =>
+        Options.Prefetch == 0 ? Synchronous(order, epoch, startBatch, end) : Prefetched(order, epoch, startBatch, end);
+
+    private IEnumerable<TBatch> Synchronous(int[] order, int epoch, int startBatch, int end)
     {
-        int[] order = Order(epoch);
-        for (int b = startBatch; b < BatchesPerEpoch; b++)
+        for (int b = startBatch; b < end; b++)
             yield return Build(order, epoch, b);
     }
 
-    private IEnumerable<TBatch> Prefetched(int epoch, int startBatch)
+    private IEnumerable<TBatch> Prefetched(int[] order, int epoch, int startBatch, int end)
     {
-        int[] order = Order(epoch);
-        int end = BatchesPerEpoch;
         using var queue = new BlockingCollection<TBatch>(Options.Prefetch);
         using var stop = new CancellationTokenSource();
         Exception? failure = null;

@@ -37,6 +37,24 @@ public sealed class ModelArchitecture<TConfig> where TConfig : PretrainedConfig
 
     internal IReadOnlyList<(ModelTask Task, Func<PretrainedConfig, nn.Module> Create)> Factories => factories;
 
+    internal Func<PretrainedConfig, (IEnumerable<WeightDimension> Dimensions, double Parameters)>? Sizes { get; private set; }
+
+    /// <summary>
+    /// Declares how a config sizes the weights, so <see cref="PretrainedModels"/> and <see cref="ModelRegistry.Create{TModel}"/>
+    /// can refuse a config before allocating it: <paramref name="dimensions"/> are compared with the checkpoint's header
+    /// (the error names the field), and <paramref name="parameters"/> (an estimate is enough; compute it in double so a
+    /// hostile config cannot overflow it) with the checkpoint's total and with the machine's memory. The config is
+    /// validated before either is called.
+    /// </summary>
+    /// <returns>This architecture, for chaining.</returns>
+    public ModelArchitecture<TConfig> WithSizes(Func<TConfig, IEnumerable<WeightDimension>> dimensions, Func<TConfig, double> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(dimensions);
+        ArgumentNullException.ThrowIfNull(parameters);
+        Sizes = config => config is TConfig typed ? (dimensions(typed), parameters(typed)) : ([], 0);
+        return this;
+    }
+
     /// <summary>Adds the model class built for <paramref name="task"/> (its constructor from the config, fresh weights).</summary>
     /// <returns>This architecture, for chaining.</returns>
     public ModelArchitecture<TConfig> Add<TModel>(ModelTask<TModel> task, Func<TConfig, TModel> create) where TModel : nn.Module

@@ -1,5 +1,6 @@
 using Tessera.Export;
 using Tessera.Formats;
+using Tessera.Formats.SafeTensors;
 using Tessera.Transformers;
 using static TorchSharp.torch;
 
@@ -16,6 +17,7 @@ public static class ModelRegistry
     static readonly object Gate = new();
     static readonly Dictionary<(string ModelType, ModelTask Task), Func<PretrainedConfig, nn.Module>> Factories = new();
     static readonly Dictionary<string, IModelFolderExporter> Exporters = new(StringComparer.Ordinal);
+    static readonly Dictionary<string, Func<PretrainedConfig, (IEnumerable<WeightDimension> Dimensions, double Parameters)>> Sizes = new(StringComparer.Ordinal);
     static readonly List<string> Order = [];
 
     static ModelRegistry() => BuiltInArchitectures.Register();
@@ -35,6 +37,7 @@ public static class ModelRegistry
                 AutoConfig.Register<TConfig>(modelType);
                 foreach (var (task, create) in architecture.Factories) Factories[(modelType, task)] = create;
                 if (architecture.Exporter is { } exporter) Exporters[modelType] = exporter;
+                if (architecture.Sizes is { } sizes) Sizes[modelType] = sizes;
                 if (!Order.Contains(modelType)) Order.Add(modelType);
             }
         }
@@ -59,6 +62,22 @@ public static class ModelRegistry
         lock (Gate) return Exporters.GetValueOrDefault(modelType);
     }
 
+    /// <summary>
+    /// Refuses a config whose model would not fit: against <paramref name="index"/> (a checkpoint's header) when given,
+    /// and against the machine's memory always. Architectures registered without <see cref="ModelArchitecture{TConfig}.WithSizes"/> pass.
+    /// </summary>
+    /// <exception cref="TesseraFormatException">The config does not match the checkpoint or describes a model larger than memory; the message names the config file and field.</exception>
+    internal static void CheckSizes(PretrainedConfig config, string? configPath, IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)>? index, bool allowMissingKeys = false)
+    {
+        Func<PretrainedConfig, (IEnumerable<WeightDimension> Dimensions, double Parameters)>? sizes;
+        lock (Gate) sizes = Sizes.GetValueOrDefault(config.ModelType);
+        if (sizes is null) return;
+        config.Validate();
+        var (dimensions, parameters) = sizes(config);
+        if (index is not null) ConfigSizeCheck.AgainstCheckpoint(configPath ?? PretrainedModels.ConfigFile, index, dimensions, parameters, allowMissingKeys);
+        ConfigSizeCheck.AgainstMemory(configPath, parameters);
+    }
+
     /// <summary>A freshly initialised <paramref name="task"/> model for <paramref name="config"/> (on the CPU, in training mode).</summary>
     /// <param name="task">What the model is for.</param>
     /// <param name="config">The architecture; its <c>model_type</c> picks the class, which validates it.</param>
@@ -74,6 +93,7 @@ public static class ModelRegistry
         if (create is null)
             throw new TesseraFormatException(configPath,
                 $"model_type \"{config.ModelType}\" has no {task.Name} (supported: {string.Join(", ", ModelTypesFor(task))})");
+        CheckSizes(config, configPath, null);
         nn.Module model = create(config);
         if (model is TModel typed) return typed;
         model.Dispose();

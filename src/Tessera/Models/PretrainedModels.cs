@@ -71,6 +71,8 @@ public static class PretrainedModels
         options ??= new FromPretrainedOptions();
         // Headers first: a missing or corrupt checkpoint fails before the model is allocated.
         IReadOnlyDictionary<string, (string File, SafeTensorInfo Info)> index = PretrainedWeights.ReadIndex(folder);
+        // Then the sizes the config implies against those headers, before any parameter exists.
+        ModelRegistry.CheckSizes(config, Path.Combine(folder, ConfigFile), index, options.AllowMissingKeys);
         TModel model = create();
         try
         {

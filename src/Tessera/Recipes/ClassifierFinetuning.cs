@@ -34,6 +34,8 @@ public static class ClassifierFinetuning
     {
         log ??= Console.Out;
         FinetuningSetup.ValidateAndSeed(options);
+        bool writer = FinetuningSetup.Strategy(options).IsGlobalZero; // one process writes the output folder and reports for all
+        if (!writer) log = TextWriter.Null;
 
         List<LabeledText> all = TextClassificationDataset.Read(options.Data, options.TextColumn, options.LabelColumn);
         List<LabeledText> train, held;
@@ -80,7 +82,7 @@ public static class ClassifierFinetuning
         var valSet = new TextClassificationDataset(held, labels, tokenizer, maxLength);
         var (outDir, checkpoints, resumeFrom) = FinetuningSetup.PrepareOutput(options);
         using var module = new SequenceClassificationModule(model, options.LearningRate, options.MaxSteps, FinetuningSetup.WarmupSteps(options));
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
+        using var csv = FinetuningSetup.Csv(options, outDir, resumeFrom is not null);
         Trainer trainer = FinetuningSetup.CreateTrainer(options, checkpoints, csv, []);
         log.WriteLine($"fine-tuning {options.ModelFolder} as a {labels.Count}-label classifier ({string.Join(", ", labels)}) on {train.Count} examples, validating on {held.Count}" +
             (peft is null ? $", all weights: trainable params: {trainable:N0} || all params: {total:N0}" : $", LoRA r={lora!.R} alpha={lora.Alpha.ToString(CultureInfo.InvariantCulture)} on [{string.Join(", ", lora.TargetModules!)}] + {HeadName}: {peft.TrainableParametersSummary()}") +
@@ -91,7 +93,8 @@ public static class ClassifierFinetuning
         model.to(CPU);
         model.eval();
         string saved;
-        if (peft is not null)
+        if (!writer) saved = Path.Combine(outDir, peft is null ? "model" : "adapter");
+        else if (peft is not null)
         {
             saved = Path.Combine(outDir, "adapter");
             peft.SavePretrained(saved);
@@ -118,7 +121,7 @@ public static class ClassifierFinetuning
             ValidationLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double vl) ? vl : double.NaN,
             ValidationAccuracy = trainer.CallbackMetrics.TryGetValue("val_acc", out double va) ? va : double.NaN,
         };
-        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels));
+        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels));
         return result;
     }
 

@@ -48,8 +48,9 @@ internal static class FashionMnistCard
         card.SetHyperparameter("device", options.Device);
 
         var perClass = new StringBuilder("| class | precision | recall | F1 |\n|---|---|---|---|\n");
-        for (int i = 0; i < result.PerClass.PerClassF1.Count; i++)
-            perClass.Append(inv, $"| {FashionMnist.Classes[i]} | {result.PerClass.PerClassPrecision[i]:0.0000} | {result.PerClass.PerClassRecall[i]:0.0000} | {result.PerClass.PerClassF1[i]:0.0000} |\n");
+        var report = result.PerClass ?? throw new ArgumentException("the result has no test-set report", nameof(result));
+        for (int i = 0; i < report.PerClassF1.Count; i++)
+            perClass.Append(inv, $"| {FashionMnist.Classes[i]} | {report.PerClassPrecision[i]:0.0000} | {report.PerClassRecall[i]:0.0000} | {report.PerClassF1[i]:0.0000} |\n");
         card.Sections["Per-class results (test set)"] = perClass.ToString();
         card.CaptureLibraryVersions(typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3));
         return card;

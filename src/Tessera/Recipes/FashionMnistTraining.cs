@@ -62,7 +62,11 @@ public static class FashionMnistTraining
         var testLoader = new DataLoader<Batch>(test, evalOptions);
         var valLoader = val is null ? null : new DataLoader<Batch>(val, evalOptions);
 
-        string outDir = RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite);
+        var strategy = options.Strategy ?? SingleProcessStrategy.Instance;
+        bool writer = strategy.IsGlobalZero; // one process writes the output folder and reports for all
+        if (!writer) log = TextWriter.Null;
+        string outDir = writer ? RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite) : Path.GetFullPath(options.OutputDir);
+        strategy.Group.Barrier(); // the folder is ready (or rank 0 failed and ended the group)
         string checkpoints = Path.Combine(outDir, "checkpoints");
         string? resumeFrom = null;
         if (options.Resume)
@@ -75,21 +79,24 @@ public static class FashionMnistTraining
         using var classifier = new ImageClassifier(network, classifierOptions);
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
         var checkpoint = valLoader is null ? new ModelCheckpoint(checkpoints) : new ModelCheckpoint(checkpoints, monitor: "val_acc", mode: MonitorMode.Max, saveTopK: 1);
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
-        using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
+        using var csv = writer ? new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null) : null;
+        using var events = writer ? new TensorBoardLogger(Path.Combine(outDir, "events")) : null;
         var trainer = new Trainer(new TrainerOptions
         {
             MaxEpochs = options.Epochs,
             Seed = options.Seed,
             Device = options.Device,
-            Callbacks = [checkpoint, new LearningRateMonitor(), progress, .. options.Callbacks],
-            Loggers = [csv, events],
+            Callbacks = writer ? [checkpoint, new LearningRateMonitor(), progress, .. options.Callbacks] : [checkpoint, .. options.Callbacks],
+            Loggers = writer ? [csv!, events!] : [],
+            Strategy = strategy,
         });
-        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({validation}), {options.Epochs} epochs, batch {options.BatchSize}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
+        string processes = strategy.Group.WorldSize > 1 ? $" per process x {strategy.Group.WorldSize} processes (data-parallel)" : "";
+        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({validation}), {options.Epochs} epochs, batch {options.BatchSize}{processes}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
         var fitClock = Stopwatch.StartNew();
         trainer.Fit(classifier, trainLoader, valLoader, resumeFrom);
         fitClock.Stop();
-        double imagesPerSecond = progress.ExamplesPerSecond;
+        double imagesPerSecond = progress.ExamplesPerSecond * strategy.Group.WorldSize;
+        if (!writer) return new FashionMnistTrainingResult { Model = model, Epochs = trainer.CurrentEpoch, ModelDir = Path.Combine(outDir, "model") };
 
         var accumulator = new ConfusionMatrixAccumulator(FashionMnist.Classes.Length);
         classifier.eval();

@@ -54,4 +54,10 @@ public sealed record FashionMnistTrainingOptions
     public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>Show a live progress bar (when false, or redirected or CI, one line per epoch).</summary>
     public bool? PlainProgress { get; init; }
+
+    /// <summary>
+    /// How training is spread over processes; null: one process. With a <see cref="Distributed.DataParallelStrategy"/>
+    /// <see cref="BatchSize"/> is per process, and only rank 0 writes the output folder and reports.
+    /// </summary>
+    public Training.TrainingStrategy? Strategy { get; init; }
 }

@@ -23,6 +23,6 @@ public sealed record FashionMnistTrainingResult
     public double ImagesPerSecond { get; init; }
     /// <summary>The written model folder.</summary>
     public required string ModelDir { get; init; }
-    /// <summary>Per-class precision, recall and F1 on the test set.</summary>
-    public required ClassificationReport PerClass { get; init; }
+    /// <summary>Per-class precision, recall and F1 on the test set (empty in data-parallel ranks other than 0, which do not evaluate).</summary>
+    public ClassificationReport? PerClass { get; init; }
 }

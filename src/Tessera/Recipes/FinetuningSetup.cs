@@ -21,11 +21,18 @@ internal static class FinetuningSetup
         manual_seed(options.Seed);
     }
 
-    /// <summary>Creates the output folder and finds the checkpoint to resume from.</summary>
+    /// <summary>The strategy the options ask for (one process when none).</summary>
+    public static TrainingStrategy Strategy(LoraFinetuningOptions options) => options.Strategy ?? SingleProcessStrategy.Instance;
+
+    /// <summary>
+    /// Creates the output folder (rank 0 only; the others wait for it) and finds the checkpoint to resume from.
+    /// </summary>
     /// <exception cref="FileNotFoundException">--resume without a checkpoint.</exception>
     public static (string OutDir, string Checkpoints, string? ResumeFrom) PrepareOutput(LoraFinetuningOptions options)
     {
-        string outDir = RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite);
+        var strategy = Strategy(options);
+        string outDir = strategy.IsGlobalZero ? RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite) : Path.GetFullPath(options.OutputDir);
+        strategy.Group.Barrier(); // the folder is ready (or rank 0 failed and ended the group)
         string checkpoints = Path.Combine(outDir, "checkpoints");
         string? resumeFrom = null;
         if (options.Resume)
@@ -36,6 +43,10 @@ internal static class FinetuningSetup
         return (outDir, checkpoints, resumeFrom);
     }
 
+    /// <summary>The run's metrics.csv on rank 0; null on the other ranks, which write nothing.</summary>
+    public static CsvLogger? Csv(LoraFinetuningOptions options, string outDir, bool resumed) =>
+        Strategy(options).IsGlobalZero ? new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumed) : null;
+
     /// <summary>Linear warm-up length: a tenth of the run, between 1 and 100 steps.</summary>
     public static long WarmupSteps(LoraFinetuningOptions options) => Math.Min(100, Math.Max(1, options.MaxSteps / 10));
 
@@ -43,7 +54,7 @@ internal static class FinetuningSetup
     /// A step-bounded trainer with gradient clipping at 1, validation and a <c>last</c> checkpoint every
     /// <c>--validate-every</c> steps (the whole module, frozen base included, so a resumed run needs nothing else).
     /// </summary>
-    public static Trainer CreateTrainer(LoraFinetuningOptions options, string checkpoints, CsvLogger csv, IEnumerable<Callback> extraCallbacks, int? limitValBatches = null)
+    public static Trainer CreateTrainer(LoraFinetuningOptions options, string checkpoints, CsvLogger? csv, IEnumerable<Callback> extraCallbacks, int? limitValBatches = null)
     {
         int every = Math.Max(1, options.ValidateEvery);
         return new Trainer(new TrainerOptions
@@ -57,7 +68,8 @@ internal static class FinetuningSetup
             Device = options.Device,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
             Callbacks = [.. extraCallbacks, new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: every)],
-            Loggers = [csv],
+            Loggers = csv is null ? [] : [csv],
+            Strategy = Strategy(options),
         });
     }
 

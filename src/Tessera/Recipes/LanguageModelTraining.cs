@@ -43,9 +43,13 @@ public static class LanguageModelTraining
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
-        string outDir = RunOutput.Prepare(options.OutputDir, resume: false, options.Overwrite);
+        var strategy = options.Strategy ?? SingleProcessStrategy.Instance;
+        bool writer = strategy.IsGlobalZero; // one process writes the output folder and reports for all
+        if (!writer) log = TextWriter.Null;
+        string outDir = writer ? RunOutput.Prepare(options.OutputDir, resume: false, options.Overwrite) : Path.GetFullPath(options.OutputDir);
         string modelDir = Path.Combine(outDir, "model");
-        vocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
+        if (writer) vocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
+        strategy.Group.Barrier(); // the tokenizer files are there for every process (or rank 0 failed and ended the group)
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(modelDir);
         var (trainIds, valIds) = Tokenize(ReadEntries(options.Data, options.LimitChars), tokenizer, vocabulary.EndOfTextId);
         using var train = new TokenBlockDataset(trainIds, options.BlockSize);
@@ -59,7 +63,7 @@ public static class LanguageModelTraining
         using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, warmup);
         var curve = new LossCurve();
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log, unit: "tokens", unitsPerExample: options.BlockSize);
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"));
+        using var csv = writer ? new CsvLogger(Path.Combine(outDir, "metrics.csv")) : null;
         var trainer = new Trainer(new TrainerOptions
         {
             MaxEpochs = null,
@@ -70,8 +74,9 @@ public static class LanguageModelTraining
             Seed = options.Seed,
             Device = options.Device,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
-            Callbacks = [curve, new LearningRateMonitor(), progress],
-            Loggers = [csv],
+            Callbacks = writer ? [curve, new LearningRateMonitor(), progress, new ReleaseFreedMemory()] : [curve, new ReleaseFreedMemory()],
+            Loggers = writer ? [csv!] : [],
+            Strategy = strategy,
         });
         log.WriteLine($"training {options.Model} ({parameters / 1e6:0.00}M parameters, {options.Tokenizer} tokens) on {trainIds.Length} tokens ({valIds.Length} held out), " +
             $"{options.MaxSteps} steps of {options.BatchSize}x{options.BlockSize} tokens, device {trainer.Device.type}");
@@ -79,6 +84,17 @@ public static class LanguageModelTraining
         trainer.Fit(module, new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
             new DataLoader<Batch>(val, new DataLoaderOptions { BatchSize = options.BatchSize }));
         clock.Stop();
+        var points = curve.Points;
+        double trainLoss = points.Count == 0 ? double.NaN : points.TakeLast(Math.Max(1, points.Count / 10)).Average(p => p.Loss);
+        double valLoss = trainer.CallbackMetrics.GetValueOrDefault("val_loss", double.NaN);
+        long batchTokens = (long)options.BatchSize * options.BlockSize * strategy.Group.WorldSize;
+        if (!writer)
+            return new LanguageModelTrainingResult
+            {
+                Model = options.Model, Parameters = parameters, Steps = trainer.GlobalStep, Tokens = (trainIds.Length, valIds.Length),
+                TrainLoss = trainLoss, ValidationLoss = valLoss, LossCurve = points, Samples = [], TrainSeconds = clock.Elapsed.TotalSeconds,
+                BatchTokens = batchTokens, ModelDir = modelDir,
+            };
 
         model.to(CPU);
         model.eval();
@@ -90,19 +106,18 @@ public static class LanguageModelTraining
         // One seed per prompt, so the samples do not share their random draws.
         var samples = options.SamplePrompts.Select((p, i) => p + model.Generate(tokenizer, p, generation with { Seed = options.Seed + i }).Text).ToArray();
 
-        var points = curve.Points;
         var result = new LanguageModelTrainingResult
         {
             Model = options.Model,
             Parameters = parameters,
             Steps = trainer.GlobalStep,
             Tokens = (trainIds.Length, valIds.Length),
-            TrainLoss = points.Count == 0 ? double.NaN : points.TakeLast(Math.Max(1, points.Count / 10)).Average(p => p.Loss),
-            ValidationLoss = trainer.CallbackMetrics.GetValueOrDefault("val_loss", double.NaN),
+            TrainLoss = trainLoss,
+            ValidationLoss = valLoss,
             LossCurve = points,
             Samples = samples,
             TrainSeconds = clock.Elapsed.TotalSeconds,
-            BatchTokens = (long)options.BatchSize * options.BlockSize,
+            BatchTokens = batchTokens,
             ModelDir = modelDir,
         };
         model.SavePretrained(modelDir);

@@ -30,6 +30,8 @@ public static class LoraFinetuning
     {
         log ??= Console.Out;
         FinetuningSetup.ValidateAndSeed(options);
+        bool writer = FinetuningSetup.Strategy(options).IsGlobalZero; // one process writes the output folder and reports for all
+        if (!writer) log = TextWriter.Null;
 
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(options.ModelFolder);
         using CausalLanguageModel model = AutoModelForCausalLM.FromPretrained(options.ModelFolder);
@@ -55,7 +57,7 @@ public static class LoraFinetuning
 
         var (outDir, checkpoints, resumeFrom) = FinetuningSetup.PrepareOutput(options);
         using var module = new CausalLMModule(model, options.LearningRate, options.MaxSteps, FinetuningSetup.WarmupSteps(options), weightDecay: 0);
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
+        using var csv = FinetuningSetup.Csv(options, outDir, resumeFrom is not null);
         var losses = new LastLosses();
         Trainer trainer = FinetuningSetup.CreateTrainer(options, checkpoints, csv, [losses], limitValBatches: 20);
         var (trainable, total) = peft.ParameterCounts();
@@ -66,7 +68,7 @@ public static class LoraFinetuning
 
         model.to(CPU);
         string adapterDir = Path.Combine(outDir, "adapter");
-        peft.SavePretrained(adapterDir);
+        if (writer) peft.SavePretrained(adapterDir);
         double valLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double v) ? v : double.NaN;
         var result = new LoraFinetuningResult
         {
@@ -78,7 +80,7 @@ public static class LoraFinetuning
             ValidationLoss = valLoss,
         };
         // The stored config: wrapping Conv1D targets sets fan_in_fan_out, which the card must show as adapter_config.json does.
-        AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft.Adapters["default"]));
+        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft.Adapters["default"]));
         return result;
     }
 

@@ -71,4 +71,10 @@ public sealed record LoraFinetuningOptions
 
     /// <summary>Classification: fine-tune every weight instead of LoRA adapters (for comparison); saves a full model folder.</summary>
     public bool Full { get; init; }
+
+    /// <summary>
+    /// How training is spread over processes; null: one process. With a <see cref="Distributed.DataParallelStrategy"/>
+    /// <see cref="BatchSize"/> is per process, and only rank 0 writes the output folder and reports.
+    /// </summary>
+    public Training.TrainingStrategy? Strategy { get; init; }
 }

@@ -33,6 +33,12 @@ public sealed class Trainer
     /// <summary>The options this trainer runs with.</summary>
     public TrainerOptions Options { get; }
 
+    /// <summary>How the run is spread over processes (<see cref="TrainerOptions.Strategy"/>).</summary>
+    public TrainingStrategy Strategy => Options.Strategy;
+
+    /// <summary>True in the process that logs and writes checkpoints: always in a single-process run, rank 0 in a distributed one.</summary>
+    public bool IsGlobalZero => Options.Strategy.IsGlobalZero;
+
     /// <summary>The device modules and batches are moved to.</summary>
     public Device Device { get; }
 
@@ -102,6 +108,7 @@ public sealed class Trainer
     // Like Serilog's sinks: one broken logger (a full disk, a dead MLflow server) must not end a long run.
     void EachLogger(Action<IMetricsLogger> call)
     {
+        if (!IsGlobalZero) return; // one process logs for the whole group
         foreach (var logger in Options.Loggers)
         {
             if (failedLoggers.Exists(f => ReferenceEquals(f.Logger, logger))) continue;
@@ -124,6 +131,8 @@ public sealed class Trainer
     /// </summary>
     public void Fit<TBatch>(TrainingModule<TBatch> module, IDataLoader<TBatch> train, IDataLoader<TBatch>? val = null, string? checkpointPath = null)
     {
+        train = Strategy.Shard(train);
+        if (val is not null) val = Strategy.Shard(val);
         TrainBatchesPerEpoch = Options.LimitTrainBatches is int limit ? Math.Min(limit, train.BatchesPerEpoch) : train.BatchesPerEpoch;
         if (TrainBatchesPerEpoch == 0) throw new ArgumentException("the training loader yields no batches", nameof(train));
         Setup(module);
@@ -147,7 +156,9 @@ public sealed class Trainer
                 bool validatedAtEnd = RunTrainEpoch(module, train, val);
                 if (val is not null && !validatedAtEnd && ((CurrentEpoch + 1) % Options.CheckValEveryNEpochs == 0 || ShouldStop || StepLimitReached))
                     RunEvaluation(module, val, TrainerStage.Validating);
-                foreach (var (k, v) in trainCollector.EpochMeans(onlyFlagged: true)) callbackMetrics[k] = v;
+                var epochMeans = new Dictionary<string, double>(trainCollector.EpochMeans(onlyFlagged: true));
+                Strategy.ReduceMetrics(epochMeans);
+                foreach (var (k, v) in epochMeans) callbackMetrics[k] = v;
                 epochCompleted = BatchIndex >= TrainBatchesPerEpoch;
                 Each(c => c.OnTrainEpochEnd(this, module));
                 if (!epochCompleted) break; // stopped inside the epoch
@@ -155,10 +166,12 @@ public sealed class Trainer
                 BatchIndex = 0;
                 epochCompleted = false;
             }
+            Strategy.SyncBuffers(module); // every process ends with the weights the run saves
         }
         catch (Exception e)
         {
             Each(c => c.OnException(this, module, e));
+            Strategy.OnFailure(e);
             throw;
         }
         finally
@@ -201,10 +214,14 @@ public sealed class Trainer
                 var loss = module.TrainingStep(batch, index);
                 if (!ReferenceEquals(batch, rawBatch)) Dispose(batch);
                 lossValue = loss.ToDouble();
+                // Stop before backward: one NaN gradient in an optimizer step makes every weight NaN.
+                if (Options.StopOnNonFiniteLoss && !double.IsFinite(lossValue))
+                    throw new NonFiniteLossException(lossValue, CurrentEpoch, index, GlobalStep);
                 (accumulate == 1 ? loss : loss / accumulate).backward();
                 bool stepNow = (index + 1) % accumulate == 0 || index + 1 == TrainBatchesPerEpoch;
                 if (stepNow)
                 {
+                    Strategy.ReduceGradients(parameters);
                     Each(c => c.OnBeforeOptimizerStep(this, module));
                     if (Options.GradientClipNorm is double maxNorm) nn.utils.clip_grad_norm_(parameters, maxNorm);
                     if (Schedule is not null) LrScheduling.Apply(optimizer, Schedule.LearningRate(GlobalStep), groupScales);
@@ -230,6 +247,7 @@ public sealed class Trainer
                 module.train();
                 module.Collector = trainCollector;
             }
+            ShouldStop = Strategy.AnyStop(ShouldStop);
             if (ShouldStop || StepLimitReached) break;
         }
         if (pendingStepMetrics.Count > 0) FlushStepMetrics();
@@ -238,6 +256,7 @@ public sealed class Trainer
 
     void FlushStepMetrics()
     {
+        Strategy.ReduceMetrics(pendingStepMetrics);
         pendingStepMetrics["epoch"] = CurrentEpoch;
         LogMetrics(pendingStepMetrics);
         pendingStepMetrics.Clear();
@@ -291,6 +310,7 @@ public sealed class Trainer
         module.eval();
         evalCollector.Reset();
         module.Collector = evalCollector;
+        Strategy.SyncBuffers(module);
         if (stage == TrainerStage.Validating) Each(c => c.OnValidationStart(this, module));
         int limit = Options.LimitValBatches ?? int.MaxValue;
         using (var noGrad = no_grad())
@@ -308,7 +328,8 @@ public sealed class Trainer
                 index++;
             }
         }
-        var means = evalCollector.EpochMeans(onlyFlagged: false);
+        var means = new Dictionary<string, double>(evalCollector.EpochMeans(onlyFlagged: false));
+        Strategy.ReduceMetrics(means);
         if (stage == TrainerStage.Testing) means = means.ToDictionary(kv => RenameForTest(kv.Key), kv => kv.Value);
         LogMetrics(means);
         if (stage == TrainerStage.Validating) Each(c => c.OnValidationEnd(this, module));
@@ -328,6 +349,7 @@ public sealed class Trainer
         if (Options.Seed is long seed) manual_seed(seed);
         else if (Options.Deterministic) manual_seed(0);
         module.to(Device);
+        Strategy.Setup(module);
         module.Trainer = this;
         Module = module;
     }

@@ -25,6 +25,7 @@ public static class TrainerCheckpoint
     public static void Save(Trainer trainer, string dir)
     {
         var module = trainer.Module ?? throw new InvalidOperationException("the trainer is not running a module");
+        if (!trainer.IsGlobalZero) return; // replicas are identical: rank 0 writes for all
         string full = Path.GetFullPath(dir.TrimEnd('/'));
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);

@@ -18,6 +18,12 @@ public sealed record TrainerOptions
     /// <summary>Also validate every this many training batches within an epoch; null: only at epoch ends.</summary>
     public int? ValCheckIntervalBatches { get; init; }
 
+    /// <summary>
+    /// Stop with a <see cref="NonFiniteLossException"/> (naming the epoch, batch and step) when a training step's loss is
+    /// NaN or infinite, before its gradients reach the weights (default true). False trains on, as a raw loop would.
+    /// </summary>
+    public bool StopOnNonFiniteLoss { get; init; } = true;
+
     /// <summary>Validate at the end of every N-th epoch (default 1).</summary>
     public int CheckValEveryNEpochs { get; init; } = 1;
 
@@ -59,6 +65,13 @@ public sealed record TrainerOptions
 
     /// <summary>Metric loggers (CSV, TensorBoard, ...). One that throws is reported and disabled; the run goes on (see <see cref="Trainer.FailedLoggers"/>).</summary>
     public IReadOnlyList<IMetricsLogger> Loggers { get; init; } = [];
+
+    /// <summary>
+    /// How the run is spread over processes: <see cref="SingleProcessStrategy"/> (default) or a
+    /// <see cref="Distributed.DataParallelStrategy"/> over an MPI process group. With more than one process only rank 0
+    /// logs and writes checkpoints.
+    /// </summary>
+    public TrainingStrategy Strategy { get; init; } = SingleProcessStrategy.Instance;
 
     /// <summary>Where the trainer writes warnings, such as a logger it disabled after it threw; null: standard error.</summary>
     public TextWriter? ErrorOutput { get; init; }

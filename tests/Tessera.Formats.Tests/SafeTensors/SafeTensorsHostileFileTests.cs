@@ -34,6 +34,17 @@ public sealed class SafeTensorsHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void Header_with_invalid_utf8_inside_a_string()
+    {
+        byte[] raw = SafeTensorsTestFiles.Raw(Ok, new byte[8]);
+        int dtype = Array.IndexOf(raw, (byte)'F', 8); // the F of "F32"
+        raw[dtype] = 0xC3; // a lead byte followed by '3': not UTF-8
+        string path = _files.PathFor("utf8.safetensors");
+        File.WriteAllBytes(path, raw);
+        Assert.Equal($"{path}: header is not valid UTF-8 text", OpenFails(path).Message);
+    }
+
+    [Fact]
     public void Truncated_header()
     {
         byte[] full = SafeTensorsTestFiles.Raw(Ok, new byte[8]);

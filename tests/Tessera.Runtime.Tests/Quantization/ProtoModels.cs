@@ -34,6 +34,19 @@ internal static class ProtoModels
         Save(graph, path);
     }
 
+    /// <summary>y = x w where w's dims are <paramref name="dims"/> but it stores only <paramref name="rawBytes"/> bytes (a hostile file).</summary>
+    public static void LyingMatMul(string path, long[] dims, int rawBytes)
+    {
+        var graph = new GraphProto { Name = "lying" };
+        graph.Input.Add(Value("x", "batch", 4));
+        graph.Output.Add(Value("y", "batch", 4));
+        var w = new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(new byte[rawBytes]) };
+        w.Dims.Add(dims);
+        graph.Initializer.Add(w);
+        graph.Node.Add(Node("MatMul", "mm", ["x", "w"], ["y"]));
+        Save(graph, path);
+    }
+
     public static float[] Random(int count, int seed)
     {
         var rng = new Random(seed);

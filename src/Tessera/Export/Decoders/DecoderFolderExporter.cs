@@ -4,8 +4,9 @@ using Tessera.Transformers;
 namespace Tessera.Export.Decoders;
 
 /// <summary>
-/// Exporter of causal LM folders (gpt2, llama, qwen2, mistral): <see cref="DecoderOnnxExporter"/> into a folder
-/// (<c>output</c>, a folder or a path ending in <c>.onnx</c> whose folder is used; <c>&lt;model&gt;/onnx</c> by default).
+/// Exporter of causal LM folders (gpt2, llama, qwen2, mistral): <see cref="DecoderOnnxExporter"/> into the folder
+/// <c>output</c> (the model folder by default) in the transformers.js layout: <c>onnx/model.onnx</c>, with config,
+/// generation and tokenizer files at the root (and in <c>onnx/</c>).
 /// </summary>
 public sealed class DecoderFolderExporter : IModelFolderExporter
 {
@@ -16,12 +17,13 @@ public sealed class DecoderFolderExporter : IModelFolderExporter
     public ModelExportResult Export(string modelFolder, string? output, ModelExportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        string outDir = TransformerExportFiles.OutputFolder(modelFolder, output);
+        string root = TransformerExportFiles.OutputFolder(modelFolder, output);
         using var model = AutoModelForCausalLM.FromPretrained(modelFolder);
-        var report = DecoderOnnxExporter.Export(model, outDir, new TransformerExportOptions
+        var report = DecoderOnnxExporter.Export(model, TransformerExportFiles.GraphFolder(root), new TransformerExportOptions
         {
             SourceFolder = modelFolder, Opset = options.Opset, Verify = options.Verify, OrtFusedAttention = options.OrtFusedAttention,
         });
+        TransformerExportFiles.CopyToRoot(model.PretrainedConfig, modelFolder, root);
         return new ModelExportResult(report.ModelPath, report.ExternalDataPath,
         [
             $"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {options.Opset}",

@@ -7,7 +7,8 @@ namespace Tessera.Export.Encoders;
 /// <summary>
 /// Exporter of BERT folders: the head the config's <c>architectures</c> names (<c>...ForMaskedLM</c>,
 /// <c>...ForSequenceClassification</c>, else the bare encoder) through <see cref="EncoderOnnxExporter"/>, into a folder
-/// (<c>output</c>, or <c>&lt;model&gt;/onnx</c> by default).
+/// (<c>output</c>, or the model folder by default) in the transformers.js layout: <c>onnx/model.onnx</c>, with config
+/// and tokenizer files at the root (and in <c>onnx/</c>).
 /// </summary>
 public sealed class EncoderFolderExporter : IModelFolderExporter
 {
@@ -18,14 +19,15 @@ public sealed class EncoderFolderExporter : IModelFolderExporter
     public ModelExportResult Export(string modelFolder, string? output, ModelExportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        string outDir = TransformerExportFiles.OutputFolder(modelFolder, output);
+        string root = TransformerExportFiles.OutputFolder(modelFolder, output);
         PretrainedConfig config = AutoConfig.FromPretrained(modelFolder);
         var architectures = config.Architectures ?? [];
         ModelTask<PreTrainedModel> task = architectures.Any(a => a.EndsWith("ForMaskedLM", StringComparison.Ordinal)) ? ModelTasks.MaskedLM
             : architectures.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) ? ModelTasks.SequenceClassification
             : ModelTasks.BaseModel;
         using PreTrainedModel model = PretrainedModels.FromPretrained(task, modelFolder);
-        var report = EncoderOnnxExporter.Export(model, outDir, new TransformerExportOptions { SourceFolder = modelFolder, Opset = options.Opset, Verify = options.Verify });
+        var report = EncoderOnnxExporter.Export(model, TransformerExportFiles.GraphFolder(root), new TransformerExportOptions { SourceFolder = modelFolder, Opset = options.Opset, Verify = options.Verify });
+        TransformerExportFiles.CopyToRoot(config, modelFolder, root);
         return new ModelExportResult(report.ModelPath, report.ExternalDataPath,
         [
             $"wrote {report.ModelPath}{(report.ExternalDataPath is { } d ? $" (+ {d})" : "")}, opset {options.Opset}",

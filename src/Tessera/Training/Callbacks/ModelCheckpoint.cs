@@ -88,7 +88,7 @@ public sealed partial class ModelCheckpoint : Callback
                 {
                     string worst = Worst(mode).Name;
                     bestK.Remove(worst);
-                    if (worst != name) DeleteCheckpoint(worst);
+                    if (worst != name && trainer.IsGlobalZero) DeleteCheckpoint(worst);
                 }
                 var best = mode == MonitorMode.Min ? bestK.MinBy(kv => kv.Value) : bestK.MaxBy(kv => kv.Value);
                 BestModelPath = Path.Combine(Directory, best.Key);
