@@ -16,8 +16,10 @@ test_packages=(
   python3-numpy
   python3-yaml
   python3-onnx
+  python3-jinja2  # chat template reference (Tessera.Text templates)
   openmpi-bin     # data-parallel training tests (mpirun)
   libopenmpi-dev
+  chromium        # the dashboard's browser tests (headless, driven by PuppeteerSharp)
 )
 
 test=false

@@ -33,6 +33,7 @@ public static class Cli
             ServeCommand.Create(),
             LoadTestCommand.Create(),
             SampleCommand.Create(),
+            UiCommand.Create(),
         });
 
     /// <summary>Runs <paramref name="root"/> on <paramref name="args"/> with the CLI's error handling and exit codes.</summary>

@@ -5,13 +5,14 @@ using Tessera.Tracking;
 using Tessera.Tracking.Capture;
 using Tessera.Tracking.Csv;
 using Tessera.Tracking.Runs;
+using Tessera.Training;
 
 namespace Tessera.Cli;
 
 /// <summary>
 /// Records every command that trains, fine-tunes, merges, exports, quantizes, evaluates or benchmarks as a run in the
 /// runs store, with no flag needed: its options as parameters, the environment, fingerprints of the data it reads,
-/// the metrics its metrics.csv holds, and hashes of what it writes. <c>--no-track</c> or TESSERA_TRACKING=off turns
+/// the metrics its trainers log (as they are logged, see <see cref="CliLiveMetrics"/>; metrics.csv adds what they lack), and hashes of what it writes. <c>--no-track</c> or TESSERA_TRACKING=off turns
 /// it off; <c>--tracking-uri</c> or TESSERA_TRACKING_URI picks the store. Tracking never fails a command: a store
 /// that cannot be opened is one warning line.
 /// </summary>
@@ -75,6 +76,7 @@ static class CliTracking
             var tracked = new CliRun(store, run, parameters, err);
             tracked.RecordStart();
             if (mlflowServer is not null) tracked.Mlflow = CliMlflow.Start(mlflowServer, store, run.Id, err);
+            tracked.AttachLiveMetrics();
             return tracked;
         }
         catch (Exception e) when (e is TesseraException or IOException or UnauthorizedAccessException or ArgumentException or Microsoft.Data.Sqlite.SqliteException)
@@ -143,6 +145,7 @@ static class CliTracking
     internal sealed class CliRun(RunStore store, TrackedRun run, IReadOnlyDictionary<string, string> parameters, TextWriter err)
     {
         readonly DateTime started = DateTime.UtcNow;
+        IDisposable? live;
 
         public string Id => run.Id;
 
@@ -158,6 +161,9 @@ static class CliTracking
             foreach (var dataset in Datasets()) run.LogDataset(dataset);
         }
 
+        /// <summary>From now until <see cref="End"/>, trainers created in this flow log into the run as they go (the last step of a start).</summary>
+        public void AttachLiveMetrics() => live = AmbientLoggers.Attach(new CliLiveMetrics(run));
+
         IEnumerable<DatasetInfo> Datasets()
         {
             bool explicitDir = false;
@@ -172,15 +178,39 @@ static class CliTracking
                 yield return DatasetInfo.FromPath("fashion-mnist", Data.FashionMnist.DefaultRoot);
         }
 
+        /// <summary>
+        /// Hub datasets (<c>--data hub:org/name[@revision]</c>) as the command found them: the commit the revision
+        /// resolved to (from the cache's refs/, which the download just wrote) and the snapshot's fingerprint.
+        /// </summary>
+        IEnumerable<DatasetInfo> HubDatasets()
+        {
+            foreach (string key in dataOptions)
+            {
+                if (parameters.GetValueOrDefault(key) is not { } value || !value.StartsWith(Hub.Datasets.HubDataset.HubPrefix, StringComparison.Ordinal)
+                    || !Hub.RepoReference.TryParse(value[Hub.Datasets.HubDataset.HubPrefix.Length..], out var reference))
+                    continue;
+                var cache = new Hub.HubCache(Hub.HubOptions.FromEnvironment().CacheDir);
+                if (cache.ResolveCommit(reference.RepoId, reference.Revision, Hub.RepoType.Dataset) is not { } commit
+                    || !cache.TryGetSnapshotFolder(reference.RepoId, commit, out string? folder, Hub.RepoType.Dataset))
+                    continue;
+                var fingerprint = ContentFingerprint.Compute(folder);
+                yield return new DatasetInfo(reference.RepoId, $"hf://datasets/{reference.RepoId}", commit, fingerprint.Sha256, fingerprint.Size, fingerprint.FileCount);
+            }
+        }
+
         /// <summary>Records what the command wrote and its outcome, then ends the run.</summary>
         public void End(int exitCode, Exception? error)
         {
+            live?.Dispose();
             try
             {
                 if (parameters.GetValueOrDefault("out") is { } output) run.SetTag("tessera.out", Path.GetFullPath(output));
                 run.SetTag("tessera.exit_code", exitCode.ToString(CultureInfo.InvariantCulture));
                 if (error is not null) run.SetTag("tessera.error", error.Message);
+                foreach (var dataset in HubDatasets()) run.LogDataset(dataset);
                 ImportMetrics();
+                if (exitCode == 0 && error is null && store.GetTags(run.Id).GetValueOrDefault("tessera.command") is { } command)
+                    CardProvenance.Stamp(command, run.Id, parameters, store.GetDatasets(run.Id), started);
                 RecordArtifacts();
                 run.End(exitCode == 0 && error is null ? RunStatus.Finished : RunStatus.Failed);
             }
@@ -202,7 +232,14 @@ static class CliTracking
             if (parameters.GetValueOrDefault("out") is not { } output) return;
             string csv = Path.Combine(output, "metrics.csv");
             if (!File.Exists(csv) || File.GetLastWriteTimeUtc(csv) < started.AddSeconds(-1)) return;
-            foreach (var (step, metrics) in CsvMetricsReader.Read(csv)) run.LogMetrics(metrics, step);
+            // The live logger already recorded what the trainers logged; the CSV adds only what it lacks (a resumed run's earlier steps).
+            run.Flush();
+            var recorded = store.GetMetricHistory(run.Id).Select(p => (p.Key, p.Step)).ToHashSet();
+            foreach (var (step, metrics) in CsvMetricsReader.Read(csv))
+            {
+                var missing = metrics.Where(m => recorded.Add((m.Key, step))).ToDictionary();
+                if (missing.Count > 0) run.LogMetrics(missing, step);
+            }
         }
 
         void RecordArtifacts()

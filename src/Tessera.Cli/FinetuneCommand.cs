@@ -9,7 +9,7 @@ static class FinetuneCommand
     {
         var defaults = new LoraFinetuningOptions { ModelFolder = "", Data = "" };
         var model = new Argument<string>("model") { Description = "Base model folder (config.json, safetensors, tokenizer): a causal LM, or BERT with --task classify" };
-        var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field (classify: CSV with a header row, or JSONL)", Required = true };
+        var data = new Option<string>("--data") { Description = "JSONL file, one object per line with a text field (classify: CSV with a header row, JSONL, Parquet, a Hub-style dataset folder, or hub:org/name[@revision] downloaded into the HF cache)", Required = true };
         var textField = new Option<string>("--text-field") { Description = "JSON field holding the text (loss on all tokens)", DefaultValueFactory = _ => defaults.TextField };
         var promptField = new Option<string>("--prompt-field") { Description = "Prompt field; lines with prompt and completion fields get the loss on the completion only", DefaultValueFactory = _ => defaults.PromptField };
         var completionField = new Option<string>("--completion-field") { Description = "Completion field", DefaultValueFactory = _ => defaults.CompletionField };
@@ -30,7 +30,7 @@ static class FinetuneCommand
         task.AcceptOnlyFromAmong("causal-lm", "classify");
         var textColumn = new Option<string>("--text-column") { Description = "classify: CSV column / JSONL field of the text", DefaultValueFactory = _ => defaults.TextColumn };
         var labelColumn = new Option<string>("--label-column") { Description = "classify: CSV column / JSONL field of the label (strings or integers)", DefaultValueFactory = _ => defaults.LabelColumn };
-        var valData = new Option<string?>("--val-data") { Description = "classify: validation file [default: every 10th example of --data]" };
+        var valData = new Option<string?>("--val-data") { Description = "classify: validation file [default: the dataset's validation (else test) split, else every 10th example of --data]" };
         var full = new Option<bool>("--full") { Description = "classify: fine-tune all weights instead of LoRA (saves <out>/model)" };
         var strategy = StrategyOption.Create();
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };

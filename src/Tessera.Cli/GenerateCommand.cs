@@ -4,6 +4,7 @@ using Tessera.Hub;
 using Tessera.Runtime.Generation;
 using Tessera.Text;
 using Tessera.Text.Generation;
+using Tessera.Text.Templates;
 using Tessera.Transformers;
 
 namespace Tessera.Cli;
@@ -25,9 +26,10 @@ static class GenerateCommand
         var stream = new Option<bool>("--stream") { Description = "Print the text piece by piece as it is generated" };
         var truncatePrompt = new Option<bool>("--truncate-prompt") { Description = "Keep only the last tokens of a prompt too long for the model's context, so that prompt + max-new-tokens fits" };
         var adapter = new Option<string?>("--adapter") { Description = "LoRA adapter folder (PEFT layout) to apply to the model" };
+        var chat = new Option<bool>("--chat") { Description = "Send --prompt as one user message through the model's chat template (chat_template.jinja or tokenizer_config.json; without one: \"user: PROMPT\\nassistant:\") and print only the reply" };
         var command = new Command("generate", "Continue a prompt with a causal language model (GPT-2, Llama family); prints the prompt and its completion")
         {
-            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream, truncatePrompt, adapter,
+            model, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stop, greedy, stream, truncatePrompt, adapter, chat,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -59,10 +61,12 @@ static class GenerateCommand
             var output = parse.InvocationConfiguration.Output;
             string text = parse.GetValue(prompt)!;
             bool streamed = parse.GetValue(stream);
+            bool asChat = parse.GetValue(chat);
             if (OrtTextGenerator.IsDecoderFolder(folder))
             {
                 using var generator = OrtTextGenerator.FromPretrained(folder);
-                output.Write(text);
+                if (asChat) text = ChatPrompt(folder, generator.Tokenizer, text);
+                else output.Write(text);
                 await Complete(generator.Model, generator.Tokenizer, text, config, streamed, output, cancel);
             }
             else
@@ -70,13 +74,28 @@ static class GenerateCommand
                 HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
                 using CausalLanguageModel lm = AutoModelForCausalLM.FromPretrained(folder);
                 if (parse.GetValue(adapter) is { } adapterFolder) LoraModel.FromPretrained(lm, adapterFolder);
-                output.Write(text);
+                if (asChat) text = ChatPrompt(folder, tokenizer, text);
+                else output.Write(text);
                 await Complete(new TorchCausalLM(lm), tokenizer, text, config, streamed, output, cancel);
             }
             output.WriteLine();
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The prompt for <paramref name="message"/> as the one user message of a conversation, through the folder's chat template if it has one.</summary>
+    static string ChatPrompt(string folder, HfTokenizer tokenizer, string message)
+    {
+        var template = ChatTemplate.Load(folder);
+        if (template is null) return $"user: {message}\nassistant:";
+        string text = template.Render([new ChatMessage("user", message)]);
+        // Generation encodes the prompt with the tokenizer's special tokens; a template that writes the BOS token itself
+        // would get it twice (transformers encodes rendered chats without special tokens instead).
+        if (tokenizer.Config.BosToken is string bos && text.StartsWith(bos, StringComparison.Ordinal)
+            && tokenizer.BosTokenId is int bosId && tokenizer.Encode("").Ids is [int first, ..] && first == bosId)
+            text = text[bos.Length..];
+        return text;
     }
 
     /// <summary>Writes the completion of <paramref name="prompt"/>, piece by piece when <paramref name="stream"/>.</summary>

@@ -15,6 +15,7 @@ static class RunsCommand
         command.Subcommands.Add(Show());
         command.Subcommands.Add(Compare());
         command.Subcommands.Add(Reproduce());
+        command.Subcommands.Add(RunsLineageCommand.Create());
         command.Subcommands.Add(RunsExportCommand.Create());
         return command;
     }

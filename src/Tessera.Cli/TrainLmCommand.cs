@@ -8,7 +8,8 @@ static class TrainLmCommand
     public static Command Create()
     {
         var defaults = new LanguageModelTrainingOptions();
-        var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files", DefaultValueFactory = _ => defaults.Data };
+        var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files; or a Hub-style dataset (.parquet/.jsonl file, a folder of them, hub:org/name[@revision]) read from its train split's --text-column", DefaultValueFactory = _ => defaults.Data };
+        var textColumn = new Option<string>("--text-column") { Description = "Text column of a Hub-style dataset", DefaultValueFactory = _ => defaults.TextColumn };
         var model = new Option<string>("--model") { Description = "Architecture: gpt2-tiny (4x128) or gpt2-mini (6x192)", DefaultValueFactory = _ => defaults.Model };
         model.AcceptOnlyFromAmong([.. LanguageModelTraining.Models]);
         var tokenizer = new Option<string>("--tokenizer") { Description = "Vocabulary: byte (one id per byte, 257 ids) or gpt2 (GPT-2's BPE, 50257 ids)", DefaultValueFactory = _ => defaults.Tokenizer };
@@ -27,7 +28,7 @@ static class TrainLmCommand
         var strategy = StrategyOption.Create();
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy,
+            data, textColumn, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -36,6 +37,7 @@ static class TrainLmCommand
             {
                 Strategy = chosen,
                 Data = parse.GetValue(data)!,
+                TextColumn = parse.GetValue(textColumn)!,
                 Model = parse.GetValue(model)!,
                 Tokenizer = parse.GetValue(tokenizer)!,
                 MaxSteps = parse.GetValue(maxSteps),

@@ -28,46 +28,62 @@ public sealed partial class HubClient
     /// <exception cref="LocalEntryNotFoundException">Offline (or unreachable) and the file is not cached.</exception>
     /// <exception cref="HubChecksumException">The bytes do not match the announced sha256.</exception>
     /// <exception cref="HubException">The download broke off more often than <see cref="HubOptions.MaxRetries"/>, or another failure.</exception>
-    public async Task<string> DownloadFileAsync(string repoId, string filename, string revision = RepoReference.DefaultRevision,
+    public Task<string> DownloadFileAsync(string repoId, string filename, string revision = RepoReference.DefaultRevision,
+        IProgress<HubProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        DownloadFileAsync(repoId, RepoType.Model, filename, revision, progress, cancellationToken);
+
+    /// <summary>
+    /// Downloads one file of a repository of kind <paramref name="repoType"/> (a dataset file comes from
+    /// <c>/datasets/{repo}/resolve/{revision}/{filename}</c> into <c>datasets--org--name</c>); otherwise as
+    /// <see cref="DownloadFileAsync(string, string, string, IProgress{HubProgress}?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="repoId">The repository id.</param>
+    /// <param name="repoType">Model or dataset.</param>
+    /// <param name="filename">The path in the repository, with '/' separators.</param>
+    /// <param name="revision">A branch, tag or commit hash.</param>
+    /// <param name="progress">Receives byte counts for this file.</param>
+    /// <param name="cancellationToken">Cancels the download; the partial file is kept and resumes next time.</param>
+    /// <exception cref="HubException">See the other overload.</exception>
+    public async Task<string> DownloadFileAsync(string repoId, RepoType repoType, string filename, string revision = RepoReference.DefaultRevision,
         IProgress<HubProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         HubCache.ValidateRepoId(repoId);
         HubCache.ValidateFilename(filename);
         HubCache.ValidateRevision(revision);
         var tracker = new ProgressTracker(progress, null, 1, learnTotal: true);
-        return await DownloadCoreAsync(repoId, filename, revision, tracker, cancellationToken).ConfigureAwait(false);
+        return await DownloadCoreAsync(repoId, repoType, filename, revision, tracker, cancellationToken).ConfigureAwait(false);
     }
 
-    async Task<string> DownloadCoreAsync(string repoId, string filename, string revision, ProgressTracker tracker, CancellationToken ct)
+    async Task<string> DownloadCoreAsync(string repoId, RepoType repoType, string filename, string revision, ProgressTracker tracker, CancellationToken ct)
     {
-        if (Options.Offline) return CachedFileOrThrow(repoId, filename, revision, tracker, "offline mode (HF_HUB_OFFLINE)", null);
+        if (Options.Offline) return CachedFileOrThrow(repoId, repoType, filename, revision, tracker, "offline mode (HF_HUB_OFFLINE)", null);
         // A commit never changes, so a cached file at a commit needs no request at all.
-        if (RepoReference.IsCommitHash(revision) && Cache.TryGetCachedFile(repoId, filename, revision, out string? pinned))
+        if (RepoReference.IsCommitHash(revision) && Cache.TryGetCachedFile(repoId, filename, revision, out string? pinned, repoType))
             return Done(pinned, filename, tracker);
 
         FileMetadata meta;
         try
         {
-            meta = await GetFileMetadataAsync(repoId, filename, revision, ct).ConfigureAwait(false);
+            meta = await GetFileMetadataAsync(repoId, repoType, filename, revision, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {
-            return CachedFileOrThrow(repoId, filename, revision, tracker, $"the hub at {Options.Endpoint} could not be reached ({e.Message})", e);
+            return CachedFileOrThrow(repoId, repoType, filename, revision, tracker, $"the hub at {Options.Endpoint} could not be reached ({e.Message})", e);
         }
         tracker.LearnTotal(meta.Size);
-        Cache.WriteRef(repoId, revision, meta.Commit);
+        Cache.WriteRef(repoId, revision, meta.Commit, repoType);
 
-        string snapshotFile = Cache.SnapshotFilePath(repoId, meta.Commit, filename);
+        string snapshotFile = Cache.SnapshotFilePath(repoId, meta.Commit, filename, repoType);
         if (HubCache.IsUsableFile(snapshotFile)) return Done(snapshotFile, filename, tracker);
 
-        string blob = Cache.BlobPath(repoId, meta.ETag);
+        string blob = Cache.BlobPath(repoId, meta.ETag, repoType);
         SemaphoreSlim blobLock = blobLocks.GetOrAdd(blob, _ => new SemaphoreSlim(1, 1));
         await blobLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (File.Exists(blob)) tracker.AddBytes(new FileInfo(blob).Length, filename);
-            else await DownloadBlobAsync(repoId, filename, revision, meta, blob, tracker, ct).ConfigureAwait(false);
-            Cache.LinkSnapshotFile(repoId, meta.Commit, filename, blob);
+            else await DownloadBlobAsync(repoId, repoType, filename, revision, meta, blob, tracker, ct).ConfigureAwait(false);
+            Cache.LinkSnapshotFile(repoId, meta.Commit, filename, blob, repoType);
         }
         finally { blobLock.Release(); }
         tracker.FileDone(filename);
@@ -84,18 +100,18 @@ public sealed partial class HubClient
     static long LengthOf(string path) =>
         new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { } target ? target.Length : new FileInfo(path).Length;
 
-    string CachedFileOrThrow(string repoId, string filename, string revision, ProgressTracker tracker, string why, Exception? inner)
+    string CachedFileOrThrow(string repoId, RepoType repoType, string filename, string revision, ProgressTracker tracker, string why, Exception? inner)
     {
-        if (Cache.TryGetCachedFile(repoId, filename, revision, out string? path)) return Done(path, filename, tracker);
+        if (Cache.TryGetCachedFile(repoId, filename, revision, out string? path, repoType)) return Done(path, filename, tracker);
         throw new LocalEntryNotFoundException(
-            $"Cannot download {HubException.Describe(repoId, revision, filename)}: {why}, and it is not in the cache at {Cache.CacheDir}.",
+            $"Cannot download {Describe(repoId, repoType, revision, filename)}: {why}, and it is not in the cache at {Cache.CacheDir}.",
             repoId, revision, filename, null, inner);
     }
 
     /// <summary>Asks <c>HEAD resolve/{revision}/{filename}</c> for the commit, ETag, size and where the bytes are.</summary>
-    async Task<FileMetadata> GetFileMetadataAsync(string repoId, string filename, string revision, CancellationToken ct)
+    async Task<FileMetadata> GetFileMetadataAsync(string repoId, RepoType repoType, string filename, string revision, CancellationToken ct)
     {
-        Uri resolve = http.Url($"{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
+        Uri resolve = http.Url($"{repoType.UrlPrefix()}{repoId}/resolve/{Uri.EscapeDataString(revision)}/{string.Join('/', filename.Split('/').Select(Uri.EscapeDataString))}");
         // Like huggingface_hub: follow same-site redirects (a renamed repository, a resolve cache) and collect the
         // hub's headers on the way, but stop at the redirect to the bytes (an LFS file on a CDN) or to another site.
         string? commit = null, linkedEtag = null;
@@ -113,16 +129,16 @@ public sealed partial class HubClient
         }, ct).ConfigureAwait(false);
         bool redirect = HubHttp.IsRedirect(response.StatusCode);
         if (!response.IsSuccessStatusCode && !redirect)
-            throw await http.ErrorAsync(response, repoId, revision, filename, ct).ConfigureAwait(false);
+            throw await http.ErrorAsync(response, repoId, revision, filename, ct, repoType).ConfigureAwait(false);
         if (!redirect) Collect(response);
 
         string? etag = linkedEtag ?? response.Headers.ETag?.Tag ?? HubHttp.Header(response, "ETag");
         long? length = linkedSize ?? (redirect ? null : response.Content.Headers.ContentLength);
         if (commit is null || !RepoReference.IsCommitHash(commit))
-            throw new HubException($"The hub's answer for {HubException.Describe(repoId, revision, filename)} has no commit hash (X-Repo-Commit); is {Options.Endpoint} a Hugging Face hub?",
+            throw new HubException($"The hub's answer for {Describe(repoId, repoType, revision, filename)} has no commit hash (X-Repo-Commit); is {Options.Endpoint} a Hugging Face hub?",
                 repoId, revision, filename, response.StatusCode);
         if (NormalizeETag(etag) is not { } tag)
-            throw new HubException($"The hub's answer for {HubException.Describe(repoId, revision, filename)} has no ETag, so the file cannot be cached.",
+            throw new HubException($"The hub's answer for {Describe(repoId, repoType, revision, filename)} has no ETag, so the file cannot be cached.",
                 repoId, revision, filename, response.StatusCode);
         Uri at = response.RequestMessage?.RequestUri ?? resolve;
         Uri location = redirect && response.Headers.Location is { } loc ? (loc.IsAbsoluteUri ? loc : new Uri(at, loc)) : at;
@@ -139,7 +155,7 @@ public sealed partial class HubClient
         return tag.Length == 0 ? null : tag;
     }
 
-    async Task DownloadBlobAsync(string repoId, string filename, string revision, FileMetadata meta, string blob, ProgressTracker tracker, CancellationToken ct)
+    async Task DownloadBlobAsync(string repoId, RepoType repoType, string filename, string revision, FileMetadata meta, string blob, ProgressTracker tracker, CancellationToken ct)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
         string incomplete = blob + ".incomplete";
@@ -176,7 +192,7 @@ public sealed partial class HubClient
                 try
                 {
                     if (meta.Size is not { } size || file.Length < size)
-                        await FetchIntoAsync(repoId, filename, revision, meta, file, tracker, ct).ConfigureAwait(false);
+                        await FetchIntoAsync(repoId, repoType, filename, revision, meta, file, tracker, ct).ConfigureAwait(false);
                     if (meta.Size is { } want && file.Length != want)
                         throw new IOException($"got {file.Length} of {want} bytes");
                     break;
@@ -193,7 +209,7 @@ public sealed partial class HubClient
                 {
                     if (attempt >= Options.MaxRetries)
                         throw new HubException(
-                            $"Download of {HubException.Describe(repoId, revision, filename)} broke off after {file.Length} bytes ({e.Message}); " +
+                            $"Download of {Describe(repoId, repoType, revision, filename)} broke off after {file.Length} bytes ({e.Message}); " +
                             $"{attempt + 1} attempts made. Run again to resume from {incomplete}.",
                             repoId, revision, filename, inner: e);
                     await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), ct).ConfigureAwait(false);
@@ -211,7 +227,7 @@ public sealed partial class HubClient
                     HubCache.TryDelete(incomplete);
                     tracker.AddBytes(-length, filename);
                     throw new HubChecksumException(
-                        $"{HubException.Describe(repoId, revision, filename)}: the downloaded bytes have sha256 {actual} but the hub announced {meta.ETag}; the partial file was deleted.",
+                        $"{Describe(repoId, repoType, revision, filename)}: the downloaded bytes have sha256 {actual} but the hub announced {meta.ETag}; the partial file was deleted.",
                         repoId, revision, filename);
                 }
             }
@@ -222,7 +238,7 @@ public sealed partial class HubClient
     }
 
     /// <summary>One GET of the bytes not yet in <paramref name="file"/>, appended to it.</summary>
-    async Task FetchIntoAsync(string repoId, string filename, string revision, FileMetadata meta, FileStream file, ProgressTracker tracker, CancellationToken ct)
+    async Task FetchIntoAsync(string repoId, RepoType repoType, string filename, string revision, FileMetadata meta, FileStream file, ProgressTracker tracker, CancellationToken ct)
     {
         long offset = file.Length;
         using var response = await http.SendAsync(HttpMethod.Get, meta.DownloadUri, offset, null, ct).ConfigureAwait(false);
@@ -236,7 +252,7 @@ public sealed partial class HubClient
             throw new IOException("the server refused the byte range");
         }
         if (!response.IsSuccessStatusCode)
-            throw await http.ErrorAsync(response, repoId, revision, filename, ct).ConfigureAwait(false);
+            throw await http.ErrorAsync(response, repoId, revision, filename, ct, repoType).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.PartialContent)
         {
             long? start = response.Content.Headers.ContentRange?.From;
@@ -256,7 +272,7 @@ public sealed partial class HubClient
         file.Seek(0, SeekOrigin.End);
         long limit = meta.Size ?? Options.MaxUnannouncedFileBytes;
         if (response.Content.Headers.ContentLength is long announced && file.Length + announced > limit)
-            throw Oversize(repoId, revision, filename, limit, meta.Size is not null, $"the response announces {file.Length + announced} bytes");
+            throw Oversize(repoId, repoType, revision, filename, limit, meta.Size is not null, $"the response announces {file.Length + announced} bytes");
 
         await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         using var stall = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -272,17 +288,21 @@ public sealed partial class HubClient
             }
             if (read == 0) break;
             if (file.Length + read > limit)
-                throw Oversize(repoId, revision, filename, limit, meta.Size is not null, $"the server sent more than {limit} bytes");
+                throw Oversize(repoId, repoType, revision, filename, limit, meta.Size is not null, $"the server sent more than {limit} bytes");
             await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
             tracker.AddBytes(read, filename);
         }
         await file.FlushAsync(ct).ConfigureAwait(false);
     }
 
-    static OversizeDownloadException Oversize(string repoId, string revision, string filename, long limit, bool announced, string what) =>
-        new($"{HubException.Describe(repoId, revision, filename)}: {what}, but " +
+    static OversizeDownloadException Oversize(string repoId, RepoType repoType, string revision, string filename, long limit, bool announced, string what) =>
+        new($"{Describe(repoId, repoType, revision, filename)}: {what}, but " +
             (announced ? $"the hub announced {limit} bytes for this file" : $"no size was announced and {nameof(HubOptions.MaxUnannouncedFileBytes)} is {limit}") +
             "; the partial file was deleted.", repoId, revision, filename);
+
+    /// <summary>"dataset 'org/name' at ..." for a dataset, the plain description for a model.</summary>
+    static string Describe(string repoId, RepoType repoType, string? revision, string? filename) =>
+        (repoType == RepoType.Model ? "" : "dataset ") + HubException.Describe(repoId, revision, filename);
 
     /// <summary>A download that outgrew the size it may have; never retried.</summary>
     sealed class OversizeDownloadException(string message, string repoId, string revision, string filename)

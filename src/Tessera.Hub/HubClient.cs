@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Tessera.Hub;
 
 /// <summary>
-/// Downloads model repositories from the Hugging Face Hub (or a mirror) into the huggingface_hub cache layout, so
+/// Downloads model and dataset repositories from the Hugging Face Hub (or a mirror) into the huggingface_hub cache layout, so
 /// the cache is shared with Python tools. Downloads resume after a broken connection, LFS files are checked against
 /// their sha256, and with <see cref="HubOptions.Offline"/> (or no network) files resolve from the cache alone.
 /// </summary>
@@ -47,13 +47,26 @@ public sealed partial class HubClient : IDisposable
     /// <exception cref="RevisionNotFoundException">No such branch, tag or commit.</exception>
     /// <exception cref="GatedRepoException">A token is needed, or the token has no access.</exception>
     /// <exception cref="HubException">Offline, the hub could not be reached, or it answered with something else.</exception>
-    public async Task<ModelInfo> GetModelInfoAsync(string repoId, string revision = RepoReference.DefaultRevision, CancellationToken cancellationToken = default)
+    public async Task<ModelInfo> GetModelInfoAsync(string repoId, string revision = RepoReference.DefaultRevision, CancellationToken cancellationToken = default) =>
+        await GetInfoAsync(repoId, revision, RepoType.Model, HubJsonContext.Default.ModelInfo, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Fetches a dataset repository's metadata and file list at a revision (<c>GET /api/datasets/{repo}/revision/{revision}</c>).</summary>
+    /// <exception cref="RepositoryNotFoundException">No such dataset repository (or private without access).</exception>
+    /// <exception cref="RevisionNotFoundException">No such branch, tag or commit.</exception>
+    /// <exception cref="GatedRepoException">A token is needed, or the token has no access.</exception>
+    /// <exception cref="HubException">Offline, the hub could not be reached, or it answered with something else.</exception>
+    public async Task<HubDatasetInfo> GetDatasetInfoAsync(string repoId, string revision = RepoReference.DefaultRevision, CancellationToken cancellationToken = default) =>
+        await GetInfoAsync(repoId, revision, RepoType.Dataset, HubJsonContext.Default.HubDatasetInfo, cancellationToken).ConfigureAwait(false);
+
+    async Task<T> GetInfoAsync<T>(string repoId, string revision, RepoType repoType, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo,
+        CancellationToken cancellationToken) where T : class
     {
         HubCache.ValidateRepoId(repoId);
         HubCache.ValidateRevision(revision);
+        string kind = repoType == RepoType.Model ? "model" : "dataset";
         if (Options.Offline)
-            throw new HubException($"Offline mode (HF_HUB_OFFLINE): cannot fetch model info for {HubException.Describe(repoId, revision, null)}.", repoId, revision);
-        Uri uri = http.Url($"api/models/{repoId}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
+            throw new HubException($"Offline mode (HF_HUB_OFFLINE): cannot fetch {kind} info for {HubException.Describe(repoId, revision, null)}.", repoId, revision);
+        Uri uri = http.Url($"api/{repoType.Plural()}/{repoId}/revision/{Uri.EscapeDataString(revision)}?blobs=true");
         HttpResponseMessage response;
         try
         {
@@ -61,21 +74,21 @@ public sealed partial class HubClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new HubException($"Could not reach {Options.Endpoint} for {HubException.Describe(repoId, revision, null)}: {e.Message}", repoId, revision, inner: e);
+            throw new HubException($"Could not reach {Options.Endpoint} for {kind} {HubException.Describe(repoId, revision, null)}: {e.Message}", repoId, revision, inner: e);
         }
         using (response)
         {
             if (!response.IsSuccessStatusCode)
-                throw await http.ErrorAsync(response, repoId, revision, null, cancellationToken).ConfigureAwait(false);
+                throw await http.ErrorAsync(response, repoId, revision, null, cancellationToken, repoType).ConfigureAwait(false);
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                var info = await JsonSerializer.DeserializeAsync(body, HubJsonContext.Default.ModelInfo, cancellationToken).ConfigureAwait(false);
-                return info ?? throw new HubException($"The hub sent an empty model info for '{repoId}'.", repoId, revision);
+                var info = await JsonSerializer.DeserializeAsync(body, typeInfo, cancellationToken).ConfigureAwait(false);
+                return info ?? throw new HubException($"The hub sent an empty {kind} info for '{repoId}'.", repoId, revision);
             }
             catch (JsonException e)
             {
-                throw new HubException($"The hub sent model info for '{repoId}' that is not valid JSON: {e.Message}", repoId, revision, inner: e);
+                throw new HubException($"The hub sent {kind} info for '{repoId}' that is not valid JSON: {e.Message}", repoId, revision, inner: e);
             }
         }
     }
@@ -92,30 +105,60 @@ public sealed partial class HubClient : IDisposable
     /// <param name="ignorePatterns">Files matching one of these are skipped.</param>
     /// <param name="cancellationToken">Cancels the downloads; partial files are kept and resume next time.</param>
     /// <exception cref="LocalEntryNotFoundException">Offline (or unreachable) and the snapshot is not cached.</exception>
-    /// <exception cref="HubException">See <see cref="GetModelInfoAsync"/> and <see cref="DownloadFileAsync"/>.</exception>
+    /// <exception cref="HubException">See <see cref="GetModelInfoAsync"/> and <see cref="DownloadFileAsync(string, string, string, IProgress{HubProgress}?, CancellationToken)"/>.</exception>
     public async Task<string> SnapshotDownloadAsync(string repoId, string revision = RepoReference.DefaultRevision,
+        IProgress<HubProgress>? progress = null, IEnumerable<string>? allowPatterns = null, IEnumerable<string>? ignorePatterns = null,
+        CancellationToken cancellationToken = default) =>
+        (await DownloadSnapshotAsync(repoId, RepoType.Model, revision, progress, allowPatterns, ignorePatterns, cancellationToken).ConfigureAwait(false)).Folder;
+
+    /// <summary>
+    /// Downloads every file of a model or dataset repository at a revision (or those matching the patterns) into the
+    /// cache (<c>models--org--name</c> or <c>datasets--org--name</c>) and returns the snapshot with the commit the
+    /// revision resolved to. Files already cached are not downloaded again; a commit hash already cached needs no
+    /// request. Offline, or when the hub cannot be reached, returns the cached snapshot (its commit from <c>refs/</c>).
+    /// </summary>
+    /// <param name="repoId">The repository id, e.g. <c>stanfordnlp/imdb</c>.</param>
+    /// <param name="repoType">Model or dataset.</param>
+    /// <param name="revision">A branch, tag or commit hash.</param>
+    /// <param name="progress">Receives one ordered stream of reports summed over all files.</param>
+    /// <param name="allowPatterns">If given, only files matching one of these fnmatch patterns (e.g. <c>*.parquet</c>).</param>
+    /// <param name="ignorePatterns">Files matching one of these are skipped.</param>
+    /// <param name="cancellationToken">Cancels the downloads; partial files are kept and resume next time.</param>
+    /// <exception cref="LocalEntryNotFoundException">Offline (or unreachable) and the snapshot is not cached.</exception>
+    /// <exception cref="HubException">See <see cref="GetDatasetInfoAsync"/> and <see cref="DownloadFileAsync(string, RepoType, string, string, IProgress{HubProgress}?, CancellationToken)"/>.</exception>
+    public async Task<HubSnapshot> DownloadSnapshotAsync(string repoId, RepoType repoType, string revision = RepoReference.DefaultRevision,
         IProgress<HubProgress>? progress = null, IEnumerable<string>? allowPatterns = null, IEnumerable<string>? ignorePatterns = null,
         CancellationToken cancellationToken = default)
     {
         HubCache.ValidateRepoId(repoId);
         HubCache.ValidateRevision(revision);
-        if (Options.Offline) return CachedSnapshotOrThrow(repoId, revision, "offline mode (HF_HUB_OFFLINE)", null);
+        if (Options.Offline) return CachedSnapshotOrThrow(repoId, repoType, revision, "offline mode (HF_HUB_OFFLINE)", null);
 
-        ModelInfo info;
+        string? sha;
+        IReadOnlyList<RepoSibling> siblings;
         try
         {
-            info = await GetModelInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
+            if (repoType == RepoType.Dataset)
+            {
+                var info = await GetDatasetInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
+                (sha, siblings) = (info.Sha, info.Siblings);
+            }
+            else
+            {
+                var info = await GetModelInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
+                (sha, siblings) = (info.Sha, info.Siblings);
+            }
         }
         catch (HubException e) when (e.StatusCode is null && e.InnerException is HttpRequestException)
         {
-            return CachedSnapshotOrThrow(repoId, revision, $"the hub at {Options.Endpoint} could not be reached", e);
+            return CachedSnapshotOrThrow(repoId, repoType, revision, $"the hub at {Options.Endpoint} could not be reached", e);
         }
-        if (info.Sha is not { } commit || !RepoReference.IsCommitHash(commit))
-            throw new HubException($"The hub's model info for '{repoId}' at '{revision}' has no commit hash (sha).", repoId, revision);
+        if (sha is not { } commit || !RepoReference.IsCommitHash(commit))
+            throw new HubException($"The hub's info for '{repoId}' at '{revision}' has no commit hash (sha).", repoId, revision);
 
         IReadOnlyList<Regex>? allow = allowPatterns?.Select(GlobPattern.Compile).ToList();
         IReadOnlyList<Regex>? ignore = ignorePatterns?.Select(GlobPattern.Compile).ToList();
-        var files = info.Siblings.Where(s => GlobPattern.Keep(s.RFilename, allow, ignore)).ToList();
+        var files = siblings.Where(s => GlobPattern.Keep(s.RFilename, allow, ignore)).ToList();
         foreach (var file in files)
         {
             try { HubCache.ValidateFilename(file.RFilename); }
@@ -131,12 +174,12 @@ public sealed partial class HubClient : IDisposable
 
         await Parallel.ForEachAsync(files,
             new ParallelOptions { MaxDegreeOfParallelism = Options.MaxParallelDownloads, CancellationToken = cancellationToken },
-            async (file, ct) => await DownloadCoreAsync(repoId, file.RFilename, commit, tracker, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (file, ct) => await DownloadCoreAsync(repoId, repoType, file.RFilename, commit, tracker, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
-        Cache.WriteRef(repoId, revision, commit);
-        string folder = Cache.SnapshotPath(repoId, commit);
+        Cache.WriteRef(repoId, revision, commit, repoType);
+        string folder = Cache.SnapshotPath(repoId, commit, repoType);
         Directory.CreateDirectory(folder);
-        return folder;
+        return new HubSnapshot(repoId, repoType, revision, commit, folder);
     }
 
     /// <summary>
@@ -167,11 +210,12 @@ public sealed partial class HubClient : IDisposable
         return slash > 0 && Directory.Exists(text[..slash]);
     }
 
-    string CachedSnapshotOrThrow(string repoId, string revision, string why, Exception? inner)
+    HubSnapshot CachedSnapshotOrThrow(string repoId, RepoType repoType, string revision, string why, Exception? inner)
     {
-        if (Cache.TryGetSnapshotFolder(repoId, revision, out string? folder)) return folder;
+        if (Cache.ResolveCommit(repoId, revision, repoType) is { } commit && Cache.TryGetSnapshotFolder(repoId, commit, out string? folder, repoType))
+            return new HubSnapshot(repoId, repoType, revision, commit, folder);
         throw new LocalEntryNotFoundException(
-            $"Cannot download {HubException.Describe(repoId, revision, null)}: {why}, and no snapshot of it is in the cache at {Cache.CacheDir}.",
+            $"Cannot download {Describe(repoId, repoType, revision, null)}: {why}, and no snapshot of it is in the cache at {Cache.CacheDir}.",
             repoId, revision, null, null, inner);
     }
 

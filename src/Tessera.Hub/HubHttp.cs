@@ -84,8 +84,10 @@ internal sealed class HubHttp : IDisposable
         && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
     /// <summary>The exception for a failed response, chosen by status and X-Error-Code as the hub sends them.</summary>
-    public async Task<HubException> ErrorAsync(HttpResponseMessage response, string repoId, string? revision, string? filename, CancellationToken ct)
+    public async Task<HubException> ErrorAsync(HttpResponseMessage response, string repoId, string? revision, string? filename, CancellationToken ct,
+        RepoType repoType = RepoType.Model)
     {
+        string kind = repoType == RepoType.Model ? "Repository" : "Dataset repository";
         string? code = Header(response, "X-Error-Code");
         string? serverMessage = Header(response, "X-Error-Message") ?? await ReadSmallBodyAsync(response, ct).ConfigureAwait(false);
         HttpStatusCode status = response.StatusCode;
@@ -96,10 +98,10 @@ internal sealed class HubHttp : IDisposable
             : "The token that was sent may not have access to it.";
 
         if (code == "RepoNotFound" || (status == HttpStatusCode.NotFound && filename is null && code is null))
-            return new RepositoryNotFoundException($"Repository '{repoId}' not found at {options.Endpoint}. {tokenHint} {detail}",
+            return new RepositoryNotFoundException($"{kind} '{repoId}' not found at {options.Endpoint}. {tokenHint} {detail}",
                 repoId, revision, filename, status);
         if (code == "RevisionNotFound")
-            return new RevisionNotFoundException($"Revision '{revision}' not found in repository '{repoId}': no such branch, tag or commit. {detail}",
+            return new RevisionNotFoundException($"Revision '{revision}' not found in {kind.ToLowerInvariant()} '{repoId}': no such branch, tag or commit. {detail}",
                 repoId, revision, filename, status);
         if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden || code == "GatedRepo")
         {

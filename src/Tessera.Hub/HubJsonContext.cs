@@ -4,4 +4,5 @@ namespace Tessera.Hub;
 
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = false)]
 [JsonSerializable(typeof(ModelInfo))]
+[JsonSerializable(typeof(HubDatasetInfo))]
 internal sealed partial class HubJsonContext : JsonSerializerContext;

@@ -2,6 +2,7 @@ using Tessera.Runtime;
 using Tessera.Runtime.Generation;
 using Tessera.Text;
 using Tessera.Text.Generation;
+using Tessera.Text.Templates;
 
 namespace Tessera.Serving;
 
@@ -71,13 +72,15 @@ internal sealed class ModelRegistry(ServerOptions options, ServingMetrics metric
             return new ClassifierModel(entry.Name, OnnxModel.Load(entry.Path, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads }), options, modelMetrics);
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(entry.Path);
         GenerationConfig defaults = GenerationConfig.Load(entry.Path);
+        // A template that does not parse fails the load (naming the file and line) rather than serving wrong prompts.
+        ChatTemplate? chatTemplate = ChatTemplate.Load(entry.Path);
         IServingDecoder decoder = OrtTextGenerator.IsDecoderFolder(entry.Path)
             ? OrtServingDecoder.Load(entry.Path, options.IntraOpThreads)
             : options.FolderLoader?.Invoke(entry.Path)
               ?? throw new NotSupportedException($"{entry.Path} holds safetensors weights; serving them needs TorchSharp (the tessera CLI), or export the folder to ONNX with tessera export");
         try
         {
-            return new TextModel(entry.Name, decoder, tokenizer, defaults, options, modelMetrics);
+            return new TextModel(entry.Name, decoder, tokenizer, defaults, options, modelMetrics, chatTemplate);
         }
         catch
         {

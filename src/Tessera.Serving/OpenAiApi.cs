@@ -50,8 +50,7 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         var log = RequestLog.Info(context);
         log.Model = modelName;
 
-        string prompt = chat ? TextModel.FormatChat(Messages(root)) : null!;
-        IReadOnlyList<int> ids = chat ? model.Encode(prompt) : Prompt(root, model);
+        IReadOnlyList<int> ids = chat ? model.EncodeChat(Messages(root), Tools(root)) : Prompt(root, model);
         int? context_ = model.Decoder.MaxPositions;
         if (context_ is int c && ids.Count >= c)
             throw ApiError.BadRequest($"This model's maximum context length is {c} tokens. However, your prompt has {ids.Count} tokens, which leaves no room for the completion.", chat ? "messages" : "prompt");
@@ -227,11 +226,12 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         throw ApiError.BadRequest("prompt must be a string", "prompt");
     }
 
-    static List<(string Role, string Content)> Messages(JsonElement root)
+    /// <summary>The messages as the chat template sees them: role, content (text parts joined) and the message's other fields.</summary>
+    static List<IReadOnlyDictionary<string, object?>> Messages(JsonElement root)
     {
         if (!root.TryGetProperty("messages", out var m) || m.ValueKind != JsonValueKind.Array || m.GetArrayLength() == 0)
             throw ApiError.BadRequest("messages must be a non-empty array", "messages");
-        var result = new List<(string, string)>();
+        var result = new List<IReadOnlyDictionary<string, object?>>();
         foreach (var message in m.EnumerateArray())
         {
             string role = message.ValueKind == JsonValueKind.Object ? OptionalString(message, "role") ?? "" : "";
@@ -247,10 +247,17 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
                 JsonValueKind.Null => "",
                 _ => throw ApiError.BadRequest("message content must be a string or an array of text parts", "messages"),
             };
-            result.Add((role, text));
+            var fields = new Dictionary<string, object?>();
+            foreach (var property in message.EnumerateObject()) fields[property.Name] = property.Value.Clone();
+            fields["role"] = role;
+            fields["content"] = text;
+            result.Add(fields);
         }
         return result;
     }
+
+    static JsonElement? Tools(JsonElement root) =>
+        root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools.Clone() : null;
 
     static GenerationConfig Sampling(JsonElement root)
     {

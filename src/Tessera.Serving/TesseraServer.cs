@@ -161,7 +161,11 @@ public sealed class TesseraServer : IAsyncDisposable
             {
                 if (e.RetryAfterSeconds is int retry) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
+                // The rest of an oversized body stays unread: close the connection, and send the 413 in full before
+                // Kestrel gives up on the body (else the client may see the connection end instead of the answer).
+                if (e.Status == 413) context.Response.Headers.Connection = "close";
                 await OpenAiApi.WriteJson(context, e.Status, kserve ? KServeApi.ErrorBody(e.Message) : OpenAiApi.ErrorBody(e)).ConfigureAwait(false);
+                if (e.Status == 413) await context.Response.CompleteAsync().ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

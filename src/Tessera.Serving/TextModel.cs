@@ -2,15 +2,17 @@ using System.Text;
 using System.Text.Json;
 using Tessera.Text;
 using Tessera.Text.Generation;
+using Tessera.Text.Templates;
 
 namespace Tessera.Serving;
 
 /// <summary>A served text model: its decoder, tokenizer, generation defaults and scheduler.</summary>
 internal sealed class TextModel : IDisposable
 {
-    public TextModel(string name, IServingDecoder decoder, HfTokenizer tokenizer, GenerationConfig defaults, ServerOptions options, ServingMetrics.ModelMetrics metrics)
+    public TextModel(string name, IServingDecoder decoder, HfTokenizer tokenizer, GenerationConfig defaults, ServerOptions options, ServingMetrics.ModelMetrics metrics, ChatTemplate? chatTemplate = null)
     {
         Name = name;
+        ChatTemplate = chatTemplate;
         Decoder = decoder;
         Tokenizer = tokenizer;
         IReadOnlyList<int> eos = defaults.EosTokenId is null or { ValueKind: JsonValueKind.Null }
@@ -28,6 +30,9 @@ internal sealed class TextModel : IDisposable
     public int? BosTokenId { get; }
     public GenerationScheduler Scheduler { get; }
 
+    /// <summary>The model's chat template (chat_template.jinja or tokenizer_config.json); null for the plain format.</summary>
+    public ChatTemplate? ChatTemplate { get; }
+
     /// <summary>The prompt's ids (BOS alone for an empty prompt).</summary>
     public IReadOnlyList<int> Encode(string prompt)
     {
@@ -37,13 +42,35 @@ internal sealed class TextModel : IDisposable
     }
 
     /// <summary>
-    /// The chat prompt: each message as <c>role: content</c> on its own line, then <c>assistant:</c> for the reply.
-    /// (Jinja chat templates in tokenizer_config.json are not rendered; this plain format is used for every model.)
+    /// The chat prompt's ids. With a chat template: the rendered template (messages, add_generation_prompt = true, the
+    /// request's tools), encoded without adding special tokens, since the template writes them itself (as
+    /// transformers' apply_chat_template does). Without one: <see cref="FormatChat"/>, encoded like a prompt.
     /// </summary>
-    public static string FormatChat(IReadOnlyList<(string Role, string Content)> messages)
+    public IReadOnlyList<int> EncodeChat(IReadOnlyList<IReadOnlyDictionary<string, object?>> messages, JsonElement? tools)
+    {
+        if (ChatTemplate is null) return Encode(FormatChat(messages));
+        string text;
+        try
+        {
+            text = ChatTemplate.Render(messages, addGenerationPrompt: true, tools is JsonElement t ? new Dictionary<string, object?> { ["tools"] = t } : null);
+        }
+        catch (TemplateException e)
+        {
+            throw ApiError.BadRequest($"the model's chat template refused the messages: {e.Message}", "messages");
+        }
+        IReadOnlyList<int> ids = Tokenizer.Encode(text, addSpecialTokens: false).Ids;
+        if (ids.Count > 0) return ids;
+        return BosTokenId is int bos ? [bos] : throw ApiError.BadRequest("the chat template renders to no tokens and the model has no bos_token_id to start from", "messages");
+    }
+
+    /// <summary>
+    /// The plain chat prompt for models without a chat template: each message as <c>role: content</c> on its own line,
+    /// then <c>assistant:</c> for the reply.
+    /// </summary>
+    public static string FormatChat(IReadOnlyList<IReadOnlyDictionary<string, object?>> messages)
     {
         var text = new StringBuilder();
-        foreach (var (role, content) in messages) text.Append(role).Append(": ").Append(content).Append('\n');
+        foreach (var message in messages) text.Append(message["role"]).Append(": ").Append(message["content"]).Append('\n');
         return text.Append("assistant:").ToString();
     }
 

@@ -87,6 +87,13 @@ internal static class Requires
     public static void Linux() =>
         Assert.SkipUnless(OperatingSystem.IsLinux(), "Linux only");
 
+    /// <summary>Where Debian's chromium package puts the browser (the dashboard's browser tests drive it headless).</summary>
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    /// <summary>Skips unless Debian's chromium is installed at <see cref="ChromiumPath"/>.</summary>
+    public static void Chromium() =>
+        Assert.SkipUnless(File.Exists(ChromiumPath), $"no {ChromiumPath} (apt-get install chromium, or bash scripts/install-deps.sh --test)");
+
     static string DebianPackageOf(string module) => module switch
     {
         "yaml" => "python3-yaml",

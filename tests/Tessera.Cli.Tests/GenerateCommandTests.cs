@@ -45,6 +45,24 @@ public class GenerateCommandTests : IDisposable
 
     [Trait("Category", "Slow")]
     [Fact]
+    public void Chat_sends_the_prompt_through_the_models_chat_template_and_prints_the_reply()
+    {
+        string folder = TinyModelFolder();
+        string configPath = Path.Combine(folder, "tokenizer_config.json");
+        var config = File.Exists(configPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
+        config["chat_template"] = "{% for m in messages %}<|{{ m.role }}|>{{ m.content | trim }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+        File.WriteAllText(configPath, config.ToJsonString());
+
+        var (code, output, err) = Run("generate", folder, "--prompt", " Hello ", "--chat", "--max-new-tokens", "5", "--greedy");
+        Assert.True(code == 0, err);
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
+        using var lm = AutoModelForCausalLM.FromPretrained(folder);
+        var expected = new TorchCausalLM(lm).Generate(tokenizer, "<|user|>Hello\n<|assistant|>", GenerationConfig.Load(folder) with { MaxNewTokens = 5, DoSample = false });
+        Assert.Equal(expected.Text + "\n", output);
+    }
+
+    [Trait("Category", "Slow")]
+    [Fact]
     public void Bad_settings_and_missing_models_are_one_line_errors()
     {
         var (code, _, err) = Run("generate", Path.Combine(temp.Path, "nope"), "--prompt", "x");

@@ -70,6 +70,7 @@ public sealed class RunsCommandTests : IDisposable
             var weights = Assert.Single(artifacts, a => a.Kind == ArtifactKind.Weights);
             Assert.Equal(Tracking.ContentFingerprint.Compute(Path.Combine(output, "model", "model.safetensors")).Sha256, weights.Sha256);
             Assert.Equal("3", store.GetEnvironment(id)!.Values["seed.seed"]);
+            Assert.Equal(id, Formats.ModelCard.Load(Path.Combine(output, "model", "README.md")).FrontMatter[CardProvenance.RunIdKey]); // the card links its run
         }
 
         var list = CliRunner.Run("runs", "list", "--tracking-uri", Store);

@@ -15,8 +15,8 @@ using Tessera.Hub;
 namespace Tessera.Hub.Tests;
 
 /// <summary>
-/// A Hugging Face Hub stand-in on 127.0.0.1 serving repositories from memory with the hub's HTTP conventions:
-/// model info JSON, <c>resolve/{revision}/{file}</c> with X-Repo-Commit and ETag headers, LFS files (at least
+/// A Hugging Face Hub stand-in on 127.0.0.1 serving model and dataset repositories from memory with the hub's HTTP
+/// conventions: model/dataset info JSON, <c>resolve/{revision}/{file}</c> with X-Repo-Commit and ETag headers, LFS files (at least
 /// <see cref="LfsThreshold"/> bytes) redirected to a CDN path with X-Linked-Etag (their sha256), byte ranges,
 /// X-Error-Code on errors, and gated repositories that need <see cref="GoodToken"/>. Faults are switched on per
 /// file: a connection dropped halfway, corrupted bytes, a delay. Every request is recorded.
@@ -103,14 +103,18 @@ internal sealed class FakeHub : IAsyncDisposable
         return new Uri(address);
     }
 
-    /// <summary>Makes a commit of <paramref name="files"/> on <paramref name="branch"/> (creating the repository) and returns its hash.</summary>
-    public string Commit(string repoId, IReadOnlyDictionary<string, byte[]> files, string branch = "main", bool gated = false)
+    /// <summary>
+    /// Makes a commit of <paramref name="files"/> on <paramref name="branch"/> (creating the repository) and returns its
+    /// hash. A dataset repository (<paramref name="repoType"/>) is served under <c>/api/datasets/</c> and <c>/datasets/</c>.
+    /// </summary>
+    public string Commit(string repoId, IReadOnlyDictionary<string, byte[]> files, string branch = "main", bool gated = false, RepoType repoType = RepoType.Model)
     {
         lock (gate)
         {
-            if (!repos.TryGetValue(repoId, out var repo)) repos[repoId] = repo = new Repo();
+            string key = Key(repoType, repoId);
+            if (!repos.TryGetValue(key, out var repo)) repos[key] = repo = new Repo();
             repo.Gated |= gated;
-            string commit = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{repoId}/{++commitCounter}")));
+            string commit = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{key}/{++commitCounter}")));
             repo.Commits[commit] = new Dictionary<string, byte[]>(files);
             repo.Branches[branch] = commit;
             return commit;
@@ -124,6 +128,9 @@ internal sealed class FakeHub : IAsyncDisposable
             Endpoint = Url.ToString().TrimEnd('/'), CacheDir = cacheDir, Token = token, MaxRetries = maxRetries,
             MaxParallelDownloads = parallel, Offline = offline, RequestTimeout = TimeSpan.FromSeconds(10),
         });
+
+    /// <summary>Models keep their bare id as the key (so old tests read the same); datasets are prefixed.</summary>
+    static string Key(RepoType type, string repoId) => type == RepoType.Model ? repoId : $"{type.Plural()}/{repoId}";
 
     public static bool IsLfs(byte[] content) => content.Length >= LfsThreshold;
 
@@ -152,9 +159,14 @@ internal sealed class FakeHub : IAsyncDisposable
         Record(ctx);
         string[] parts = (ctx.Request.Path.Value ?? "").Trim('/').Split('/').Select(Uri.UnescapeDataString).ToArray();
         if (parts is ["cdn", var sha]) { await ServeLfsAsync(ctx, sha); return; }
-        if (parts is ["api", "models", var org, var name, "revision", var rev])
+        if (parts is ["api", "models" or "datasets", var org, var name, "revision", var rev])
         {
-            await ModelInfoAsync(ctx, $"{org}/{name}", rev);
+            await ModelInfoAsync(ctx, $"{org}/{name}", rev, parts[1] == "datasets" ? RepoType.Dataset : RepoType.Model);
+            return;
+        }
+        if (parts.Length >= 6 && parts[0] == "datasets" && parts[3] == "resolve")
+        {
+            await ResolveAsync(ctx, $"{parts[1]}/{parts[2]}", parts[4], string.Join('/', parts[5..]), RepoType.Dataset);
             return;
         }
         if (parts.Length >= 5 && parts[2] == "resolve" && Renamed.TryGetValue($"{parts[0]}/{parts[1]}", out string? newId))
@@ -180,14 +192,14 @@ internal sealed class FakeHub : IAsyncDisposable
     }
 
     /// <summary>Finds the repository and commit, or writes the hub's error answer and returns null.</summary>
-    async Task<(string Commit, Dictionary<string, byte[]> Files)?> LookupAsync(HttpContext ctx, string repoId, string revision)
+    async Task<(string Commit, Dictionary<string, byte[]> Files)?> LookupAsync(HttpContext ctx, string repoId, string revision, RepoType repoType)
     {
         Repo? repo;
         string? commit = null;
         Dictionary<string, byte[]>? files = null;
         lock (gate)
         {
-            repos.TryGetValue(repoId, out repo);
+            repos.TryGetValue(Key(repoType, repoId), out repo);
             if (repo is not null)
             {
                 commit = repo.Branches.GetValueOrDefault(revision) ?? (repo.Commits.ContainsKey(revision) ? revision : null);
@@ -213,9 +225,9 @@ internal sealed class FakeHub : IAsyncDisposable
             await ctx.Response.WriteAsJsonAsync(new Dictionary<string, string> { ["error"] = message });
     }
 
-    async Task ModelInfoAsync(HttpContext ctx, string repoId, string revision)
+    async Task ModelInfoAsync(HttpContext ctx, string repoId, string revision, RepoType repoType)
     {
-        if (await LookupAsync(ctx, repoId, revision) is not { } found) return;
+        if (await LookupAsync(ctx, repoId, revision, repoType) is not { } found) return;
         var siblings = found.Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new Dictionary<string, object?>
         {
             ["rfilename"] = f.Key,
@@ -228,9 +240,9 @@ internal sealed class FakeHub : IAsyncDisposable
         await ctx.Response.WriteAsync(JsonSerializer.Serialize(info));
     }
 
-    async Task ResolveAsync(HttpContext ctx, string repoId, string revision, string filename)
+    async Task ResolveAsync(HttpContext ctx, string repoId, string revision, string filename, RepoType repoType = RepoType.Model)
     {
-        if (await LookupAsync(ctx, repoId, revision) is not { } found) return;
+        if (await LookupAsync(ctx, repoId, revision, repoType) is not { } found) return;
         if (!found.Files.TryGetValue(filename, out var content))
         {
             await ErrorAsync(ctx, 404, "EntryNotFound", $"{filename} does not exist on \"{revision}\"");

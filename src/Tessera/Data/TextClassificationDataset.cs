@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Tessera.Formats;
+using Tessera.Hub.Datasets;
 using Tessera.Text;
 using static TorchSharp.torch;
 
@@ -74,8 +75,8 @@ public sealed class TextClassificationDataset : IDataset<ClassificationBatch>
     }
 
     /// <summary>
-    /// Reads examples from a <c>.jsonl</c> file (one object per line; the label a string or a number) or otherwise a
-    /// CSV file with a header row naming the columns.
+    /// Reads examples from a <c>.parquet</c> file, a <c>.jsonl</c> file (one object per line; the label a string or a
+    /// number) or otherwise a CSV file with a header row naming the columns.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="textColumn">Column (CSV) or field (JSONL) of the text.</param>
@@ -85,9 +86,31 @@ public sealed class TextClassificationDataset : IDataset<ClassificationBatch>
     public static List<LabeledText> Read(string path, string textColumn = "text", string labelColumn = "label")
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
+        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) return Read(HubDataset.Open(path)["train"], textColumn, labelColumn);
         return path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             ? ReadJsonl(path, textColumn, labelColumn)
             : ReadCsv(path, textColumn, labelColumn);
+    }
+
+    /// <summary>
+    /// Reads examples from a split of a Hub-style dataset (<see cref="HubDataset"/>: Parquet, JSONL or CSV files),
+    /// streaming its files; the label may be a string, an integer (a <c>ClassLabel</c> id) or a boolean.
+    /// </summary>
+    /// <exception cref="TesseraFormatException">A file is malformed, lacks a column, has a column of another type, or a null text or label.</exception>
+    public static List<LabeledText> Read(DatasetSplit split, string textColumn = "text", string labelColumn = "label")
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        var result = new List<LabeledText>();
+        DatasetColumn[] columns = textColumn == labelColumn
+            ? throw new ArgumentException($"--text-column and --label-column are both \"{textColumn}\"")
+            : [new(textColumn, DatasetColumnType.String), new(labelColumn, DatasetColumnType.Label)];
+        foreach (DatasetRow row in split.ReadRows(columns))
+        {
+            string text = row.GetString(textColumn) ?? throw new TesseraFormatException(row.File, $"row {row.RowNumber}: text column \"{textColumn}\" is null");
+            string label = row.GetString(labelColumn) ?? throw new TesseraFormatException(row.File, $"row {row.RowNumber}: label column \"{labelColumn}\" is null");
+            result.Add(new LabeledText(text, label));
+        }
+        return result;
     }
 
     static List<LabeledText> ReadCsv(string path, string textColumn, string labelColumn)

@@ -3,6 +3,8 @@ using System.Text;
 using Tessera.Adapters;
 using Tessera.Data;
 using Tessera.Formats;
+using Tessera.Hub;
+using Tessera.Hub.Datasets;
 using Tessera.Tasks;
 using Tessera.Text;
 using Tessera.Training;
@@ -37,12 +39,33 @@ public static class ClassifierFinetuning
         bool writer = FinetuningSetup.Strategy(options).IsGlobalZero; // one process writes the output folder and reports for all
         if (!writer) log = TextWriter.Null;
 
-        List<LabeledText> all = TextClassificationDataset.Read(options.Data, options.TextColumn, options.LabelColumn);
+        List<LabeledText> all;
+        List<LabeledText>? heldSplit = null;
+        HubSnapshot? snapshot = null;
+        if (HubDataset.TryParseReference(options.Data, out _) || Directory.Exists(options.Data))
+        {
+            // A Hub-style dataset: its train split, and its validation (else test) split as held-out data.
+            HubDataset dataset = HubDataset.LoadAsync(options.Data).GetAwaiter().GetResult();
+            snapshot = dataset.Snapshot;
+            all = TextClassificationDataset.Read(dataset["train"], options.TextColumn, options.LabelColumn);
+            if (options.ValData is null && (dataset.TryGetSplit("validation", out var split) || dataset.TryGetSplit("test", out split)))
+                heldSplit = TextClassificationDataset.Read(split, options.TextColumn, options.LabelColumn);
+            log.WriteLine($"data: {(snapshot is null ? dataset.Path : $"{snapshot.Uri} at commit {snapshot.Commit}")}, splits {string.Join(", ", dataset.Splits.Select(s => s.Name))}");
+        }
+        else
+        {
+            all = TextClassificationDataset.Read(options.Data, options.TextColumn, options.LabelColumn);
+        }
         List<LabeledText> train, held;
         if (options.ValData is { } valPath)
         {
             train = all;
             held = TextClassificationDataset.Read(valPath, options.TextColumn, options.LabelColumn);
+        }
+        else if (heldSplit is not null)
+        {
+            train = all;
+            held = heldSplit;
         }
         else
         {
@@ -121,7 +144,7 @@ public static class ClassifierFinetuning
             ValidationLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double vl) ? vl : double.NaN,
             ValidationAccuracy = trainer.CallbackMetrics.TryGetValue("val_acc", out double va) ? va : double.NaN,
         };
-        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels));
+        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels, snapshot));
         return result;
     }
 
@@ -150,7 +173,7 @@ public static class ClassifierFinetuning
         }
     }
 
-    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels)
+    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels, HubSnapshot? data)
     {
         var inv = CultureInfo.InvariantCulture;
         var card = new StringBuilder();
@@ -160,6 +183,7 @@ public static class ClassifierFinetuning
         card.AppendLine(c is null ? "# Fine-tuned classifier" : "# LoRA classification adapter").AppendLine();
         card.AppendLine(inv, $"{(c is null ? "All weights of" : "A LoRA adapter (with a fully trained `classifier` head) for")} `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (text column `{o.TextColumn}`, label column `{o.LabelColumn}`) for {r.Steps} steps of batch {o.BatchSize} (at most {o.BlockSize} tokens) at learning rate {o.LearningRate}.");
         card.AppendLine(inv, $"Labels (id: name): {string.Join(", ", labels.Select((l, i) => $"{i}: {l}"))}.");
+        if (data is not null) card.AppendLine(inv, $"Data: `{data.Uri}` at commit `{data.Commit}`.");
         card.AppendLine(inv, $"{FinetuningSetup.TrainableSentence(r)} Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}, validation accuracy {r.ValidationAccuracy:0.000}.").AppendLine();
         if (c is not null)
         {

@@ -51,7 +51,7 @@ public static class LanguageModelTraining
         if (writer) vocabulary.WriteTokenizerFiles(modelDir, options.BlockSize);
         strategy.Group.Barrier(); // the tokenizer files are there for every process (or rank 0 failed and ended the group)
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(modelDir);
-        var (trainIds, valIds) = Tokenize(ReadEntries(options.Data, options.LimitChars), tokenizer, vocabulary.EndOfTextId);
+        var (trainIds, valIds) = Tokenize(IsHubStyle(options.Data) ? ReadRows(options, log) : ReadEntries(options.Data, options.LimitChars), tokenizer, vocabulary.EndOfTextId);
         using var train = new TokenBlockDataset(trainIds, options.BlockSize);
         using var val = new TokenBlockDataset(valIds, options.BlockSize);
         if (train.Count == 0 || val.Count == 0)
@@ -154,6 +154,29 @@ public static class LanguageModelTraining
     }
 
     /// <summary>The entries of a fortune file or folder (separated by lines holding only %), in a stable order.</summary>
+    /// <summary>A Hub-style dataset rather than text: hub:org/name, a .parquet or .jsonl file, or a folder holding such files.</summary>
+    static bool IsHubStyle(string data) =>
+        data.StartsWith(Hub.Datasets.HubDataset.HubPrefix, StringComparison.Ordinal)
+        || (File.Exists(data) && Path.GetExtension(data).ToLowerInvariant() is ".parquet" or ".jsonl")
+        || (Directory.Exists(data) && Directory.EnumerateFiles(data, "*", SearchOption.AllDirectories).Any(f => Path.GetExtension(f).ToLowerInvariant() is ".parquet" or ".jsonl"));
+
+    /// <summary>The text column of the train split, streamed: with a character limit, only the row groups needed are read.</summary>
+    static List<string> ReadRows(LanguageModelTrainingOptions options, TextWriter log)
+    {
+        var dataset = Hub.Datasets.HubDataset.LoadAsync(options.Data).GetAwaiter().GetResult();
+        log.WriteLine($"data: {(dataset.Snapshot is { } s ? $"{s.Uri} at commit {s.Commit}" : dataset.Path)}, split train, column {options.TextColumn}");
+        var entries = new List<string>();
+        long chars = 0;
+        foreach (var row in dataset["train"].ReadRows(new Hub.Datasets.DatasetColumn(options.TextColumn, Hub.Datasets.DatasetColumnType.String)))
+        {
+            if (row.GetString(options.TextColumn) is not { } text || text.Trim().Length == 0) continue;
+            if (options.LimitChars is int limit && chars + text.Length > limit) break;
+            entries.Add(text);
+            chars += text.Length + 1;
+        }
+        return entries;
+    }
+
     static List<string> ReadEntries(string path, int? limitChars)
     {
         IEnumerable<string> files = Directory.Exists(path)

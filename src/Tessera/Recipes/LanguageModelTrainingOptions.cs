@@ -3,8 +3,15 @@ namespace Tessera.Recipes;
 /// <summary>Settings of <see cref="LanguageModelTraining"/>; the defaults are the ones <c>tessera train lm</c> uses.</summary>
 public sealed record LanguageModelTrainingOptions
 {
-    /// <summary>A text file, or a folder of fortune files (entries separated by lines holding only %); default /usr/share/games/fortunes.</summary>
+    /// <summary>
+    /// A text file, or a folder of fortune files (entries separated by lines holding only %); default
+    /// /usr/share/games/fortunes. Or a Hub-style dataset (a <c>.parquet</c> or <c>.jsonl</c> file, a folder holding
+    /// such files, or <c>hub:org/name[@revision]</c>): each row's <see cref="TextColumn"/> of its train split is an entry.
+    /// </summary>
     public string Data { get; init; } = "/usr/share/games/fortunes";
+
+    /// <summary>The column of a Hub-style dataset that holds the text (default <c>text</c>).</summary>
+    public string TextColumn { get; init; } = "text";
 
     /// <summary>Architecture: <c>gpt2-tiny</c> (4 layers, 4 heads, width 128; default) or <c>gpt2-mini</c> (6 layers, 6 heads, width 192).</summary>
     public string Model { get; init; } = "gpt2-tiny";

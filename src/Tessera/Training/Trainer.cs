@@ -17,6 +17,7 @@ public sealed class Trainer
     readonly MetricCollector trainCollector = new();
     readonly MetricCollector evalCollector = new();
     readonly List<(IMetricsLogger Logger, Exception Error)> failedLoggers = [];
+    readonly IMetricsLogger[] loggers;
     double[] groupScales = [];
     bool epochCompleted;
 
@@ -28,6 +29,7 @@ public sealed class Trainer
         if (Options.CheckValEveryNEpochs < 1) throw new ArgumentOutOfRangeException(nameof(options), "CheckValEveryNEpochs must be >= 1");
         if (Options.MaxEpochs is null && Options.MaxSteps is null) throw new ArgumentException("set MaxEpochs or MaxSteps", nameof(options));
         Device = ResolveDevice(Options.Device);
+        loggers = [.. Options.Loggers, .. AmbientLoggers.Current.Where(l => !Options.Loggers.Contains(l))];
     }
 
     /// <summary>The options this trainer runs with.</summary>
@@ -98,6 +100,9 @@ public sealed class Trainer
     /// </summary>
     public IReadOnlyList<(IMetricsLogger Logger, Exception Error)> FailedLoggers => failedLoggers;
 
+    /// <summary>The loggers this trainer sends to: <see cref="TrainerOptions.Loggers"/>, then those of <see cref="AmbientLoggers"/> at construction.</summary>
+    public IReadOnlyList<IMetricsLogger> Loggers => loggers;
+
     /// <summary>Sends metrics to every logger at the current global step (callbacks use this, e.g. the LR monitor).</summary>
     public void LogMetrics(IReadOnlyDictionary<string, double> metrics)
     {
@@ -109,7 +114,7 @@ public sealed class Trainer
     void EachLogger(Action<IMetricsLogger> call)
     {
         if (!IsGlobalZero) return; // one process logs for the whole group
-        foreach (var logger in Options.Loggers)
+        foreach (var logger in loggers)
         {
             if (failedLoggers.Exists(f => ReferenceEquals(f.Logger, logger))) continue;
             try

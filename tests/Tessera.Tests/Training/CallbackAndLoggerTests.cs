@@ -54,4 +54,17 @@ public class CallbackAndLoggerTests : IDisposable
         Assert.Contains("lr-Adam", header);
         Assert.True(File.Exists(Path.Combine(temp.Path, "hparams.json")));
     }
+
+    [Fact]
+    public void TensorBoard_logger_ends_with_the_hparams_summaries_after_the_scalars()
+    {
+        string events = Path.Combine(temp.Path, "hparams-events");
+        using (var tb = new TensorBoardLogger(events))
+        {
+            tb.LogHyperparameters(new Dictionary<string, object?> { ["lr"] = 0.01, ["model"] = "cnn" });
+            tb.LogMetrics(new Dictionary<string, double> { ["val_acc"] = 0.5 }, 3);
+        }
+        var tags = TensorBoardEventReader.ReadEvents(Directory.GetFiles(events).Single()).SelectMany(e => e.Values.Select(v => v.Tag)).ToList();
+        Assert.Equal(["hparams", "val_acc", "_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"], tags);
+    }
 }
