@@ -19,9 +19,11 @@ static class EvalCommand
         data.AcceptOnlyFromAmong("fashion-mnist");
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
         var command = new Command("eval", "Evaluate a model folder or an ONNX model on a test set; prints accuracy and a per-class table") { modelDir, data, dataDir };
+        foreach (var option in DiffusionEvalCommand.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string path = parse.GetValue(modelDir)!;
+            if (Diffusion.Pipelines.PipelineFolder.IsPipeline(path)) return DiffusionEvalCommand.Run(parse, path, parse.GetValue(dataDir));
             ClassificationReport report;
             IReadOnlyList<string> labels;
             if (OnnxPaths.IsOnnx(path))

@@ -69,6 +69,7 @@ static class TrainCommand
             return 0;
         }));
         command.Subcommands.Add(TrainLmCommand.Create());
+        command.Subcommands.Add(TrainDiffusionCommand.Create());
         return command;
     }
 

@@ -218,7 +218,28 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
         foreach (var block in downBlocks) x = block.Forward(x, emb, states);
         x = midBlock.call(x, emb);
         foreach (var block in upBlocks) x = block.Forward(x, emb, states);
-        x = convOut.call(nn.functional.silu(convNormOut.call(x)));
+        x = OutputConvolution(nn.functional.silu(convNormOut.call(x)));
         return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Output channels below which <c>conv_out</c> is computed with zero-padded output channels while gradients are recorded.</summary>
+    const int MinTrainedOutputChannels = 16;
+
+    /// <summary>
+    /// <c>conv_out</c>. On CPU, libtorch's convolution backward (TorchSharp 0.107) leaves part of the input gradient
+    /// unwritten when the convolution has one or two output channels: whatever the allocator last held appears there
+    /// (seen as NaN gradients in every layer below, intermittently, since it depends on memory reuse). So while
+    /// gradients are recorded, the weight and bias are zero-padded to <see cref="MinTrainedOutputChannels"/> output
+    /// channels and the extra outputs dropped: the same output and the same gradients, through a path that writes them.
+    /// </summary>
+    Tensor OutputConvolution(Tensor x)
+    {
+        long outChannels = convOut.weight!.shape[0];
+        if (!is_grad_enabled() || outChannels >= MinTrainedOutputChannels || x.device.type != DeviceType.CPU) return convOut.call(x);
+        Tensor weight = convOut.weight!;
+        Tensor extraWeight = zeros([MinTrainedOutputChannels - outChannels, .. weight.shape[1..]], dtype: weight.dtype, device: weight.device);
+        Tensor? bias = convOut.bias is { } b ? cat([b, zeros([MinTrainedOutputChannels - outChannels], dtype: b.dtype, device: b.device)], 0) : null;
+        Tensor padded = nn.functional.conv2d(x, cat([weight, extraWeight], 0), bias, padding: [1, 1]);
+        return padded.narrow(1, 0, outChannels);
     }
 }

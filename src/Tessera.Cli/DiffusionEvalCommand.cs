@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Globalization;
+using Tessera.Data;
+using Tessera.Diffusion;
+using Tessera.Recipes;
+
+namespace Tessera.Cli;
+
+/// <summary><c>tessera eval</c> on a diffusion pipeline folder: the options and the run.</summary>
+static class DiffusionEvalCommand
+{
+    public static readonly Option<string?> Classifier = new("--classifier") { Description = "Diffusion pipelines: a Fashion-MNIST classifier folder (tessera train fashion-mnist) that judges the samples" };
+    public static readonly Option<int> SamplesPerClass = new Option<int>("--samples-per-class") { Description = "Diffusion pipelines: generated images per class", DefaultValueFactory = _ => 100 }.AtLeast(2);
+    public static readonly Option<int> Steps = new Option<int>("--steps") { Description = "Diffusion pipelines: denoising steps", DefaultValueFactory = _ => 50 }.AtLeast(1);
+    public static readonly Option<string> Scheduler = new("--scheduler") { Description = "Diffusion pipelines: scheduler (ddim, ddpm, dpm++, euler, ...)", DefaultValueFactory = _ => "ddim" };
+    public static readonly Option<double> Guidance = new Option<double>("--guidance-scale") { Description = "Diffusion pipelines: classifier-free guidance scale", DefaultValueFactory = _ => 2.0 }.PositiveFinite();
+    public static readonly Option<long> Seed = new("--seed") { Description = "Diffusion pipelines: seed of the first image", DefaultValueFactory = _ => 0 };
+    public static readonly Option<int> RealImages = new Option<int>("--real-images") { Description = "Diffusion pipelines: real images per set for the Fréchet distance", DefaultValueFactory = _ => 10000 }.AtLeast(2);
+
+    public static IEnumerable<Option> All => [Classifier, SamplesPerClass, Steps, Scheduler, Guidance, Seed, RealImages];
+
+    public static int Run(ParseResult parse, string folder, string? dataDir)
+    {
+        string classifier = parse.GetValue(Classifier)
+            ?? throw new UsageException($"{folder} is a diffusion pipeline: pass --classifier DIR (a model folder from `tessera train fashion-mnist`) to judge its samples");
+        using var pipeline = DiffusionPipeline.FromPretrained(folder);
+        var writer = parse.InvocationConfiguration.Output;
+        var quality = DiffusionEvaluation.Evaluate(pipeline, classifier, new DiffusionEvaluationOptions
+        {
+            SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler),
+            GuidanceScale = parse.GetValue(Guidance), Seed = parse.GetValue(Seed), RealImages = parse.GetValue(RealImages), DataDir = dataDir,
+        }, writer);
+        Print(quality, writer);
+        return 0;
+    }
+
+    public static void Print(DiffusionQuality q, TextWriter writer)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        writer.WriteLine($"sampling: {q.Sampling}; {q.GeneratedImages} generated, {q.RealImages} real per set; features: {q.FeatureLayer} ({q.FeatureDim})");
+        writer.WriteLine(string.Create(inv, $"class_agreement: {q.MeanClassAgreement:0.0000}"));
+        writer.WriteLine(string.Create(inv, $"frechet_distance: {q.FrechetDistance:0.0000}"));
+        writer.WriteLine(string.Create(inv, $"frechet_floor_train_vs_test: {q.FrechetFloor:0.0000}"));
+        for (int k = 0; k < q.ClassAgreement.Count; k++)
+            writer.WriteLine(string.Create(inv, $"  {(k < FashionMnist.Classes.Length ? FashionMnist.Classes[k] : k.ToString(inv)),-12} {q.ClassAgreement[k]:0.00}"));
+    }
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using Tessera.Checkpoints;
+using Tessera.Diffusion;
+using Tessera.Diffusion.Pipelines;
+using Tessera.Recipes;
+using Tessera.Tasks;
+using Tessera.Tests.Shared;
+using Tessera.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Tessera.Tests.Recipes;
+
+/// <summary>The diffusion training recipe: the objective learns, the EMA resumes exactly, bad input is refused, and the Fréchet distance matches PyTorch.</summary>
+public class DiffusionTrainingTests : IDisposable
+{
+    readonly TempDirectory temp = new("tessera-diffusion-train-");
+    public void Dispose() => temp.Dispose();
+
+    static DiffusionTrainingOptions Small(string outDir) => new()
+    {
+        UNet = DiffusionTraining.TinyUNet, LimitTrain = 64, BatchSize = 16, Epochs = 100, MaxSteps = 6, CheckpointEverySteps = 3,
+        SampleEveryEpochs = 0, SampleSteps = 2, SamplesPerClass = 1, OutputDir = outDir, Seed = 3, Threads = null, PlainProgress = true,
+    };
+
+    sealed class Kill(long atStep) : Callback
+    {
+        public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize)
+        {
+            if (trainer.GlobalStep == atStep) throw new OperationCanceledException("killed");
+        }
+    }
+
+    static Dictionary<string, float[]> Read(string path)
+    {
+        var result = new Dictionary<string, float[]>();
+        foreach (var (name, t) in SafeTensorsTorch.Load(path))
+            using (t) result[name] = t.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
+        return result;
+    }
+
+    [Fact]
+    public void Resume_after_a_kill_gives_the_weights_and_ema_of_an_uninterrupted_run()
+    {
+        Requires.FashionMnist();
+        string a = Path.Combine(temp.Path, "a"), b = Path.Combine(temp.Path, "b");
+        DiffusionTraining.Run(Small(a), TextWriter.Null);
+        Assert.Throws<OperationCanceledException>(() => DiffusionTraining.Run(Small(b) with { Callbacks = [new Kill(4)] }, TextWriter.Null));
+        Assert.False(File.Exists(Path.Combine(b, "model", "model_index.json")));
+        // Killed at step 4, after the step-3 checkpoint: resuming repeats step 4 from the checkpointed RNG and data position.
+        DiffusionTraining.Run(Small(b) with { Resume = true }, TextWriter.Null);
+
+        var full = Read(Path.Combine(a, "checkpoints", "last", TrainerCheckpoint.WeightsFile));
+        var resumed = Read(Path.Combine(b, "checkpoints", "last", TrainerCheckpoint.WeightsFile));
+        Assert.Equal(full.Keys.Order(), resumed.Keys.Order());
+        Assert.Contains(full.Keys, k => k.StartsWith("ema.", StringComparison.Ordinal));
+        double worst = 0;
+        foreach (var (name, x) in full)
+            for (int i = 0; i < x.Length; i++) worst = Math.Max(worst, Math.Abs(x[i] - resumed[name][i]));
+        Assert.True(worst <= 1e-6, $"largest difference {worst}");
+
+        // The saved pipeline holds the EMA weights, not the raw ones.
+        var saved = Read(Path.Combine(a, "model", "unet", UNet2DModel.WeightsFile));
+        var savedResumed = Read(Path.Combine(b, "model", "unet", UNet2DModel.WeightsFile));
+        foreach (var (name, x) in saved)
+        {
+            Assert.Equal(full["ema." + name], x);
+            Assert.Equal(x, savedResumed[name]);
+        }
+        Assert.Contains(saved.Keys, k => !full["ema." + k].SequenceEqual(full["unet." + k]));
+    }
+
+    [Trait("Category", "Slow")]
+    [Fact]
+    public void A_short_training_lowers_the_loss_and_its_samples_differ_by_class()
+    {
+        Requires.FashionMnist();
+        string outDir = Path.Combine(temp.Path, "learn");
+        var result = DiffusionTraining.Run(Small(outDir) with { LimitTrain = 512, BatchSize = 32, MaxSteps = 150, CheckpointEverySteps = null, LearningRate = 3e-3, EmaDecay = 0.99 }, TextWriter.Null);
+        Assert.Equal(150, result.Steps);
+        Assert.True(result.FinalLoss < 0.6 * result.FirstLoss, $"loss {result.FirstLoss} -> {result.FinalLoss}");
+        foreach (string file in new[] { "model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors", "scheduler/scheduler_config.json", "README.md", "samples.png" })
+            Assert.True(File.Exists(Path.Combine(result.ModelDir, file)), file);
+        Assert.Contains("one row per class", File.ReadAllText(Path.Combine(result.ModelDir, "README.md")));
+
+        // Same noise, different class: a trouser (1) and a bag (8) must not come out the same.
+        using var pipeline = DiffusionPipeline.FromPretrained(result.ModelDir);
+        pipeline.Scheduler = global::Tessera.Diffusion.Schedulers.Schedulers.Create("ddim", pipeline.Scheduler.Config);
+        float[] Mean(long label)
+        {
+            var output = pipeline.Generate(new SamplingOptions { NumImages = 8, ClassLabel = label, NumInferenceSteps = 20, Seed = 5, GuidanceScale = 3 });
+            var mean = new float[output.Height * output.Width];
+            for (int i = 0; i < output.Count; i++)
+                for (int p = 0; p < mean.Length; p++) mean[p] += output.Image(i)[p] / output.Count;
+            return mean;
+        }
+        float[] trouser = Mean(1), bag = Mean(8);
+        double diff = trouser.Zip(bag, (x, y) => Math.Abs(x - y)).Average();
+        Assert.True(diff > 0.1, $"mean absolute difference between class means {diff}");
+    }
+
+    [Fact]
+    public void Unet_gradients_stay_finite_when_freed_memory_held_nan()
+    {
+        // libtorch's CPU convolution backward leaves part of grad_input unwritten for 1-2 output channels (conv_out of a
+        // grayscale UNet); freed NaN-filled blocks make that visible. Before the fix this failed within a few repetitions.
+        manual_seed(11);
+        using var unet = new UNet2DModel(DiffusionTraining.TinyUNet);
+        using var x = randn(16, 1, 28, 28);
+        using var t = randint(0, 1000, [16]);
+        using var labels = randint(0, 10, [16]);
+        using var g = randn(16, 1, 28, 28);
+        Tensor expected;
+        using (no_grad()) expected = unet.call(x, t, labels);
+        using (expected)
+        {
+            for (int rep = 0; rep < 12; rep++)
+            {
+                using var scope = NewDisposeScope();
+                for (int k = 0; k < 10; k++) full(new long[] { 16, 32, 28, 28 }, float.NaN).Dispose();
+                unet.zero_grad();
+                Tensor y = unet.call(x, t, labels);
+                Assert.True((y - expected).abs().max().item<float>() <= 1e-6f, "the output with gradients recorded differs from the no-grad output");
+                (y * g).sum().backward();
+                foreach (var (name, p) in unet.named_parameters())
+                    Assert.True(p.grad is null || p.grad.isfinite().all().item<bool>(), $"repetition {rep}: {name} has non-finite gradients");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_class_id_outside_num_class_embeds_is_refused()
+    {
+        using var unet = new UNet2DModel(DiffusionTraining.TinyUNet);
+        using var module = new DiffusionModule(unet, DiffusionTraining.Scheduler(new DiffusionTrainingOptions()), new DiffusionModuleOptions());
+        using var images = zeros(2, 1, 28, 28);
+        using var labels = tensor(new long[] { 3, 10 });
+        var e = Assert.Throws<ArgumentException>(() => module.Loss(images, labels, 0));
+        Assert.Contains("class label 10 is outside 0..9", e.Message);
+        var sample = Assert.Throws<ArgumentException>(() => new DiffusionPipeline(unet, DiffusionTraining.Scheduler(new DiffusionTrainingOptions()))
+            .Generate(new SamplingOptions { ClassLabel = 11, NumInferenceSteps = 1 }));
+        Assert.DoesNotContain('\n', sample.Message);
+    }
+
+    [Fact]
+    public void Bad_options_are_refused_before_training()
+    {
+        Assert.Throws<ArgumentException>(() => DiffusionTraining.Run(Small(Path.Combine(temp.Path, "x")) with { MaxSteps = 0 }, TextWriter.Null));
+        Assert.Throws<ArgumentException>(() => DiffusionTraining.Run(Small(Path.Combine(temp.Path, "x")) with { UNet = DiffusionTraining.TinyUNet with { NumClassEmbeds = 10 } }, TextWriter.Null));
+        Assert.Throws<Formats.TesseraFormatException>(() => DiffusionPipeline.FromPretrained(temp.Path));
+    }
+
+    [Fact]
+    public void Padding_rounds_28_up_to_a_multiple_of_the_downsampling()
+    {
+        Assert.Equal(28, DiffusionTraining.PaddedSize(3));
+        Assert.Equal(32, DiffusionTraining.PaddedSize(4));
+        Assert.Equal(32, DiffusionTraining.PaddedSize(5));
+    }
+
+    [Fact]
+    public void Frechet_distance_matches_an_independent_pytorch_computation()
+    {
+        Requires.Python("torch");
+        var rng = new Random(7);
+        const int d = 6;
+        float[] a = new float[300 * d], b = new float[200 * d];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1 + (i % d == 0 ? 0.5 * (i / d % 3) : 0));
+        for (int i = 0; i < b.Length; i++) b[i] = (float)((rng.NextDouble() - 0.3) * (1 + i % d) * 0.7);
+        string pa = temp.File("a.f32"), pb = temp.File("b.f32");
+        ReferencePython.WriteFloats(pa, a);
+        ReferencePython.WriteFloats(pb, b);
+        // Independent route: the trace of sqrtm(S1 S2) from the (general, non-symmetric) eigenvalues of S1 S2.
+        string script = """
+            import sys, struct, torch
+            def load(p, d):
+                data = open(p, 'rb').read()
+                return torch.tensor(struct.unpack('<%df' % (len(data) // 4), data), dtype=torch.float64).reshape(-1, d)
+            d = int(sys.argv[3])
+            x, y = load(sys.argv[1], d), load(sys.argv[2], d)
+            def stats(z):
+                mu = z.mean(0)
+                c = z - mu
+                return mu, c.T @ c / (z.shape[0] - 1)
+            m1, s1 = stats(x)
+            m2, s2 = stats(y)
+            ev = torch.linalg.eigvals(s1 @ s2)
+            tr = ev.real.clamp(min=0).sqrt().sum()
+            print(repr(float(((m1 - m2) ** 2).sum() + torch.trace(s1) + torch.trace(s2) - 2 * tr)))
+            """;
+        double expected = double.Parse(ReferencePython.Run(script, pa, pb, d.ToString(CultureInfo.InvariantCulture)).Trim(), CultureInfo.InvariantCulture);
+        using var ta = tensor(a, [300, d]);
+        using var tb = tensor(b, [200, d]);
+        double actual = DiffusionEvaluation.FrechetDistance(ta, tb);
+        Assert.True(Math.Abs(actual - expected) <= 1e-6 * Math.Abs(expected), $"{actual} vs {expected}");
+        Assert.True(expected > 0.1);
+        Assert.True(Math.Abs(DiffusionEvaluation.FrechetDistance(ta, ta)) < 1e-9);
+    }
+}
