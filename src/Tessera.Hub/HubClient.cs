@@ -138,16 +138,10 @@ public sealed partial class HubClient : IDisposable
         IReadOnlyList<RepoSibling> siblings;
         try
         {
-            if (repoType == RepoType.Dataset)
-            {
-                var info = await GetDatasetInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
-                (sha, siblings) = (info.Sha, info.Siblings);
-            }
-            else
-            {
-                var info = await GetModelInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
-                (sha, siblings) = (info.Sha, info.Siblings);
-            }
+            HubRepoInfo info = repoType == RepoType.Dataset
+                ? await GetDatasetInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false)
+                : await GetModelInfoAsync(repoId, revision, cancellationToken).ConfigureAwait(false);
+            (sha, siblings) = (info.Sha, info.Siblings);
         }
         catch (HubException e) when (e.StatusCode is null && e.InnerException is HttpRequestException)
         {

@@ -3,24 +3,8 @@ using System.Text.Json.Serialization;
 namespace Tessera.Hub;
 
 /// <summary>A model repository at one revision, as <c>GET /api/models/{repo}/revision/{revision}</c> returns it.</summary>
-public sealed record ModelInfo
+public sealed record ModelInfo : HubRepoInfo
 {
-    /// <summary>The repository id, e.g. <c>HuggingFaceTB/SmolLM-135M</c>.</summary>
-    [JsonPropertyName("id")]
-    public string Id { get; init; } = "";
-
-    /// <summary>The commit hash the revision resolved to.</summary>
-    [JsonPropertyName("sha")]
-    public string? Sha { get; init; }
-
-    /// <summary>The files in the repository at that commit.</summary>
-    [JsonPropertyName("siblings")]
-    public IReadOnlyList<RepoSibling> Siblings { get; init; } = [];
-
-    /// <summary>Whether the repository is private.</summary>
-    [JsonPropertyName("private")]
-    public bool Private { get; init; }
-
     /// <summary>The library the model is published for, e.g. <c>transformers</c>.</summary>
     [JsonPropertyName("library_name")]
     public string? LibraryName { get; init; }
@@ -28,12 +12,4 @@ public sealed record ModelInfo
     /// <summary>The task, e.g. <c>text-generation</c>.</summary>
     [JsonPropertyName("pipeline_tag")]
     public string? PipelineTag { get; init; }
-
-    /// <summary>The repository's tags.</summary>
-    [JsonPropertyName("tags")]
-    public IReadOnlyList<string> Tags { get; init; } = [];
-
-    /// <summary>The sum of the sibling sizes the hub reported (files without a size count as 0).</summary>
-    [JsonIgnore]
-    public long TotalSize => Siblings.Sum(s => s.Size ?? 0);
 }

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Tessera.Hub;
 
-/// <summary>One file of a repository, as listed in <see cref="ModelInfo.Siblings"/>.</summary>
+/// <summary>One file of a repository, as listed in <see cref="HubRepoInfo.Siblings"/>.</summary>
 public sealed record RepoSibling
 {
     /// <summary>The path relative to the repository root, with <c>/</c> separators.</summary>
