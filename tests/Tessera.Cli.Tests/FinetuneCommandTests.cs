@@ -59,7 +59,13 @@ public class FinetuneCommandTests : IDisposable
         var fromMerged = Run("generate", merged, "--prompt", "Q: what", "--max-new-tokens", "8", "--greedy");
         Assert.True(fromMerged.Code == 0, fromMerged.Err);
         Assert.Equal(adapted.Out, fromMerged.Out);
-        Assert.NotEqual(plain.Out, adapted.Out);
+        // The adapter changed the model. Not asserted on the text: a tiny random byte model often emits invalid UTF-8,
+        // which decodes to one U+FFFD per byte whatever the bytes are, so plain and adapted text can be equal.
+        Assert.True(plain.Code == 0, plain.Err);
+        var baseWeights = SafeTensorsTorch.Load(Path.Combine(folder, "model.safetensors"));
+        var mergedWeights = SafeTensorsTorch.Load(Path.Combine(merged, "model.safetensors"));
+        const string attention = "transformer.h.0.attn.c_attn.weight";
+        Assert.True(mergedWeights[attention].sub(baseWeights[attention]).abs().max().item<float>() > 1e-6f, "merge left c_attn unchanged");
     }
 
     [Trait("Category", "Slow")]
