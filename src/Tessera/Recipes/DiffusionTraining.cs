@@ -29,7 +29,7 @@ public static class DiffusionTraining
     public static int Classes => FashionMnist.Classes.Length;
 
     /// <summary>
-    /// The default UNet (about 2M parameters): 3 levels of widths 32, 64, 128 (multiples of 16), one ResNet block
+    /// The default UNet (2.74M parameters): 3 levels of widths 32, 64, 128 (multiples of 16), one ResNet block
     /// per level, attention only at the 7x7 level and in the middle block, 16 norm groups, 11 class embeddings.
     /// </summary>
     public static UNet2DConfig DefaultUNet => new()
