@@ -5,6 +5,7 @@ namespace Tessera.Cli.Tests;
 
 /// <summary>`mpirun -np 2 tessera train ... --strategy ddp` with real Open MPI processes.</summary>
 [Trait("Category", "Slow")]
+[Collection(SeededAlone.Name)]
 public sealed class DataParallelCommandTests : IDisposable
 {
     readonly TempDirectory temp = new("tessera-ddp-");
