@@ -40,6 +40,9 @@ public sealed class DataParallelStrategy : TrainingStrategy
     /// <summary>Gradient bytes summed so far (per process), for benchmarks.</summary>
     public long AllReduceBytes { get; private set; }
 
+    /// <summary>Optimizer steps whose gradients were all-reduced so far (the divisor of <see cref="AllReduceSeconds"/> per step).</summary>
+    public long AllReduceSteps { get; private set; }
+
     /// <inheritdoc />
     public override IDataLoader<TBatch> Shard<TBatch>(IDataLoader<TBatch> loader) =>
         loader is ShardedDataLoader<TBatch> ? loader
@@ -94,6 +97,7 @@ public sealed class DataParallelStrategy : TrainingStrategy
         }
         AllReduceSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         AllReduceBytes += total * sizeof(float);
+        AllReduceSteps++;
     }
 
     void ReduceBucket(IReadOnlyList<Tensor> parameters, int start, int end, Tensor bucket, float scale)
