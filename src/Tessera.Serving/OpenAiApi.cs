@@ -123,7 +123,8 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         {
             await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);
             if (chat) await Event(body, Chunk(id, created, modelName, chat, includeUsage, "", null, role: true), context.RequestAborted).ConfigureAwait(false);
-            var parser = new ToolCallParser(chat && tools.Parse ? options.ToolCallFormat : ToolCallFormat.None);
+            bool parsing = chat && tools.Parse && options.ToolCallFormat != ToolCallFormat.None;
+            var parser = new ToolCallParser(parsing ? options.ToolCallFormat : ToolCallFormat.None);
             async Task Pieces(List<ToolCallPiece> pieces)
             {
                 foreach (var piece in pieces)
@@ -138,6 +139,15 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
             {
                 if (e.Error is not null) throw e.Error;
                 if (e.FinishReason == "abort") return;
+                if (!parsing)
+                {
+                    // One chunk per generated token, as before tools existed (the load generator times every chunk).
+                    if (e.FinishReason is null || e.Text.Length > 0)
+                        await Event(body, Chunk(id, created, modelName, chat, includeUsage, e.Text, null, role: false), context.RequestAborted).ConfigureAwait(false);
+                    if (e.FinishReason is not null)
+                        await Event(body, Chunk(id, created, modelName, chat, includeUsage, chat ? null : "", e.FinishReason, role: false), context.RequestAborted).ConfigureAwait(false);
+                    continue;
+                }
                 if (e.Text.Length > 0) await Pieces(parser.Feed(e.Text)).ConfigureAwait(false);
                 if (e.FinishReason is null) continue;
                 await Pieces(parser.Finish()).ConfigureAwait(false);

@@ -91,7 +91,7 @@ internal sealed class ToolCallParser(ToolCallFormat format)
         var pieces = new List<ToolCallPiece>();
         if (format == ToolCallFormat.None)
         {
-            Content(pieces, Take(buffer.Length));
+            if (buffer.Length > 0) pieces.Add(new ToolCallPiece(Take(buffer.Length), null));
             return pieces;
         }
         if (format == ToolCallFormat.Llama3Json)
