@@ -49,6 +49,9 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         TextModel model = registry.Text(modelName);
         var log = RequestLog.Info(context);
         log.Model = modelName;
+        // A full queue answers 429 before the prompt is rendered and tokenized: under a flood that work is most of a
+        // rejected request's cost. TryEnqueue below stays the check that counts.
+        if (model.Scheduler.Waiting >= options.MaxQueue) throw QueueFull(modelName);
 
         ToolRequest tools = chat ? Tools(root) : ToolRequest.NoTools;
         IReadOnlyList<int> ids = chat ? model.EncodeChat(Messages(root), tools.Render ? tools.Tools : null) : Prompt(root, model);
@@ -77,8 +80,7 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         bool stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
             && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-        if (!model.Scheduler.TryEnqueue(request))
-            throw new ApiError(429, $"model {modelName} has {options.MaxQueue} requests waiting (--max-queue {options.MaxQueue}); retry later", "rate_limit_error", code: "rate_limit_exceeded") { RetryAfterSeconds = 1 };
+        if (!model.Scheduler.TryEnqueue(request)) throw QueueFull(modelName);
         log.Request = request;
 
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
@@ -176,6 +178,9 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         {
         }
     }
+
+    ApiError QueueFull(string modelName) =>
+        new(429, $"model {modelName} has {options.MaxQueue} requests waiting (--max-queue {options.MaxQueue}); retry later", "rate_limit_error", code: "rate_limit_exceeded") { RetryAfterSeconds = 1 };
 
     static async Task Event(Stream body, byte[] json, CancellationToken cancel)
     {
