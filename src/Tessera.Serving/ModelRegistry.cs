@@ -74,13 +74,15 @@ internal sealed class ModelRegistry(ServerOptions options, ServingMetrics metric
         GenerationConfig defaults = GenerationConfig.Load(entry.Path);
         // A template that does not parse fails the load (naming the file and line) rather than serving wrong prompts.
         ChatTemplate? chatTemplate = ChatTemplate.Load(entry.Path);
+        // As transformers does: a request with tools renders the template named tool_use when the list of named templates has one.
+        ChatTemplate? toolTemplate = ChatTemplate.TemplateNames(entry.Path).Contains("tool_use") ? ChatTemplate.Load(entry.Path, "tool_use") : null;
         IServingDecoder decoder = OrtTextGenerator.IsDecoderFolder(entry.Path)
             ? OrtServingDecoder.Load(entry.Path, options.IntraOpThreads)
             : options.FolderLoader?.Invoke(entry.Path)
               ?? throw new NotSupportedException($"{entry.Path} holds safetensors weights; serving them needs TorchSharp (the tessera CLI), or export the folder to ONNX with tessera export");
         try
         {
-            return new TextModel(entry.Name, decoder, tokenizer, defaults, options, modelMetrics, chatTemplate);
+            return new TextModel(entry.Name, decoder, tokenizer, defaults, options, modelMetrics, chatTemplate, toolTemplate);
         }
         catch
         {

@@ -49,8 +49,12 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         TextModel model = registry.Text(modelName);
         var log = RequestLog.Info(context);
         log.Model = modelName;
+        // A full queue answers 429 before the prompt is rendered and tokenized: under a flood that work is most of a
+        // rejected request's cost. TryEnqueue below stays the check that counts.
+        if (model.Scheduler.Waiting >= options.MaxQueue) throw QueueFull(modelName);
 
-        IReadOnlyList<int> ids = chat ? model.EncodeChat(Messages(root), Tools(root)) : Prompt(root, model);
+        ToolRequest tools = chat ? Tools(root) : ToolRequest.NoTools;
+        IReadOnlyList<int> ids = chat ? model.EncodeChat(Messages(root), tools.Render ? tools.Tools : null) : Prompt(root, model);
         int? context_ = model.Decoder.MaxPositions;
         if (context_ is int c && ids.Count >= c)
             throw ApiError.BadRequest($"This model's maximum context length is {c} tokens. However, your prompt has {ids.Count} tokens, which leaves no room for the completion.", chat ? "messages" : "prompt");
@@ -76,8 +80,7 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         bool stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
             && so.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
-        if (!model.Scheduler.TryEnqueue(request))
-            throw new ApiError(429, $"model {modelName} has {options.MaxQueue} requests waiting (--max-queue {options.MaxQueue}); retry later", "rate_limit_error", code: "rate_limit_exceeded") { RetryAfterSeconds = 1 };
+        if (!model.Scheduler.TryEnqueue(request)) throw QueueFull(modelName);
         log.Request = request;
 
         string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
@@ -94,22 +97,17 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
                 finish = e.FinishReason ?? finish;
             }
             if (finish == "abort") return; // the client went away
+            var reply = ChatReply.From(text.ToString(), finish, tools.Parse ? options.ToolCallFormat : ToolCallFormat.None);
             await WriteJson(context, 200, Json(w =>
             {
                 Header(w, id, chat ? "chat.completion" : "text_completion", created, modelName);
                 w.WriteStartArray("choices");
                 w.WriteStartObject();
                 w.WriteNumber("index", 0);
-                if (chat)
-                {
-                    w.WriteStartObject("message");
-                    w.WriteString("role", "assistant");
-                    w.WriteString("content", text.ToString());
-                    w.WriteEndObject();
-                }
+                if (chat) reply.WriteMessage(w);
                 else w.WriteString("text", text.ToString());
                 w.WriteNull("logprobs");
-                w.WriteString("finish_reason", finish);
+                w.WriteString("finish_reason", chat ? reply.FinishReason : finish);
                 w.WriteEndObject();
                 w.WriteEndArray();
                 Usage(w, request);
@@ -127,17 +125,36 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         {
             await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);
             if (chat) await Event(body, Chunk(id, created, modelName, chat, includeUsage, "", null, role: true), context.RequestAborted).ConfigureAwait(false);
+            bool parsing = chat && tools.Parse && options.ToolCallFormat != ToolCallFormat.None;
+            var parser = new ToolCallParser(parsing ? options.ToolCallFormat : ToolCallFormat.None);
+            async Task Pieces(List<ToolCallPiece> pieces)
+            {
+                foreach (var piece in pieces)
+                {
+                    byte[] chunk = piece.Call is { } call
+                        ? ToolCallChunk(id, created, modelName, includeUsage, call, piece.Index)
+                        : Chunk(id, created, modelName, chat, includeUsage, piece.Content, null, role: false);
+                    await Event(body, chunk, context.RequestAborted).ConfigureAwait(false);
+                }
+            }
             await foreach (var e in reader.ReadAllAsync(context.RequestAborted).ConfigureAwait(false))
             {
                 if (e.Error is not null) throw e.Error;
                 if (e.FinishReason == "abort") return;
-                if (e.FinishReason is null)
+                if (!parsing)
                 {
-                    await Event(body, Chunk(id, created, modelName, chat, includeUsage, e.Text, null, role: false), context.RequestAborted).ConfigureAwait(false);
+                    // One chunk per generated token, as before tools existed (the load generator times every chunk).
+                    if (e.FinishReason is null || e.Text.Length > 0)
+                        await Event(body, Chunk(id, created, modelName, chat, includeUsage, e.Text, null, role: false), context.RequestAborted).ConfigureAwait(false);
+                    if (e.FinishReason is not null)
+                        await Event(body, Chunk(id, created, modelName, chat, includeUsage, chat ? null : "", e.FinishReason, role: false), context.RequestAborted).ConfigureAwait(false);
                     continue;
                 }
-                if (e.Text.Length > 0) await Event(body, Chunk(id, created, modelName, chat, includeUsage, e.Text, null, role: false), context.RequestAborted).ConfigureAwait(false);
-                await Event(body, Chunk(id, created, modelName, chat, includeUsage, chat ? null : "", e.FinishReason, role: false), context.RequestAborted).ConfigureAwait(false);
+                if (e.Text.Length > 0) await Pieces(parser.Feed(e.Text)).ConfigureAwait(false);
+                if (e.FinishReason is null) continue;
+                await Pieces(parser.Finish()).ConfigureAwait(false);
+                string finish = parser.Calls > 0 ? "tool_calls" : e.FinishReason;
+                await Event(body, Chunk(id, created, modelName, chat, includeUsage, chat ? null : "", finish, role: false), context.RequestAborted).ConfigureAwait(false);
             }
             if (includeUsage)
             {
@@ -161,6 +178,9 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         {
         }
     }
+
+    ApiError QueueFull(string modelName) =>
+        new(429, $"model {modelName} has {options.MaxQueue} requests waiting (--max-queue {options.MaxQueue}); retry later", "rate_limit_error", code: "rate_limit_exceeded") { RetryAfterSeconds = 1 };
 
     static async Task Event(Stream body, byte[] json, CancellationToken cancel)
     {
@@ -187,6 +207,25 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
         w.WriteNull("logprobs");
         if (finish is null) w.WriteNull("finish_reason");
         else w.WriteString("finish_reason", finish);
+        w.WriteEndObject();
+        w.WriteEndArray();
+        if (includeUsage) w.WriteNull("usage");
+        w.WriteEndObject();
+    });
+
+    static byte[] ToolCallChunk(string id, long created, string model, bool includeUsage, ToolCall call, int index) => Json(w =>
+    {
+        Header(w, id, "chat.completion.chunk", created, model);
+        w.WriteStartArray("choices");
+        w.WriteStartObject();
+        w.WriteNumber("index", 0);
+        w.WriteStartObject("delta");
+        w.WriteStartArray("tool_calls");
+        ChatReply.WriteCall(w, call, index);
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteNull("logprobs");
+        w.WriteNull("finish_reason");
         w.WriteEndObject();
         w.WriteEndArray();
         if (includeUsage) w.WriteNull("usage");
@@ -237,27 +276,101 @@ internal sealed class OpenAiApi(ModelRegistry registry, ServerOptions options)
             string role = message.ValueKind == JsonValueKind.Object ? OptionalString(message, "role") ?? "" : "";
             if (role is not ("system" or "user" or "assistant" or "developer" or "tool"))
                 throw ApiError.BadRequest($"each message needs a role of system, developer, user, assistant or tool (got \"{role}\")", "messages");
-            if (!message.TryGetProperty("content", out var content)) throw ApiError.BadRequest("each message needs content", "messages");
+            bool hasCalls = role == "assistant" && message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array && calls.GetArrayLength() > 0;
+            if (!message.TryGetProperty("content", out var content))
+            {
+                if (!hasCalls) throw ApiError.BadRequest("each message needs content (an assistant message with tool_calls may leave it out)", "messages");
+                content = default;
+            }
             string text = content.ValueKind switch
             {
                 JsonValueKind.String => content.GetString()!,
                 JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(part =>
                     part.ValueKind == JsonValueKind.Object && OptionalString(part, "type") == "text" && OptionalString(part, "text") is string t ? t
                     : throw ApiError.BadRequest("only text content parts ({\"type\":\"text\",\"text\":...}) are supported", "messages"))),
-                JsonValueKind.Null => "",
+                JsonValueKind.Null or JsonValueKind.Undefined => "",
                 _ => throw ApiError.BadRequest("message content must be a string or an array of text parts", "messages"),
             };
             var fields = new Dictionary<string, object?>();
             foreach (var property in message.EnumerateObject()) fields[property.Name] = property.Value.Clone();
             fields["role"] = role;
             fields["content"] = text;
+            if (role == "assistant" && message.TryGetProperty("tool_calls", out var toolCalls) && toolCalls.ValueKind != JsonValueKind.Null)
+                fields["tool_calls"] = TemplateToolCalls(toolCalls);
             result.Add(fields);
         }
         return result;
     }
 
-    static JsonElement? Tools(JsonElement root) =>
-        root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools.Clone() : null;
+    /// <summary>
+    /// An assistant message's <c>tool_calls</c> as chat templates expect them (transformers' convention, as vLLM passes
+    /// them too): OpenAI's <c>function.arguments</c> JSON string becomes the object it encodes, so a template's
+    /// <c>arguments | tojson</c> writes the object rather than a quoted string. Arguments that are not valid JSON stay a string.
+    /// </summary>
+    static List<object?> TemplateToolCalls(JsonElement toolCalls)
+    {
+        const string Shape = "tool_calls must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": JSON string}}";
+        if (toolCalls.ValueKind != JsonValueKind.Array) throw ApiError.BadRequest(Shape, "messages");
+        var result = new List<object?>();
+        foreach (var call in toolCalls.EnumerateArray())
+        {
+            if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+                throw ApiError.BadRequest(Shape, "messages");
+            var f = new Dictionary<string, object?>();
+            foreach (var p in function.EnumerateObject()) f[p.Name] = p.Value.Clone();
+            if (function.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.String)
+            {
+                try
+                {
+                    using var parsed = JsonDocument.Parse(arguments.GetString()!);
+                    f["arguments"] = parsed.RootElement.Clone();
+                }
+                catch (JsonException)
+                {
+                }
+            }
+            var c = new Dictionary<string, object?>();
+            foreach (var p in call.EnumerateObject()) c[p.Name] = p.Value.Clone();
+            c["function"] = f;
+            result.Add(c);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The request's <c>tools</c> (each <c>{"type": "function", "function": {"name", ...}}</c>) and <c>tool_choice</c>:
+    /// "auto" (the default with tools) renders them and parses calls from the reply; "none" does neither. "required"
+    /// and a named function would need constrained decoding, which this server does not do: they are refused.
+    /// </summary>
+    static ToolRequest Tools(JsonElement root)
+    {
+        JsonElement? tools = null;
+        if (root.TryGetProperty("tools", out var t) && t.ValueKind != JsonValueKind.Null)
+        {
+            if (t.ValueKind != JsonValueKind.Array) throw ApiError.BadRequest("tools must be an array of {\"type\": \"function\", \"function\": {\"name\": ...}}", "tools");
+            int i = 0;
+            foreach (var tool in t.EnumerateArray())
+            {
+                if (tool.ValueKind != JsonValueKind.Object || !tool.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "function"
+                    || !tool.TryGetProperty("function", out var f) || f.ValueKind != JsonValueKind.Object
+                    || !f.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String || n.GetString()!.Length == 0)
+                    throw ApiError.BadRequest($"tools[{i}] must be {{\"type\": \"function\", \"function\": {{\"name\": string, \"description\"?, \"parameters\"?}}}}", "tools");
+                i++;
+            }
+            if (i > 0) tools = t.Clone();
+        }
+        string choice = "auto";
+        if (root.TryGetProperty("tool_choice", out var c) && c.ValueKind != JsonValueKind.Null)
+        {
+            if (c.ValueKind == JsonValueKind.String && c.GetString() is "auto" or "none") choice = c.GetString()!;
+            else if (c.ValueKind == JsonValueKind.String && c.GetString() == "required" || c.ValueKind == JsonValueKind.Object)
+                throw ApiError.BadRequest("tool_choice \"required\" and a named function need constrained decoding, which this server does not do; use \"auto\" (the model decides) or \"none\"", "tool_choice");
+            else throw ApiError.BadRequest("tool_choice must be \"auto\" or \"none\"", "tool_choice");
+        }
+        if (tools is null) return ToolRequest.NoTools;
+        return choice == "none" ? new ToolRequest(tools, false, false) : new ToolRequest(tools, true, true);
+    }
 
     static GenerationConfig Sampling(JsonElement root)
     {

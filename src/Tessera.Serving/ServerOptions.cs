@@ -44,6 +44,12 @@ public sealed record ServerOptions
     /// <summary>Loads folders that are not exported ONNX folders (the CLI passes TorchSharp's); null refuses them.</summary>
     public DecoderFolderLoader? FolderLoader { get; init; }
 
+    /// <summary>
+    /// How chat replies are searched for tool calls when a request has <c>tools</c> (OpenAI's <c>message.tool_calls</c>,
+    /// finish_reason <c>tool_calls</c>); <see cref="Serving.ToolCallFormat.Hermes"/> by default.
+    /// </summary>
+    public ToolCallFormat ToolCallFormat { get; init; } = ToolCallFormat.Hermes;
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
     public void Validate()

@@ -9,10 +9,11 @@ namespace Tessera.Serving;
 /// <summary>A served text model: its decoder, tokenizer, generation defaults and scheduler.</summary>
 internal sealed class TextModel : IDisposable
 {
-    public TextModel(string name, IServingDecoder decoder, HfTokenizer tokenizer, GenerationConfig defaults, ServerOptions options, ServingMetrics.ModelMetrics metrics, ChatTemplate? chatTemplate = null)
+    public TextModel(string name, IServingDecoder decoder, HfTokenizer tokenizer, GenerationConfig defaults, ServerOptions options, ServingMetrics.ModelMetrics metrics, ChatTemplate? chatTemplate = null, ChatTemplate? toolTemplate = null)
     {
         Name = name;
         ChatTemplate = chatTemplate;
+        ToolTemplate = toolTemplate;
         Decoder = decoder;
         Tokenizer = tokenizer;
         IReadOnlyList<int> eos = defaults.EosTokenId is null or { ValueKind: JsonValueKind.Null }
@@ -33,6 +34,9 @@ internal sealed class TextModel : IDisposable
     /// <summary>The model's chat template (chat_template.jinja or tokenizer_config.json); null for the plain format.</summary>
     public ChatTemplate? ChatTemplate { get; }
 
+    /// <summary>The template named <c>tool_use</c> in tokenizer_config.json's list of named templates, used for requests with tools; null when there is none.</summary>
+    public ChatTemplate? ToolTemplate { get; }
+
     /// <summary>The prompt's ids (BOS alone for an empty prompt).</summary>
     public IReadOnlyList<int> Encode(string prompt)
     {
@@ -44,15 +48,22 @@ internal sealed class TextModel : IDisposable
     /// <summary>
     /// The chat prompt's ids. With a chat template: the rendered template (messages, add_generation_prompt = true, the
     /// request's tools), encoded without adding special tokens, since the template writes them itself (as
-    /// transformers' apply_chat_template does). Without one: <see cref="FormatChat"/>, encoded like a prompt.
+    /// transformers' apply_chat_template does); with tools, the <c>tool_use</c> template when the model has one.
+    /// Without a template: <see cref="FormatChat"/>, encoded like a prompt (and tools are refused: the plain format has
+    /// no place for them).
     /// </summary>
     public IReadOnlyList<int> EncodeChat(IReadOnlyList<IReadOnlyDictionary<string, object?>> messages, JsonElement? tools)
     {
-        if (ChatTemplate is null) return Encode(FormatChat(messages));
+        var template = tools is not null && ToolTemplate is not null ? ToolTemplate : ChatTemplate;
+        if (template is null)
+        {
+            if (tools is not null) throw ApiError.BadRequest($"model {Name} has no chat template (chat_template.jinja or tokenizer_config.json), so it cannot be told about tools", "tools");
+            return Encode(FormatChat(messages));
+        }
         string text;
         try
         {
-            text = ChatTemplate.Render(messages, addGenerationPrompt: true, tools is JsonElement t ? new Dictionary<string, object?> { ["tools"] = t } : null);
+            text = template.Render(messages, addGenerationPrompt: true, tools is JsonElement t ? new Dictionary<string, object?> { ["tools"] = t } : null);
         }
         catch (TemplateException e)
         {

@@ -61,6 +61,66 @@ public class GenerateCommandTests : IDisposable
         Assert.Equal(expected.Text + "\n", output);
     }
 
+    /// <summary>Runs the real CLI as a child process with <paramref name="stdin"/> piped in.</summary>
+    private static (int Code, string Out, string Err) RunPiped(string stdin, params string[] args)
+    {
+        Requires.Linux();
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } muxer && File.Exists(muxer) ? muxer : "dotnet";
+        var info = new System.Diagnostics.ProcessStartInfo(dotnet)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+            StandardOutputEncoding = System.Text.Encoding.UTF8, StandardErrorEncoding = System.Text.Encoding.UTF8,
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tessera.Cli.dll"));
+        foreach (string a in args) info.ArgumentList.Add(a);
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["HF_HUB_OFFLINE"] = "1";
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"tessera {string.Join(' ', args)} did not end within 3 minutes after its input closed: {stderr.Result}");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Trait("Category", "Slow")]
+    [Fact]
+    public void Chat_without_a_prompt_holds_a_conversation_read_from_stdin_until_its_end()
+    {
+        string folder = TinyModelFolder();
+        string configPath = Path.Combine(folder, "tokenizer_config.json");
+        var config = File.Exists(configPath) ? System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject() : [];
+        config["chat_template"] = "{% for m in messages %}<|{{ m.role }}|>{{ m.content | trim }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+        File.WriteAllText(configPath, config.ToJsonString());
+
+        // Two turns, a reset, the first message again; then the end of input ends the command.
+        var (code, output, err) = RunPiped("Hello\nHow are you?\n/reset\nHello\n", "generate", folder, "--chat", "--max-new-tokens", "5", "--greedy");
+        Assert.True(code == 0, err);
+
+        HfTokenizer tokenizer = AutoTokenizer.FromPretrained(folder);
+        using var lm = AutoModelForCausalLM.FromPretrained(folder);
+        var backend = new TorchCausalLM(lm);
+        var settings = GenerationConfig.Load(folder) with { MaxNewTokens = 5, DoSample = false };
+        string first = backend.Generate(tokenizer, "<|user|>Hello\n<|assistant|>", settings).Text;
+        // The second turn sees the whole conversation: the first message, the first reply (trimmed by the template), the second message.
+        string second = backend.Generate(tokenizer, $"<|user|>Hello\n<|assistant|>{first.Trim()}\n<|user|>How are you?\n<|assistant|>", settings).Text;
+        Assert.NotEqual(first, second); // the second reply depends on the conversation, not only on its own message
+        Assert.Equal($"{first}\n{second}\n{first}\n", output);
+        Assert.Contains("(conversation reset)", err);
+
+        // Without --chat a prompt is required.
+        var missing = Run("generate", folder);
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("--prompt", missing.Err);
+    }
+
     [Trait("Category", "Slow")]
     [Fact]
     public void Bad_settings_and_missing_models_are_one_line_errors()

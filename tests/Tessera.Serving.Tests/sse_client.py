@@ -5,6 +5,7 @@ import json, sys, urllib.request
 url, body = sys.argv[1], sys.argv[2]
 req = urllib.request.Request(url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST")
 chunks, done, after_done, text, finish, usage, roles = [], False, 0, "", None, None, []
+tool_calls = {}  # by index, accumulated as OpenAI's clients do: id and type once, name and arguments concatenated
 with urllib.request.urlopen(req, timeout=60) as resp:
     content_type = resp.headers.get("Content-Type")
     data_lines = []
@@ -31,6 +32,12 @@ with urllib.request.urlopen(req, timeout=60) as resp:
                     if "role" in c["delta"]:
                         roles.append(c["delta"]["role"])
                     text += c["delta"].get("content") or ""
+                    for tc in c["delta"].get("tool_calls") or []:
+                        slot = tool_calls.setdefault(tc["index"], {"id": None, "type": None, "name": "", "arguments": ""})
+                        slot["id"] = tc.get("id") or slot["id"]
+                        slot["type"] = tc.get("type") or slot["type"]
+                        slot["name"] += (tc.get("function") or {}).get("name") or ""
+                        slot["arguments"] += (tc.get("function") or {}).get("arguments") or ""
                 else:
                     text += c["text"]
                 if c["finish_reason"] is not None:
@@ -43,5 +50,5 @@ with urllib.request.urlopen(req, timeout=60) as resp:
 objects = sorted({c["object"] for c in chunks})
 ids = sorted({c["id"] for c in chunks})
 print(json.dumps({"content_type": content_type, "chunks": len(chunks), "done": done, "after_done": after_done, "text": text,
-                  "finish_reason": finish, "usage": usage, "roles": roles, "objects": objects, "ids": len(ids),
+                  "finish_reason": finish, "usage": usage, "tool_calls": [tool_calls[i] for i in sorted(tool_calls)], "roles": roles, "objects": objects, "ids": len(ids),
                   "usage_null_on_others": all(("usage" in c and c["usage"] is None) for c in chunks[:-1])}))

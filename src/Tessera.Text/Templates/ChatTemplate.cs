@@ -85,6 +85,24 @@ public sealed class ChatTemplate
         return new ChatTemplate(JinjaTemplate.Parse(chosen.Template, configPath, $"chat_template '{chosen.Name}'", options), specials);
     }
 
+    /// <summary>
+    /// The names in the list of named templates of <c>tokenizer_config.json</c>'s <c>chat_template</c> field (e.g.
+    /// <c>default</c>, <c>tool_use</c>, <c>rag</c>); empty when the folder has a single template or none.
+    /// </summary>
+    /// <exception cref="TesseraFormatException">tokenizer_config.json is not valid JSON.</exception>
+    public static IReadOnlyList<string> TemplateNames(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        string configPath = Path.Combine(folder, "tokenizer_config.json");
+        if (!File.Exists(configPath)) return [];
+        using var document = ParseConfig(configPath);
+        if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("chat_template", out var field) || field.ValueKind != JsonValueKind.Array)
+            return [];
+        return [.. field.EnumerateArray()
+            .Where(item => item.ValueKind == JsonValueKind.Object && item.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
+            .Select(item => item.GetProperty("name").GetString()!)];
+    }
+
     static JsonDocument ParseConfig(string path)
     {
         try

@@ -198,6 +198,58 @@ public class ChatTemplateTests
     }
 
     [Fact]
+    public void A_Qwen_style_tool_template_renders_tools_tool_calls_and_tool_results_byte_identical_to_Python_Jinja2()
+    {
+        var tools = new object[]
+        {
+            new { type = "function", function = new { name = "get_weather", description = "Current weather in a city", parameters = new { type = "object", properties = new { city = new { type = "string" }, unit = new { type = "string", @enum = new[] { "celsius", "fahrenheit" } } }, required = new[] { "city" } } } },
+            new { type = "function", function = new { name = "get_time", description = "Local time (ISO 8601) — any zone", parameters = new { type = "object", properties = new { zone = new { type = "string" } } } } },
+        };
+        // The conversation as transformers takes it: tool call arguments are objects (OpenAI's JSON strings parsed).
+        object[] conversation =
+        [
+            new { role = "system", content = "You are terse." },
+            new { role = "user", content = "Weather and time in Paris?" },
+            new
+            {
+                role = "assistant", content = "",
+                tool_calls = new object[]
+                {
+                    new { id = "call_1", type = "function", function = new { name = "get_weather", arguments = new { city = "Paris", unit = "celsius" } } },
+                    new { id = "call_2", type = "function", function = new { name = "get_time", arguments = new { zone = "Europe/Paris" } } },
+                },
+            },
+            new { role = "tool", tool_call_id = "call_1", content = "{\"temp\": 21, \"sky\": \"clear ☀\"}" },
+            new { role = "tool", tool_call_id = "call_2", content = "14:05" },
+            new { role = "assistant", content = "21°C and clear; it is 14:05." },
+            new { role = "user", content = "And in Oslo?" },
+            // A call without the function wrapper and with text before it, as some clients send.
+            new { role = "assistant", content = "Checking.", tool_calls = new object[] { new { name = "get_weather", arguments = new { city = "Oslo" } } } },
+            new { role = "tool", content = "{\"temp\": 3}" },
+        ];
+        object[] noSystem = [new { role = "user", content = "Hi" }];
+        var cases = new List<(string Name, Dictionary<string, object?> Vars)>
+        {
+            ("tools", Vars(conversation, true, tools)),
+            ("tools/no-system", Vars(noSystem, true, tools)),
+            ("no-tools", Vars(conversation, false)),
+            ("no-tools/no-system", Vars(noSystem, true)),
+        };
+        var expected = Reference([.. cases.Select(c => (ToolChatTemplates.QwenStyle, c.Vars))]);
+        var parsed = JinjaTemplate.Parse(ToolChatTemplates.QwenStyle, "tokenizer_config.json", "chat_template 'tool_use'", Options);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            Assert.True(expected[i].Error is null, $"{cases[i].Name}: Jinja2 failed: {expected[i].Error}");
+            Assert.True(expected[i].Text == parsed.Render(cases[i].Vars), $"{cases[i].Name}: output differs from Jinja2\n--- jinja2:\n{expected[i].Text}\n--- tessera:\n{parsed.Render(cases[i].Vars)}");
+        }
+        // What the reference printed, spot-checked by hand: the tools as JSON lines, the calls with object arguments, the grouped results.
+        Assert.Contains("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"", expected[0].Text);
+        Assert.Contains("<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"celsius\"}}\n</tool_call>\n<tool_call>", expected[0].Text);
+        Assert.Contains("<|im_start|>user\n<tool_response>\n{\"temp\": 21, \"sky\": \"clear ☀\"}\n</tool_response>\n<tool_response>\n14:05\n</tool_response><|im_end|>", expected[0].Text);
+        Assert.EndsWith("<|im_start|>assistant\nChecking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n{\"temp\": 3}\n</tool_response><|im_end|>\n<|im_start|>assistant\n", expected[0].Text);
+    }
+
+    [Fact]
     public void Loads_the_string_field_the_named_list_and_chat_template_jinja_like_transformers()
     {
         using var temp = new TempDirectory("tessera-chat-template-");
@@ -224,6 +276,9 @@ public class ChatTemplateTests
         Assert.Equal(expected[2].Text, ChatTemplate.Load(named, "tool_use")!.Render(messages));
         Assert.Equal(expected[3].Text, ChatTemplate.Load(file)!.Render(messages));
         Assert.Null(ChatTemplate.Load(none));
+        Assert.Equal(["default", "tool_use"], ChatTemplate.TemplateNames(named));
+        Assert.Empty(ChatTemplate.TemplateNames(plain));
+        Assert.Empty(ChatTemplate.TemplateNames(none));
         var missing = Assert.Throws<Tessera.Formats.TesseraFormatException>(() => ChatTemplate.Load(named, "rag"));
         Assert.Contains("tokenizer_config.json", missing.Message);
         Assert.Contains("default, tool_use", missing.Message);
