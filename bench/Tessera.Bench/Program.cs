@@ -21,7 +21,7 @@ using Tessera.Bench;
 //   unet-profile [--threads 2] [--batch 16] [--rounds 5]   bench UNet forward / train step and its operators one by one
 //           (TorchSharp); bench/pytorch_unet2d_ops.py times the same list in PyTorch 1.13
 //   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
-//   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 4.02M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward + DDIM
+//   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 1.71M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward, train step, DDIM (interleaved)
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
 {

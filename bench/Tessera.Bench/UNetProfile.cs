@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace Tessera.Bench;
 
 /// <summary>
-/// Where TorchSharp's time goes in the bench UNet (<see cref="UNetBench.Config"/>): the whole forward (and a training
+/// Where TorchSharp's time goes in a UNet like the bench's (<see cref="UNetBench.Config"/> with widths 32/64/128, 4.02M
+/// parameters, the shapes profiled first): the whole forward (and a training
 /// step: forward + MSE backward), then each operator kind on the shapes that forward meets, batch 16, each timed as the
 /// median of several calls. <c>bench/pytorch_unet2d_ops.py</c> times the same list in PyTorch 1.13, so the two
 /// outputs compare line by line.
@@ -18,7 +19,7 @@ static class UNetProfile
         set_num_threads(threads);
         manual_seed(0);
         var rows = new List<(string, double, double)>();
-        using (var model = new UNet2DModel(UNetBench.Config))
+        using (var model = new UNet2DModel(UNetBench.Config with { BlockOutChannels = [32, 64, 128] }))
         {
             model.eval();
             var x = randn(batch, 1, 28, 28);

@@ -214,7 +214,7 @@ public class DiffusionPipelineTests
         {
             var node = System.Text.Json.Nodes.JsonNode.Parse(UNetTestConfigs.ClassConditional().ToDiffusersJson())!.AsObject();
             node["sample_size"] = System.Text.Json.Nodes.JsonNode.Parse(sampleSize);
-            return (UNet2DConfig)Transformers.PretrainedConfig.Parse(node.ToJsonString(), "config.json");
+            return (UNet2DConfig)global::Tessera.Transformers.PretrainedConfig.Parse(node.ToJsonString(), "config.json");
         }
         UNet2DConfig wide = Parse("[8, 16]"), square = Parse("[8, 8]"), plain = Parse("8");
         Assert.Equal((8, 16, 16), (wide.SampleSize!.Value, wide.SampleWidth!.Value, wide.SampleSizeWidth!.Value));
@@ -222,7 +222,7 @@ public class DiffusionPipelineTests
         Assert.Contains("[8,16]", wide.ToDiffusersJson().Replace(" ", "").Replace("\n", "").ReplaceLineEndings(""));
         Assert.Contains("[8,8]", square.ToDiffusersJson().Replace(" ", "").ReplaceLineEndings(""));
         Assert.Contains("\"sample_size\":8,", plain.ToDiffusersJson().Replace(" ", "").ReplaceLineEndings(""));
-        Assert.Equal(wide, (UNet2DConfig)Transformers.PretrainedConfig.Parse(wide.ToDiffusersJson(), "config.json"));
+        Assert.Equal(wide, (UNet2DConfig)global::Tessera.Transformers.PretrainedConfig.Parse(wide.ToDiffusersJson(), "config.json"));
         var bad = Assert.Throws<TesseraFormatException>(() => Parse("[8]"));
         Assert.Contains("sample_size", bad.Message);
 
