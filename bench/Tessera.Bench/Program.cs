@@ -19,8 +19,10 @@ using Tessera.Bench;
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
 //   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
 //           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
+//   unet-profile [--threads 2] [--batch 16] [--rounds 5]   bench UNet forward / train step and its operators one by one
+//           (TorchSharp); bench/pytorch_unet2d_ops.py times the same list in PyTorch 1.13
 //   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
-//   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 4.02M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward + DDIM
+//   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 1.71M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward, train step, DDIM (interleaved)
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
 {
@@ -42,6 +44,7 @@ object result = args.FirstOrDefault() switch
         opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
     "unet" => UNetBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "16")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("steps", "50")),
         opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d.py")),
+    "unet-profile" => UNetProfile.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "16")), int.Parse(opts.Get("rounds", "5"))),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "bf16-micro" => Bf16MicroBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2"))),

@@ -20,9 +20,10 @@ public static class DiffusionSampler
         int n = options.NumImages;
         if (n < 1) throw new ArgumentException($"the number of images must be at least 1, got {n}", nameof(options));
         if (options.NumInferenceSteps < 1) throw new ArgumentException($"the number of inference steps must be at least 1, got {options.NumInferenceSteps}", nameof(options));
-        int size = options.ImageSize ?? denoiser.SampleSize
+        int height = options.ImageSize ?? denoiser.SampleSize
             ?? throw new ArgumentException("the UNet's config has no sample_size; give the image size", nameof(options));
-        if (size < 1) throw new ArgumentException($"the image size must be positive, got {size}", nameof(options));
+        int width = options.ImageSize ?? denoiser.SampleWidth ?? height;
+        if (height < 1 || width < 1) throw new ArgumentException($"the image size must be positive, got {height}x{width}", nameof(options));
         long[]? labels = Labels(denoiser, options, n);
         bool guided = options.GuidanceScale != 1.0;
         long uncond = 0;
@@ -37,7 +38,7 @@ public static class DiffusionSampler
         if (noise.Count != n) throw new ArgumentException($"{noise.Count} noise sources for {n} images", nameof(options));
 
         int c = denoiser.InChannels;
-        int per = c * size * size;
+        int per = c * height * width;
         var result = new float[(long)n * per];
         int batch = Math.Clamp(options.BatchSize ?? n, 1, n);
         int chunks = (n + batch - 1) / batch;
@@ -45,10 +46,10 @@ public static class DiffusionSampler
         {
             int count = Math.Min(batch, n - start);
             float[] samples = Run(denoiser, scheduler, options, noise.Skip(start).Take(count).ToArray(),
-                labels?.AsSpan(start, count).ToArray(), guided, uncond, [count, c, size, size], chunk, chunks);
+                labels?.AsSpan(start, count).ToArray(), guided, uncond, [count, c, height, width], chunk, chunks);
             samples.CopyTo(result, (long)start * per);
         }
-        return new DiffusionOutput(result, n, c, size, size);
+        return new DiffusionOutput(result, n, c, height, width);
     }
 
     static float[] Run(IDenoiser denoiser, IDiffusionScheduler scheduler, SamplingOptions options, INoiseSource[] noise, long[]? labels,

@@ -9,8 +9,11 @@ public interface IDenoiser
     /// <summary>Channels of the samples the UNet takes.</summary>
     int InChannels { get; }
 
-    /// <summary>Height and width of the samples (<c>sample_size</c>), or null when the model does not say.</summary>
+    /// <summary>Height of the samples, and their width unless <see cref="SampleWidth"/> differs (<c>sample_size</c>), or null when the model does not say.</summary>
     int? SampleSize { get; }
+
+    /// <summary>Width of the samples (the second entry of <c>sample_size</c> given as <c>[height, width]</c>); <see cref="SampleSize"/> by default.</summary>
+    int? SampleWidth => SampleSize;
 
     /// <summary>Number of class labels a class-conditional UNet takes (<c>num_class_embeds</c>); null for an unconditional one.</summary>
     int? NumClassEmbeds { get; }

@@ -78,6 +78,7 @@ public sealed class OrtDiffusionPipeline : IDisposable
     {
         public int InChannels => config.InChannels;
         public int? SampleSize => config.SampleSize;
+        public int? SampleWidth => config.SampleSizeWidth;
         public int? NumClassEmbeds => config.ClassEmbedType is null ? config.NumClassEmbeds : null;
 
         public float[] Denoise(ReadOnlySpan<float> sample, int[] shape, ReadOnlySpan<float> timesteps, ReadOnlySpan<long> classLabels)

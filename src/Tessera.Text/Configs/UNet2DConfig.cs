@@ -36,9 +36,50 @@ public sealed record UNet2DConfig : PretrainedConfig
     [JsonPropertyOrder(-3)]
     public string? DiffusersVersion { get; init; } = "0.31.0";
 
-    /// <summary>Height and width of the images (<c>sample_size</c>); null when unknown.</summary>
-    [JsonPropertyName("sample_size")]
+    /// <summary>
+    /// Height of the images, and their width unless <see cref="SampleWidth"/> says otherwise (<c>sample_size</c>: one
+    /// number, or <c>[height, width]</c>); null when unknown.
+    /// </summary>
+    [JsonIgnore]
     public int? SampleSize { get; init; }
+
+    /// <summary>Width of the images when <c>sample_size</c> is <c>[height, width]</c>; null means the same as <see cref="SampleSize"/>.</summary>
+    [JsonIgnore]
+    public int? SampleWidth { get; init; }
+
+    /// <summary>Width of the images: <see cref="SampleWidth"/>, else <see cref="SampleSize"/>.</summary>
+    [JsonIgnore]
+    public int? SampleSizeWidth => SampleWidth ?? SampleSize;
+
+    /// <summary><c>sample_size</c> as written: a number, or <c>[height, width]</c> when the width differs or the file gave a list.</summary>
+    [JsonInclude]
+    [JsonPropertyName("sample_size")]
+    JsonNode? SampleSizeJson
+    {
+        get => SampleSize is not { } h ? null
+            : SampleWidth is { } w || sampleSizeAsList ? new JsonArray(h, SampleWidth ?? h) : JsonValue.Create(h);
+        init
+        {
+            switch (value)
+            {
+                case null:
+                    SampleSize = null;
+                    break;
+                case JsonValue v when v.TryGetValue(out int n):
+                    SampleSize = n;
+                    break;
+                case JsonArray { Count: 2 } a when a[0] is JsonValue hv && hv.TryGetValue(out int h) && a[1] is JsonValue wv && wv.TryGetValue(out int w):
+                    SampleSize = h;
+                    SampleWidth = w == h ? null : w;
+                    sampleSizeAsList = true;
+                    break;
+                default:
+                    throw new JsonException($"sample_size must be an integer or [height, width], got {value.ToJsonString()}");
+            }
+        }
+    }
+
+    readonly bool sampleSizeAsList;
 
     /// <summary>Channels of the input image.</summary>
     [JsonPropertyName("in_channels")]
@@ -164,6 +205,7 @@ public sealed record UNet2DConfig : PretrainedConfig
         Require(InChannels > 0, "in_channels", $"must be positive, got {InChannels}");
         Require(OutChannels > 0, "out_channels", $"must be positive, got {OutChannels}");
         Require(SampleSize is null or > 0, "sample_size", $"must be positive, got {SampleSize}");
+        Require(SampleWidth is null || (SampleWidth > 0 && SampleSize is not null), "sample_size", $"the width must be positive, got {SampleWidth}");
         Require(TimeEmbeddingType == "positional", "time_embedding_type", $"only \"positional\" is supported, got \"{TimeEmbeddingType}\"");
         Require(BlockOutChannels is { Count: > 0 }, "block_out_channels", "must list at least one block");
         Require(DownBlockTypes is not null && DownBlockTypes.Count == BlockOutChannels!.Count, "down_block_types",

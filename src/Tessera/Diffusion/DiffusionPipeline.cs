@@ -1,6 +1,7 @@
 using Tessera.Diffusion.Pipelines;
 using Tessera.Diffusion.Schedulers;
 using Tessera.Formats;
+using Tessera.Hub;
 using Tessera.Models;
 using Tessera.Transformers;
 using TorchSharp;
@@ -40,17 +41,48 @@ public sealed class DiffusionPipeline : IDisposable
     /// <summary>The pipeline class of <c>model_index.json</c>.</summary>
     public string ClassName { get; }
 
-    /// <summary>Loads a pipeline folder (diffusers or flat layout) with a TorchSharp UNet.</summary>
+    /// <summary>
+    /// Loads a pipeline (diffusers or flat layout) with a TorchSharp UNet from a local folder or, when no such folder
+    /// exists, from a hub repository id (<c>org/name</c> or <c>org/name@revision</c>), downloaded into the hub cache with
+    /// <paramref name="hub"/> (<see cref="HubOptions.FromEnvironment()"/> when null: <c>HF_HOME</c>, <c>HF_TOKEN</c>,
+    /// <c>HF_HUB_OFFLINE</c>).
+    /// </summary>
     /// <exception cref="TesseraFormatException">The folder is not a pipeline, a config is invalid, or the weights do not match; the message names the file.</exception>
     /// <exception cref="FileNotFoundException">The UNet weights are missing.</exception>
-    public static DiffusionPipeline FromPretrained(string folder, FromPretrainedOptions? options = null)
+    /// <exception cref="HubException">No local folder of that name exists and the repository could not be downloaded (nor found in the cache when offline).</exception>
+    public static DiffusionPipeline FromPretrained(string folderOrRepoId, FromPretrainedOptions? options = null, HubOptions? hub = null)
     {
+        ArgumentException.ThrowIfNullOrEmpty(folderOrRepoId);
+        string folder = ResolveFolder(folderOrRepoId, hub);
         PipelineFolder layout = PipelineFolder.Open(folder);
         if (layout.IsOnnx && !File.Exists(Path.Combine(layout.UNetFolder, UNet2DModel.WeightsFile)))
             throw new TesseraFormatException(layout.UNetFolder, "this is an ONNX pipeline folder (unet/model.onnx); load it with Tessera.Runtime's OrtDiffusionPipeline");
         IDiffusionScheduler scheduler = Schedulers.Schedulers.FromFolder(layout.SchedulerFolder);
         UNet2DModel unet = UNet2DModel.FromPretrained(layout.UNetFolder, options);
         return new DiffusionPipeline(unet, scheduler, layout.ClassName);
+    }
+
+    /// <summary>
+    /// <paramref name="folderOrRepoId"/> itself when it is a folder or reads as a path; otherwise the snapshot folder of
+    /// the hub repository it names (downloaded if needed).
+    /// </summary>
+    static string ResolveFolder(string folderOrRepoId, HubOptions? hub)
+    {
+        if (Directory.Exists(folderOrRepoId) || !RepoReference.TryParse(folderOrRepoId, out _)) return folderOrRepoId;
+        using var client = new HubClient(hub ?? HubOptions.FromEnvironment());
+        try
+        {
+            return client.GetModelFolderAsync(folderOrRepoId).GetAwaiter().GetResult();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return folderOrRepoId; // a path after all (e.g. runs/typo): PipelineFolder.Open names it
+        }
+        catch (HubException ex)
+        {
+            throw new HubException($"{folderOrRepoId} is not a local folder, so it was looked up on the Hub as a repository id: {ex.Message}",
+                ex.RepoId, ex.Revision, ex.Filename, ex.StatusCode, ex);
+        }
     }
 
     /// <summary>Writes the pipeline in diffusers' layout: <c>model_index.json</c>, <c>unet/</c> (config.json + diffusion_pytorch_model.safetensors), <c>scheduler/scheduler_config.json</c>.</summary>
@@ -93,6 +125,7 @@ public sealed class DiffusionPipeline : IDisposable
     {
         public int InChannels => unet.Config.InChannels;
         public int? SampleSize => unet.Config.SampleSize;
+        public int? SampleWidth => unet.Config.SampleSizeWidth;
         public int? NumClassEmbeds => unet.Config.ClassEmbedType is null ? unet.Config.NumClassEmbeds : null;
 
         public float[] Denoise(ReadOnlySpan<float> sample, int[] shape, ReadOnlySpan<float> timesteps, ReadOnlySpan<long> classLabels)

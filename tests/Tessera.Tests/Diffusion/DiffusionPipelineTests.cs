@@ -180,4 +180,55 @@ public class DiffusionPipelineTests
         Assert.Throws<TesseraFormatException>(() => DiffusionPipeline.FromPretrained(onnx));
         Assert.Throws<TesseraFormatException>(() => OrtDiffusionPipeline.FromPretrained(folder));
     }
+
+    /// <summary>A hub repository id loads from the hub cache (huggingface_hub's layout: refs/main names the snapshot) without a network, offline.</summary>
+    [Fact]
+    public void From_pretrained_takes_a_hub_repository_id_and_resolves_it_through_the_cache()
+    {
+        using var dir = new TempDirectory("tessera-pipe-hub-");
+        using var pipe = NewPipeline(scheduler: "ddim");
+        var options = new SamplingOptions { NumImages = 1, NumInferenceSteps = 2, Seed = 3, ClassLabel = 2 };
+        DiffusionOutput before = pipe.Generate(options);
+        var cache = new Hub.HubCache(Path.Combine(dir.Path, "hub"));
+        string commit = new('c', 40);
+        pipe.SavePretrained(cache.SnapshotPath("tessera-test/tiny-ddim", commit));
+        string refs = Path.Combine(cache.RepoPath("tessera-test/tiny-ddim"), "refs");
+        Directory.CreateDirectory(refs);
+        File.WriteAllText(Path.Combine(refs, "main"), commit);
+        var offline = new Hub.HubOptions { CacheDir = cache.CacheDir, Offline = true };
+
+        using (var loaded = DiffusionPipeline.FromPretrained("tessera-test/tiny-ddim", hub: offline))
+            Assert.Equal(before.Samples, loaded.Generate(options).Samples);
+        var missing = Assert.ThrowsAny<Hub.HubException>(() => DiffusionPipeline.FromPretrained("tessera-test/not-cached", hub: offline));
+        Assert.Contains("looked up on the Hub as a repository id", missing.Message);
+        // A path that does not exist stays a path: the error names the folder, no hub lookup.
+        var path = Assert.Throws<TesseraFormatException>(() => DiffusionPipeline.FromPretrained(Path.Combine(dir.Path, "nope"), hub: offline));
+        Assert.Contains("nope", path.Message);
+    }
+
+    /// <summary>diffusers writes <c>sample_size</c> as one number or as <c>[height, width]</c>; both load, round trip, and set the image shape.</summary>
+    [Fact]
+    public void Sample_size_as_height_width_loads_round_trips_and_shapes_the_images()
+    {
+        static UNet2DConfig Parse(string sampleSize)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(UNetTestConfigs.ClassConditional().ToDiffusersJson())!.AsObject();
+            node["sample_size"] = System.Text.Json.Nodes.JsonNode.Parse(sampleSize);
+            return (UNet2DConfig)global::Tessera.Transformers.PretrainedConfig.Parse(node.ToJsonString(), "config.json");
+        }
+        UNet2DConfig wide = Parse("[8, 16]"), square = Parse("[8, 8]"), plain = Parse("8");
+        Assert.Equal((8, 16, 16), (wide.SampleSize!.Value, wide.SampleWidth!.Value, wide.SampleSizeWidth!.Value));
+        Assert.Equal((8, (int?)null, 8), (square.SampleSize!.Value, square.SampleWidth, square.SampleSizeWidth!.Value));
+        Assert.Contains("[8,16]", wide.ToDiffusersJson().Replace(" ", "").Replace("\n", "").ReplaceLineEndings(""));
+        Assert.Contains("[8,8]", square.ToDiffusersJson().Replace(" ", "").ReplaceLineEndings(""));
+        Assert.Contains("\"sample_size\":8,", plain.ToDiffusersJson().Replace(" ", "").ReplaceLineEndings(""));
+        Assert.Equal(wide, (UNet2DConfig)global::Tessera.Transformers.PretrainedConfig.Parse(wide.ToDiffusersJson(), "config.json"));
+        var bad = Assert.Throws<TesseraFormatException>(() => Parse("[8]"));
+        Assert.Contains("sample_size", bad.Message);
+
+        using var pipe = NewPipeline(wide);
+        DiffusionOutput output = pipe.Generate(new SamplingOptions { NumImages = 1, NumInferenceSteps = 2, Seed = 1, ClassLabel = 0 });
+        Assert.Equal((8, 16), (output.Height, output.Width));
+        Assert.DoesNotContain(output.Samples, float.IsNaN);
+    }
 }
