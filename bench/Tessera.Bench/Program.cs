@@ -5,6 +5,7 @@ using Tessera.Bench;
 // Benchmarks that compare Tessera with its peers side by side in one run; each prints a table and writes JSON.
 //   throughput [--threads 2] [--batches 150] [--rounds 3]   Trainer vs raw TorchSharp loop vs PyTorch (cnn, batch 128)
 //   tracking [--points 1000000] [--runs 10000] [--rounds 5]   runs store: logging 1M metric points, listing 10k runs
+//   tracking-train [--threads 2] [--batches 200] [--rounds 5]   cnn training throughput with the runs store on vs off
 //   accuracy [--model cnn|resnet] [--epochs 5]               Fashion-MNIST test accuracy, wall time, RSS per epoch
 //   decoder-profile [--dir bench/results/decoder-models] [--variants int8,fp32,torch] [--torch-onnx F]   ORT profiler: kernel time
 //           per op type per token (and per prefill of ours vs F); torch: TorchSharp greedy tokens/s at --threads;
@@ -52,6 +53,7 @@ object result = args.FirstOrDefault() switch
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "bf16-micro" => Bf16MicroBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2"))),
+    "tracking-train" => TrackingTrainBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "200")), int.Parse(opts.Get("rounds", "5"))),
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
     "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("threads", "0"))),

@@ -24,10 +24,14 @@ static class BenchCommand
         var iterations = new Option<int>("--iterations") { Description = "Timed calls per backend and batch size", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var warmup = new Option<int>("--warmup") { Description = "Untimed calls per backend and batch size before timing", DefaultValueFactory = _ => 10 }.AtLeast(0);
         var threads = new Option<int?>("--threads") { Description = "Threads for every backend (libtorch threads, ONNX Runtime intra-op threads) [default: libtorch's default]" }.AtLeast(1);
+        var minSeconds = new Option<double?>("--min-seconds")
+        {
+            Description = "Keep timing each batch size in further interleaved rounds until every backend has run at least this long (batch-1 calls of a small model take microseconds: 100 of them are a poor sample on a busy machine) [default: just --iterations]",
+        }.PositiveFinite();
         var accuracy = new Option<bool>("--accuracy") { Description = "Also measure Fashion-MNIST test accuracy of every ONNX Runtime variant (image models with 1x28x28 preprocessing)" };
         var command = new Command("bench", "Inference latency (p50/p95/p99) and throughput per batch size: TorchSharp eager vs ONNX Runtime fp32, fp16, dynamic int8, static int8 (QDQ, calibrated on Fashion-MNIST for image models) and the ORT-format file; then one summary table (size, batch-1 latency, largest-batch throughput, accuracy)")
         {
-            model, batches, json, iterations, warmup, threads, accuracy,
+            model, batches, json, iterations, warmup, threads, minSeconds, accuracy,
         };
         command.SetAction(parse =>
         {
@@ -38,7 +42,7 @@ static class BenchCommand
             set_num_threads(t);
             try
             {
-                var result = Run(parse.GetValue(model)!, sizes, n, w, t, parse.GetValue(accuracy));
+                var result = Run(parse.GetValue(model)!, sizes, n, w, t, parse.GetValue(minSeconds) ?? 0, parse.GetValue(accuracy));
                 var output = parse.InvocationConfiguration.Output;
                 if (parse.GetValue(json)) output.WriteLine(ToJson(result));
                 else Print(result, output);
@@ -65,7 +69,7 @@ static class BenchCommand
         return sizes;
     }
 
-    static Result Run(string path, int[] batches, int iterations, int warmup, int threads, bool measureAccuracy)
+    static Result Run(string path, int[] batches, int iterations, int warmup, int threads, double minSeconds, bool measureAccuracy)
     {
         var files = new Dictionary<string, long>();
         var accuracies = new Dictionary<string, double>();
@@ -130,7 +134,7 @@ static class BenchCommand
                 var owned = new List<IDisposable>();
                 try
                 {
-                    rows.AddRange(MeasureInterleaved(backends.Select(b => (b.Name, b.Prepare(shape, owned))).ToList(), batch, iterations, warmup));
+                    rows.AddRange(MeasureInterleaved(backends.Select(b => (b.Name, b.Prepare(shape, owned))).ToList(), batch, iterations, warmup, minSeconds));
                 }
                 finally
                 {
@@ -152,16 +156,20 @@ static class BenchCommand
         }
     }
 
-    /// <summary>Warms every backend up, then times them round-robin: <see cref="Rounds"/> rounds of iterations/rounds calls each, each round starting with the next backend.</summary>
-    static IEnumerable<Row> MeasureInterleaved(List<(string Name, Action Run)> backends, int batch, int iterations, int warmup)
+    /// <summary>
+    /// Warms every backend up, then times them round-robin: <see cref="Rounds"/> rounds of iterations/rounds calls each,
+    /// each round starting with the next backend; then more such rounds while any backend has run less than <paramref name="minSeconds"/>.
+    /// </summary>
+    static IEnumerable<Row> MeasureInterleaved(List<(string Name, Action Run)> backends, int batch, int iterations, int warmup, double minSeconds = 0)
     {
         var times = backends.Select(_ => new List<double>(iterations)).ToArray();
         foreach (var (_, run) in backends)
             for (int i = 0; i < warmup; i++) run();
         int rounds = Math.Min(Rounds, iterations);
-        for (int r = 0; r < rounds; r++)
+        var spent = new double[backends.Count];
+        for (int r = 0; r < rounds || spent.Min() < minSeconds * 1000; r++)
         {
-            int calls = iterations / rounds + (r < iterations % rounds ? 1 : 0);
+            int calls = r < rounds ? iterations / rounds + (r < iterations % rounds ? 1 : 0) : Math.Max(1, iterations / rounds);
             for (int j = 0; j < backends.Count; j++)
             {
                 int k = (r + j) % backends.Count; // each round starts with the next backend, so none always goes first
@@ -170,7 +178,9 @@ static class BenchCommand
                 {
                     long start = System.Diagnostics.Stopwatch.GetTimestamp();
                     run();
-                    times[k].Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    double ms = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    times[k].Add(ms);
+                    spent[k] += ms;
                 }
             }
         }
@@ -233,7 +243,8 @@ static class BenchCommand
                 result.Accuracy.TryGetValue(backend, out double a) ? (a * 100).ToString("0.00", CultureInfo.InvariantCulture) + " %" : "-");
         }
         console.Write(summary);
-        output.WriteLine($"{result.Threads} thread(s) per backend, {result.Warmup} warm-up and {result.Iterations} timed calls each, backends interleaved in {Rounds} rounds");
+        string calls = string.Join(", ", result.Rows.GroupBy(r => r.Latency.Batch).Select(g => $"{g.Min(r => r.Latency.Iterations)} at batch {g.Key}"));
+        output.WriteLine($"{result.Threads} thread(s) per backend, {result.Warmup} warm-up and at least {calls} timed calls each, backends interleaved in rounds of {Math.Max(1, result.Iterations / Rounds)}");
     }
 
     static string Ms(double ms) => ms.ToString(ms < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture);

@@ -64,6 +64,22 @@ public class EdgeCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Convert_of_several_models_to_ort_writes_one_merged_operator_list()
+    {
+        string conv = Model("conv.onnx", conv: true), add = Model("add.onnx", conv: false);
+        var (code, output, error) = CliRunner.Run("convert", conv, add, "--to", "ort", "--out", File("both") + "/");
+        Assert.True(code == 0, error);
+        Assert.True(System.IO.File.Exists(File("both/conv.ort")) && System.IO.File.Exists(File("both/add.ort")));
+        string config = System.IO.File.ReadAllText(File("both/required_operators.config"));
+        // The union: Add (and the Relu it keeps) only from add.onnx, FusedConv only from conv.onnx, Flatten from both, once.
+        Assert.Contains("ai.onnx;17;Add,Flatten,Relu\n", config);
+        Assert.Contains("com.microsoft;1;FusedConv\n", config);
+        Assert.Contains("# - " + File("both/conv.ort"), config);
+        Assert.Contains("# - " + File("both/add.ort"), config);
+        Assert.Contains("required_operators.config (4 operator(s))", output);
+    }
+
+    [Fact]
     public void Convert_to_fp16_halves_the_weights()
     {
         string model = Model("m.onnx", conv: true);

@@ -9,7 +9,7 @@ namespace Tessera.Runtime.Quantization;
 /// to quantize, folds a Relu that follows one of them (or a residual Add) into the output quantization (uint8 with
 /// zero point 0 clips at 0 exactly as Relu does), and lists the activation tensors that need a range.
 /// <see cref="Apply"/> then gives weights int8 per-channel symmetric DequantizeLinear inputs (bias int32 at
-/// scale x_scale·w_scale), and each activation a QuantizeLinear → DequantizeLinear pair, uint8 per tensor: the
+/// scale x_scale·w_scale, zero point left out), and each activation a QuantizeLinear → DequantizeLinear pair, uint8 per tensor: the
 /// patterns ONNX Runtime fuses into QLinearConv, QGemm, QLinearAdd and uint8 MaxPool.
 /// </summary>
 internal sealed class QdqRewriter
@@ -17,6 +17,12 @@ internal sealed class QdqRewriter
     // Ops whose output holds a subset (or a rearrangement) of their input's values: the output reuses the input's
     // quantization parameters, so ONNX Runtime can drop the Q/DQ around them and run them on uint8.
     static readonly HashSet<string> PassThrough = new(StringComparer.Ordinal) { "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
+
+    // Ops whose output needs a range of its own (an average is not a subset of its input's values), which ONNX
+    // Runtime runs on uint8 (QLinearGlobalAveragePool, QLinearAveragePool) when both sides carry a Q/DQ pair. Left in
+    // float, a pool at the end of a net costs a DequantizeLinear before it and a QuantizeLinear after it (and the
+    // layout transposes around them) on every call.
+    static readonly HashSet<string> OwnRange = new(StringComparer.Ordinal) { "GlobalAveragePool", "AveragePool" };
 
     readonly ModelProto model;
     readonly string path;
@@ -82,6 +88,10 @@ internal sealed class QdqRewriter
                 FoldRelu(node);
                 if (!graphOutputs.Contains(node.Output[0])) Add(node.Output[0]);
             }
+            else if (OwnRange.Contains(node.OpType) && !Excluded(node) && active.Contains(node.Input[0]) && !graphOutputs.Contains(node.Output[0]))
+            {
+                Add(node.Output[0]);
+            }
             else if (PassThrough.Contains(node.OpType) && node.Input.Count > 0 && active.Contains(node.Input[0]) && !graphOutputs.Contains(node.Output[0]))
             {
                 Add(node.Output[0]);
@@ -134,6 +144,12 @@ internal sealed class QdqRewriter
         var front = new List<NodeProto>();
         var added = new List<TensorProto>();
         var dequantizedWeights = new Dictionary<string, string>(StringComparer.Ordinal);
+        // A float weight or bias that only the rewritten inputs read gives its name to the DequantizeLinear output
+        // that replaces it (and goes): no second long name per tensor, which on a small conv net is a few % of the file.
+        var readers = graph.Node.SelectMany(n => n.Input).GroupBy(i => i, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var reserved = graph.Input.Select(i => i.Name).Concat(graph.Output.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
+        var computeWeightReads = compute.GroupBy(n => n.Input[1], StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var replaced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in compute)
         {
             var w = initializers[node.Input[1]];
@@ -142,7 +158,9 @@ internal sealed class QdqRewriter
             var (q, scales) = QuantizePerChannel(values, [.. w.Dims], axis);
             if (!dequantizedWeights.TryGetValue(w.Name, out string? wDq))
             {
-                wDq = w.Name + "_DequantizeLinear_Output";
+                bool onlyRewritten = readers[w.Name] == computeWeightReads[w.Name] && !reserved.Contains(w.Name);
+                wDq = onlyRewritten ? w.Name : w.Name + "_DequantizeLinear_Output";
+                if (onlyRewritten) replaced.Add(w.Name);
                 added.Add(OnnxModelFile.Int8Tensor(w.Name + "_quantized", q, [.. w.Dims]));
                 added.Add(OnnxModelFile.FloatTensor(w.Name + "_scale", scales, scales.Length));
                 added.Add(OnnxModelFile.Int8Tensor(w.Name + "_zero_point", new sbyte[scales.Length], scales.Length));
@@ -164,12 +182,16 @@ internal sealed class QdqRewriter
                     bScales[i] = x.Scale * scales[i];
                     bq[i] = (int)Math.Clamp(Math.Round(bias[i] / bScales[i]), int.MinValue, int.MaxValue);
                 }
-                string name = $"{b.Name}_{NameOf(node)}";
+                // A bias read by one node takes over its name; a shared one gets a copy per node (each has its own x_scale).
+                bool own = readers[b.Name] == 1 && !reserved.Contains(b.Name);
+                string name = own ? b.Name : $"{b.Name}_{NameOf(node)}";
+                string output = own ? b.Name : name + "_DequantizeLinear_Output";
+                if (own) replaced.Add(b.Name);
                 added.Add(Int32Tensor(name + "_quantized", bq, bias.Length));
                 added.Add(OnnxModelFile.FloatTensor(name + "_scale", bScales, bias.Length));
-                added.Add(Int32Tensor(name + "_zero_point", new int[bias.Length], bias.Length));
-                front.Add(Dequantize(name + "_quantized", name + "_scale", name + "_zero_point", name + "_DequantizeLinear_Output", 0));
-                node.Input[2] = name + "_DequantizeLinear_Output";
+                // No zero point: DequantizeLinear's default is 0, the only value int32 allows; ONNX Runtime fuses it alike.
+                front.Add(Dequantize(name + "_quantized", name + "_scale", null, output, 0));
+                node.Input[2] = output;
             }
         }
 
@@ -205,7 +227,7 @@ internal sealed class QdqRewriter
 
         // Float weights no node reads any more go; shapes of renamed tensors are inferred again by whoever loads it.
         var used = graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
-        var unused = graph.Initializer.Where(t => !used.Contains(t.Name)).ToList();
+        var unused = graph.Initializer.Where(t => !used.Contains(t.Name) || (replaced.Contains(t.Name) && t.DataType == (int)TensorProto.Types.DataType.Float)).ToList();
         foreach (var t in unused) graph.Initializer.Remove(t);
         graph.ValueInfo.Clear();
     }
@@ -229,12 +251,17 @@ internal sealed class QdqRewriter
         return (q, scales);
     }
 
-    static NodeProto Dequantize(string q, string scale, string zeroPoint, string output, int axis) => new()
+    static NodeProto Dequantize(string q, string scale, string? zeroPoint, string output, int axis)
     {
-        OpType = "DequantizeLinear", Name = output.Replace("_Output", "", StringComparison.Ordinal),
-        Input = { q, scale, zeroPoint }, Output = { output },
-        Attribute = { new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis } },
-    };
+        var node = new NodeProto
+        {
+            OpType = "DequantizeLinear", Name = q.Replace("_quantized", "_DequantizeLinear", StringComparison.Ordinal),
+            Input = { q, scale }, Output = { output },
+            Attribute = { new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = axis } },
+        };
+        if (zeroPoint is not null) node.Input.Add(zeroPoint);
+        return node;
+    }
 
     static TensorProto Int32Tensor(string name, int[] values, params long[] dims)
     {

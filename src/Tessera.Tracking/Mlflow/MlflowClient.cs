@@ -29,6 +29,8 @@ public sealed class MlflowClient : IDisposable
     readonly HttpClient http;
     readonly bool ownsHttp;
     readonly string root;
+    readonly int maxRetries;
+    readonly TimeSpan retryDelay;
 
     /// <summary>A client of the server at <paramref name="trackingUri"/> (http or https; a path prefix is kept).</summary>
     /// <param name="trackingUri">The server, e.g. <c>http://127.0.0.1:5000</c>.</param>
@@ -45,6 +47,8 @@ public sealed class MlflowClient : IDisposable
         options ??= MlflowClientOptions.FromEnvironment();
         ownsHttp = httpClient is null;
         http = httpClient ?? new HttpClient { Timeout = options.Timeout };
+        maxRetries = Math.Max(0, options.MaxRetries);
+        retryDelay = options.RetryDelay;
         Authorization = options.Token is { } token ? new AuthenticationHeaderValue("Bearer", token)
             : options.Username is { } user ? new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{options.Password}")))
             : null;
@@ -191,9 +195,12 @@ public sealed class MlflowClient : IDisposable
         if (parts.Length == 0 || parts.Any(p => p is "." or ".."))
             throw new ArgumentException($"artifact path '{artifactPath}' must be relative, without . or .. parts", nameof(artifactPath));
         string path = ArtifactRoot(run) + "/" + string.Join('/', parts.Select(Uri.EscapeDataString));
-        using var request = new HttpRequestMessage(HttpMethod.Put, $"{root}/api/2.0/{endpoint}/{path}") { Content = new ByteArrayContent(content) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        await SendAsync(request, endpoint, MlflowJsonContext.Default.EmptyResponse, cancellationToken).ConfigureAwait(false);
+        await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Put, $"{root}/api/2.0/{endpoint}/{path}") { Content = new ByteArrayContent(content) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            return request;
+        }, endpoint, MlflowJsonContext.Default.EmptyResponse, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The run's artifact folder below the proxy's root, '/'-separated and URL-escaped.</summary>
@@ -216,36 +223,55 @@ public sealed class MlflowClient : IDisposable
         return string.Join('/', rest.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(p => Uri.EscapeDataString(Uri.UnescapeDataString(p))));
     }
 
-    static HttpContent Json<T>(T value, JsonTypeInfo<T> type)
+    static byte[] Json<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToUtf8Bytes(value, type);
+
+    async Task<T> SendAsync<T>(HttpMethod method, string endpoint, string query, byte[]? json, JsonTypeInfo<T> type, CancellationToken cancellationToken) =>
+        await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(method, $"{root}/api/2.0/mlflow/{endpoint}{query}");
+            if (json is not null)
+            {
+                request.Content = new ByteArrayContent(json);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            }
+            return request;
+        }, endpoint, type, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>HTTP statuses that mean "try again later" (as MLflow's own client retries them).</summary>
+    static bool Transient(HttpStatusCode status) => (int)status is 429 or 500 or 502 or 503 or 504;
+
+    async Task<T> SendAsync<T>(Func<HttpRequestMessage> makeRequest, string endpoint, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
-        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, type));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        return content;
+        for (int attempt = 0; ; attempt++)
+        {
+            using var request = makeRequest();
+            request.Headers.Authorization = Authorization;
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new MlflowException($"MLflow {endpoint}: cannot reach the tracking server {TrackingUri}: {e.Message}", endpoint, inner: e);
+            }
+            catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new MlflowException($"MLflow {endpoint}: the tracking server {TrackingUri} did not answer within {http.Timeout.TotalSeconds:0} s", endpoint, inner: e);
+            }
+            if (attempt < maxRetries && Transient(response.StatusCode))
+            {
+                response.Dispose();
+                await Task.Delay(retryDelay * (1 << Math.Min(attempt, 16)), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            return await ReadAsync(response, endpoint, type, cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    async Task<T> SendAsync<T>(HttpMethod method, string endpoint, string query, HttpContent? content, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    async Task<T> ReadAsync<T>(HttpResponseMessage response, string endpoint, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, $"{root}/api/2.0/mlflow/{endpoint}{query}") { Content = content };
-        return await SendAsync(request, endpoint, type, cancellationToken).ConfigureAwait(false);
-    }
-
-    async Task<T> SendAsync<T>(HttpRequestMessage request, string endpoint, JsonTypeInfo<T> type, CancellationToken cancellationToken)
-    {
-        request.Headers.Authorization = Authorization;
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        HttpResponseMessage response;
-        try
-        {
-            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new MlflowException($"MLflow {endpoint}: cannot reach the tracking server {TrackingUri}: {e.Message}", endpoint, inner: e);
-        }
-        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new MlflowException($"MLflow {endpoint}: the tracking server {TrackingUri} did not answer within {http.Timeout.TotalSeconds:0} s", endpoint, inner: e);
-        }
         using (response)
         {
             string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);

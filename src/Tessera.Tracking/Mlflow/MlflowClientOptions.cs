@@ -24,6 +24,15 @@ public sealed record MlflowClientOptions
     /// <summary>Time limit of one request [default: 60 s].</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How many times a request is sent again after the server answered 429, 500, 502, 503 or 504 (as MLflow's own
+    /// client retries them) [default: 3]; 0 turns retries off. Other errors are not retried.
+    /// </summary>
+    public int MaxRetries { get; init; } = 3;
+
+    /// <summary>Wait before the first retry; it doubles for each further one [default: 1 s].</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Options with the credentials MLflow's variables hold (MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD).</summary>
     public static MlflowClientOptions FromEnvironment() => new()
     {

@@ -10,14 +10,17 @@ public sealed partial class RunStore
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> GetTags(IEnumerable<string> runIds) => KeyValues("tags", runIds);
 
     /// <summary>
-    /// The run's metric points written after row <paramref name="afterRow"/> (0: all), with the row of the last one:
-    /// a reader that polls a running run asks for only what is new.
+    /// The run's metric points written after row <paramref name="afterRow"/> (0: all), with the row of the last one (rows
+    /// increase within a run): a reader that polls a running run asks for only what is new.
     /// </summary>
     public (IReadOnlyList<MetricPoint> Points, long LastRow) GetMetricHistorySince(string runId, long afterRow)
     {
         lock (gate)
         {
-            using var query = Command("SELECT key, step, value, timestamp_ms, rowid FROM metrics WHERE run_id = $run AND rowid > $after ORDER BY rowid;");
+            using var query = Command("""
+                SELECT k.name, p.step, p.value, p.timestamp_ms, p.id FROM metric_points AS p JOIN metric_keys AS k ON k.id = p.key
+                WHERE p.run = (SELECT number FROM run_numbers WHERE run_id = $run) AND p.id > $after ORDER BY p.id;
+                """);
             query.Parameters.AddWithValue("$run", runId);
             query.Parameters.AddWithValue("$after", afterRow);
             using var reader = query.ExecuteReader();

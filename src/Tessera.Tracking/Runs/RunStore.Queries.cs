@@ -95,7 +95,11 @@ public sealed partial class RunStore
     {
         lock (gate)
         {
-            using var query = Command($"SELECT key, step, value, timestamp_ms FROM metrics WHERE run_id = $run {(key is null ? "" : "AND key = $key")} ORDER BY key, step, rowid;");
+            using var query = Command($"""
+                SELECT k.name, p.step, p.value, p.timestamp_ms FROM metric_points AS p JOIN metric_keys AS k ON k.id = p.key
+                WHERE p.run = (SELECT number FROM run_numbers WHERE run_id = $run) {(key is null ? "" : "AND k.name = $key")}
+                ORDER BY k.name, p.step, p.id;
+                """);
             query.Parameters.AddWithValue("$run", runId);
             if (key is not null) query.Parameters.AddWithValue("$key", key);
             using var reader = query.ExecuteReader();

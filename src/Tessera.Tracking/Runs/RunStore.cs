@@ -174,6 +174,7 @@ public sealed partial class RunStore : IDisposable
         string id = Guid.NewGuid().ToString("N");
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         string name = options.Name ?? $"run-{DateTime.UtcNow:yyyyMMdd-HHmmss}";
+        long number;
         lock (gate)
         {
             using var transaction = connection.BeginTransaction(deferred: false);
@@ -195,9 +196,10 @@ public sealed partial class RunStore : IDisposable
                 insert.ExecuteNonQuery();
             }
             foreach (var (key, value) in options.Tags ?? new Dictionary<string, string>()) UpsertTag(id, key, value, transaction);
+            number = RunNumber(id, transaction);
             transaction.Commit();
         }
-        return new TrackedRun(this, id);
+        return new TrackedRun(this, id, number);
     }
 
     /// <summary>Closes the file.</summary>

@@ -67,6 +67,30 @@ static class RunStoreSchema
             file_count INTEGER NOT NULL,
             PRIMARY KEY(run_id, name));
         """,
+        // 4: compact metric points. Each run gets an integer number and each metric name an integer id; points are
+        // stored as (run number, point id, key id, step, value, timestamp) clustered by (run, id), so that logging
+        // appends to the end of the run's range and no secondary index is kept up. Point ids keep the old rowids
+        // (increasing within a run, as GetMetricHistorySince needs).
+        """
+        CREATE TABLE run_numbers(number INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE);
+        INSERT INTO run_numbers(run_id) SELECT id FROM runs ORDER BY start_ms, id;
+        INSERT OR IGNORE INTO run_numbers(run_id) SELECT DISTINCT run_id FROM metrics ORDER BY run_id;
+        CREATE TABLE metric_keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        INSERT INTO metric_keys(name) SELECT DISTINCT key FROM metrics ORDER BY key;
+        CREATE TABLE metric_points(
+            run INTEGER NOT NULL,
+            id INTEGER NOT NULL,
+            key INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            value REAL NOT NULL,
+            timestamp_ms INTEGER NOT NULL,
+            PRIMARY KEY(run, id)) WITHOUT ROWID;
+        INSERT INTO metric_points(run, id, key, step, value, timestamp_ms)
+            SELECT r.number, m.rowid, k.id, m.step, m.value, m.timestamp_ms
+            FROM metrics AS m JOIN run_numbers AS r ON r.run_id = m.run_id JOIN metric_keys AS k ON k.name = m.key
+            ORDER BY r.number, m.rowid;
+        DROP TABLE metrics;
+        """,
     ];
 
     /// <summary>The version a store has after every migration.</summary>

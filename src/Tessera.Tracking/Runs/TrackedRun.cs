@@ -11,20 +11,24 @@ namespace Tessera.Tracking.Runs;
 public sealed class TrackedRun : IDisposable
 {
     readonly RunStore store;
-    readonly List<MetricPoint> pending = [];
+    List<MetricPoint> pending = [];
     readonly Lock gate = new();
     readonly Timer heartbeat;
     bool ended;
 
-    internal TrackedRun(RunStore store, string id)
+    internal TrackedRun(RunStore store, string id, long number)
     {
         this.store = store;
         Id = id;
+        Number = number;
         heartbeat = new Timer(_ => Beat(), null, store.Options.HeartbeatInterval, store.Options.HeartbeatInterval);
     }
 
     /// <summary>The run id (32 lowercase hex digits).</summary>
     public string Id { get; }
+
+    /// <summary>The run's integer number in its store (how metric points refer to it).</summary>
+    internal long Number { get; }
 
     /// <summary>The store the run writes to.</summary>
     public RunStore Store => store;
@@ -157,18 +161,20 @@ public sealed class TrackedRun : IDisposable
         lock (store.Gate)
         {
             using var transaction = store.Connection.BeginTransaction(deferred: false);
-            using (var delete = store.Command("DELETE FROM metrics WHERE run_id = $run AND step > $step;", transaction))
+            using (var delete = store.Command("DELETE FROM metric_points WHERE run = $number AND step > $step;", transaction))
             {
-                delete.Parameters.AddWithValue("$run", Id);
+                delete.Parameters.AddWithValue("$number", Number);
                 delete.Parameters.AddWithValue("$step", step);
                 delete.ExecuteNonQuery();
             }
             using (var latest = store.Command("""
                 DELETE FROM latest_metrics WHERE run_id = $run;
-                INSERT INTO latest_metrics(run_id, key, step, value) SELECT run_id, key, MAX(step), value FROM metrics WHERE run_id = $run GROUP BY key;
+                INSERT INTO latest_metrics(run_id, key, step, value)
+                    SELECT $run, k.name, MAX(p.step), p.value FROM metric_points AS p JOIN metric_keys AS k ON k.id = p.key WHERE p.run = $number GROUP BY p.key;
                 """, transaction))
             {
                 latest.Parameters.AddWithValue("$run", Id);
+                latest.Parameters.AddWithValue("$number", Number);
                 latest.ExecuteNonQuery();
             }
             transaction.Commit();
@@ -182,33 +188,14 @@ public sealed class TrackedRun : IDisposable
         lock (gate)
         {
             if (pending.Count == 0) return;
-            batch = [.. pending];
-            pending.Clear();
+            batch = pending;
+            pending = new List<MetricPoint>(Math.Min(batch.Count, store.Options.MetricBatchSize));
         }
         lock (store.Gate)
         {
+            long[] keys = store.KeyIds(batch);
             using var transaction = store.Connection.BeginTransaction(deferred: false);
-            // One statement for the whole batch: SQLite unpacks a JSON array in C, where thousands of single-row
-            // statements would each pay ADO.NET's per-call cost. JSON has no NaN or infinity: those rows go one by one.
-            using (var insert = store.Command("""
-                INSERT INTO metrics(run_id, key, step, value, timestamp_ms)
-                SELECT $run, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each($batch) AS j;
-                """, transaction))
-            {
-                insert.Parameters.AddWithValue("$run", Id);
-                insert.Parameters.AddWithValue("$batch", BatchJson(batch));
-                insert.ExecuteNonQuery();
-            }
-            foreach (var point in batch.Where(p => !double.IsFinite(p.Value)))
-            {
-                using var single = store.Command("INSERT INTO metrics(run_id, key, step, value, timestamp_ms) VALUES($run, $key, $step, $value, $time);", transaction);
-                single.Parameters.AddWithValue("$run", Id);
-                single.Parameters.AddWithValue("$key", point.Key);
-                single.Parameters.AddWithValue("$step", point.Step);
-                single.Parameters.AddWithValue("$value", RunStore.StoredValue(point.Value));
-                single.Parameters.AddWithValue("$time", point.Timestamp.ToUnixTimeMilliseconds());
-                single.ExecuteNonQuery();
-            }
+            store.InsertPoints(Number, store.NextPointId(Number, transaction), batch, keys);
             var latest = new Dictionary<string, MetricPoint>();
             foreach (var point in batch)
                 if (!latest.TryGetValue(point.Key, out var seen) || point.Step >= seen.Step) latest[point.Key] = point;
@@ -227,27 +214,6 @@ public sealed class TrackedRun : IDisposable
             }
             transaction.Commit();
         }
-    }
-
-    static string BatchJson(List<MetricPoint> batch)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(batch.Count * 48);
-        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (var point in batch)
-            {
-                if (!double.IsFinite(point.Value)) continue;
-                json.WriteStartArray();
-                json.WriteStringValue(point.Key);
-                json.WriteNumberValue(point.Step);
-                json.WriteNumberValue(point.Value);
-                json.WriteNumberValue(point.Timestamp.ToUnixTimeMilliseconds());
-                json.WriteEndArray();
-            }
-            json.WriteEndArray();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>Flushes and ends the run with <paramref name="status"/>; later calls do nothing.</summary>

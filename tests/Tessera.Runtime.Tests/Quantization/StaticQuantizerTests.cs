@@ -38,16 +38,39 @@ public class StaticQuantizerTests(ConvModels models) : IClassFixture<ConvModels>
         string ops = ConvModels.Check(output); // onnx.checker full check, by python-onnx
         Assert.Contains("QuantizeLinear", ops);
         Assert.DoesNotContain("Relu", ops); // folded into the uint8 output quantization
+        Assert.DoesNotContain("BatchNormalization", ops); // folded into the conv before quantizing (cnn)
         var fused = OptimizedOpTypes(output);
         Assert.Contains("QLinearConv", fused);
         Assert.DoesNotContain("Conv", fused); // no float conv left
-        if (name == "resnet") Assert.Contains("QLinearAdd", fused);
+        if (name == "resnet")
+        {
+            Assert.Contains("QLinearAdd", fused);
+            Assert.Contains("QLinearGlobalAveragePool", fused); // the pool runs on uint8: no DequantizeLinear/QuantizeLinear around it
+            Assert.DoesNotContain("GlobalAveragePool", fused);
+        }
+        Assert.DoesNotContain("DequantizeLinear", fused); // every Q/DQ pair fused away; the last QGemm writes float
 
         // int8 weights and uint8 activations keep the logits within 5% of their range on inputs unlike the calibration set.
         double error = OrtRunner.RelativeMaxError(models[$"{name}.onnx"], output, Shape, seed: 9);
         Assert.True(error <= 0.05, $"max abs error is {error:P2} of the output range");
         Assert.Equal(nodes, report.LayerErrors.Select(e => e.Node));
         Assert.All(report.LayerErrors, e => Assert.True(e.RelativeError is > 0 and < 0.1, $"{e.Node}: relative error {e.RelativeError}"));
+    }
+
+    [Fact]
+    public void Dequantized_weights_and_biases_take_over_the_float_names_and_no_float_copy_stays()
+    {
+        Requires.Python("onnx", "numpy");
+        string output = models["cnn.names.onnx"];
+        StaticQuantizer.Quantize(models["cnn.onnx"], output, Calibration());
+        var model = Tessera.Formats.Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(output));
+        var dequantized = model.Graph.Node.Where(n => n.OpType == "DequantizeLinear").Select(n => n.Output[0]).ToHashSet();
+        // c1's bias is gone: BatchNorm folded into the first conv by ONNX Runtime's basic optimization names it anew.
+        foreach (string name in new[] { "c2.w", "c2.bias", "fc.w", "fc.bias" }) Assert.Contains(name, dequantized);
+        Assert.DoesNotContain(model.Graph.Initializer, t => t.DataType == (int)Tessera.Formats.Onnx.TensorProto.Types.DataType.Float && t.Dims.Count > 1);
+        var floatNames = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        Assert.Empty(dequantized.Intersect(floatNames)); // no initializer shadows a node output
+        ConvModels.Check(output);
     }
 
     [Theory]

@@ -63,6 +63,9 @@ internal sealed class FakeMlflowServer : IAsyncDisposable
     /// <summary>Endpoint (e.g. "runs/update") -> an error to answer its next request with.</summary>
     public ConcurrentDictionary<string, (int Status, string Code, string Message)> FailNext { get; } = new();
 
+    /// <summary>Endpoint -> how many requests in a row its <see cref="FailNext"/> error answers (1 when absent).</summary>
+    public ConcurrentDictionary<string, int> FailTimes { get; } = new();
+
     public Uri Url { get; private set; } = null!;
 
     FakeMlflowServer()
@@ -136,7 +139,17 @@ internal sealed class FakeMlflowServer : IAsyncDisposable
         const string api = "/api/2.0/mlflow/";
         const string artifacts = "/api/2.0/mlflow-artifacts/artifacts/";
         string endpoint = path.StartsWith(api, StringComparison.Ordinal) ? path[api.Length..] : path.StartsWith(artifacts, StringComparison.Ordinal) ? "mlflow-artifacts/artifacts" : path;
-        if (FailNext.TryRemove(endpoint, out var failure)) throw new Refusal(failure.Status, failure.Code, failure.Message);
+        if (FailNext.TryGetValue(endpoint, out var failure))
+        {
+            int left = FailTimes.TryGetValue(endpoint, out int times) ? times - 1 : 0;
+            if (left > 0) FailTimes[endpoint] = left;
+            else
+            {
+                FailNext.TryRemove(endpoint, out _);
+                FailTimes.TryRemove(endpoint, out _);
+            }
+            throw new Refusal(failure.Status, failure.Code, failure.Message);
+        }
         if (endpoint == "mlflow-artifacts/artifacts")
         {
             if (request.Method != "PUT") throw new Refusal(405, "BAD_REQUEST", $"{request.Method} is not allowed on {path}");

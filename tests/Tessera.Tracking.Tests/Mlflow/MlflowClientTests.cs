@@ -80,11 +80,28 @@ public sealed class MlflowClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Transient_server_errors_are_retried_and_client_errors_are_not()
+    {
+        using var client = Client(new MlflowClientOptions { RetryDelay = TimeSpan.Zero, MaxRetries = 2 });
+        var run = await client.CreateRunAsync(await client.GetOrCreateExperimentAsync("retries"));
+        server.FailNext["runs/update"] = (503, "TEMPORARILY_UNAVAILABLE", "try later");
+        server.FailTimes["runs/update"] = 2;
+        await client.UpdateRunAsync(run.RunId, "FINISHED");
+        Assert.Equal("FINISHED", server.Runs[run.RunId].Status);
+        Assert.Equal([503, 503, 200], server.Requests.Where(r => r.Path.EndsWith("/runs/update", StringComparison.Ordinal)).Select(r => r.Status));
+
+        server.FailNext["runs/log-batch"] = (404, "RESOURCE_DOES_NOT_EXIST", "no such run");
+        await Assert.ThrowsAsync<MlflowException>(() => client.LogBatchAsync(run.RunId, parameters: [KeyValuePair.Create("lr", "0.1")]));
+        Assert.Single(server.Requests, r => r.Path.EndsWith("/runs/log-batch", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_server_error_becomes_an_exception_naming_the_endpoint_code_and_message()
     {
-        using var client = Client();
+        using var client = Client(new MlflowClientOptions { RetryDelay = TimeSpan.Zero });
         var run = await client.CreateRunAsync(await client.GetOrCreateExperimentAsync("errors"));
         server.FailNext["runs/update"] = (500, "INTERNAL_ERROR", "database is locked");
+        server.FailTimes["runs/update"] = 4; // the first try and all 3 retries
         var error = await Assert.ThrowsAsync<MlflowException>(() => client.UpdateRunAsync(run.RunId, "FINISHED"));
         Assert.Equal("MLflow runs/update failed with HTTP 500: INTERNAL_ERROR: database is locked", error.Message);
         Assert.Equal(("runs/update", "INTERNAL_ERROR", (int?)500), (error.Endpoint, error.ErrorCode, error.StatusCode));

@@ -193,6 +193,48 @@ public sealed class RunStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_version_3_store_keeps_its_metric_points_through_the_compact_schema()
+    {
+        const string A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        using (var old = RunStore.OpenAtVersion(Db, 3))
+        {
+            Assert.Equal(3, old.SchemaVersion);
+            // Rows as version 3 wrote them: text run ids and keys, non-finite values as text, two runs interleaved.
+            Execute(old, $"""
+                INSERT INTO experiments(name, created_ms) VALUES('Default', 0);
+                INSERT INTO runs VALUES('{A}', 1, 'a', 'FINISHED', 10, 50, 'tessera train', '[]', NULL, 'h', 1, 0, 50);
+                INSERT INTO runs VALUES('{B}', 1, 'b', 'RUNNING', 20, NULL, 'tessera train', '[]', NULL, 'other-host', 1, 0, {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()});
+                INSERT INTO metrics VALUES('{A}', 'loss', 1, 0.9, 1001), ('{B}', 'loss', 1, 7.0, 1002), ('{A}', 'acc', 1, 0.1, 1003),
+                                          ('{A}', 'loss', 2, 'NaN', 1004), ('{A}', 'loss', 2, 0.4, 1005), ('{B}', 'lr', 1, 0.01, 1006);
+                INSERT INTO latest_metrics VALUES('{A}', 'loss', 2, 0.4), ('{A}', 'acc', 1, 0.1), ('{B}', 'loss', 1, 7.0), ('{B}', 'lr', 1, 0.01);
+                """);
+        }
+        using var store = RunStore.Open(Db);
+        Assert.Equal(RunStore.CurrentSchemaVersion, store.SchemaVersion);
+        Assert.Throws<SqliteException>(() => Execute(store, "SELECT * FROM metrics;")); // the text-keyed table is gone
+        var a = store.GetMetricHistory(A);
+        Assert.Equal(
+            [("acc", 1L, 0.1, 1003L), ("loss", 1, 0.9, 1001), ("loss", 2, double.NaN, 1004), ("loss", 2, 0.4, 1005)],
+            a.Select(p => (p.Key, p.Step, p.Value, p.Timestamp.ToUnixTimeMilliseconds())));
+        Assert.Equal([("loss", 7.0), ("lr", 0.01)], store.GetMetricHistory(B).Select(p => (p.Key, p.Value)));
+        Assert.Equal([0.9, double.NaN, 0.4], store.GetMetricHistory(A, "loss").Select(p => p.Value));
+        var (since, lastRow) = store.GetMetricHistorySince(A, 0);
+        Assert.Equal([0.9, 0.1, double.NaN, 0.4], since.Select(p => p.Value)); // in the order they were written
+        Assert.Equal(new Dictionary<string, double> { ["acc"] = 0.1, ["loss"] = 0.4 }, store.GetLatestMetrics(A));
+
+        // A run started after the upgrade writes next to the migrated ones.
+        using (var run = store.StartRun())
+        {
+            run.LogMetric("loss", 0.5, 1);
+            run.LogMetric("bleu", 30, 1);
+            run.End();
+            Assert.Equal([("bleu", 30.0), ("loss", 0.5)], store.GetMetricHistory(run.Id).Select(p => (p.Key, p.Value)));
+        }
+        Assert.Equal(4, store.GetMetricHistory(A).Count);
+        Assert.Empty(store.GetMetricHistorySince(A, lastRow).Points);
+    }
+
+    [Fact]
     public void A_store_from_a_newer_tessera_is_refused()
     {
         using (var store = RunStore.Open(Db)) Execute(store, "PRAGMA user_version = 99;");
