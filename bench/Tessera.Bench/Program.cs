@@ -23,6 +23,10 @@ using Tessera.Bench;
 //           (TorchSharp); bench/pytorch_unet2d_ops.py times the same list in PyTorch 1.13
 //   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
 //   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 1.71M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward, train step, DDIM (interleaved)
+//   diffusion-train [--threads 2] [--batch 128] [--warmup 3] [--batches 10] [--rounds 3] [--unet default|tiny|config.json]
+//           training images/s of the diffusion recipe's step through the Trainer vs a plain PyTorch 1.13 loop, same UNet and batch
+//   diffusion-sampling [--model DIR] [--threads 2] [--batch 64] [--ddpm-steps 1000] [--guidance 2] [--rounds 1]
+//           images/s of DDPM 1000 / DDIM 50 / DPM++ 20 / Euler 30, TorchSharp vs ONNX Runtime (DDPM may be timed on fewer steps and scaled)
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
 {
@@ -42,6 +46,10 @@ object result = args.FirstOrDefault() switch
     "decoder-profile" => DecoderProfile.Run(opts.Get("dir", "bench/results/decoder-models"), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("prompt", "16")),
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("layers", "12")), opts.Get("variants", "int8,fp32"),
         opts.Get("torch-onnx", null), int.Parse(opts.Get("seq", "128"))),
+    "diffusion-train" => DiffusionBench.Train(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "128")), int.Parse(opts.Get("warmup", "3")),
+        int.Parse(opts.Get("batches", "10")), int.Parse(opts.Get("rounds", "3")), opts.Get("unet", "default"), opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d_train.py")),
+    "diffusion-sampling" => DiffusionBench.Sampling(opts.Get("model", null), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "64")), int.Parse(opts.Get("ddpm-steps", "1000")),
+        double.Parse(opts.Get("guidance", "2"), System.Globalization.CultureInfo.InvariantCulture), int.Parse(opts.Get("rounds", "1"))),
     "unet" => UNetBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "16")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("steps", "50")),
         opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d.py")),
     "unet-profile" => UNetProfile.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batch", "16")), int.Parse(opts.Get("rounds", "5"))),

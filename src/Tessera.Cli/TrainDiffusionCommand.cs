@@ -15,7 +15,7 @@ static class TrainDiffusionCommand
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after N optimizer steps [default: all epochs]" };
         var batch = new Option<int>("--batch-size") { Description = "Batch size", DefaultValueFactory = _ => d.BatchSize }.AtLeast(1);
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, 5% warmup, cosine to 0)", DefaultValueFactory = _ => d.LearningRate }.PositiveFinite();
-        var unet = new Option<string>("--unet") { Description = "UNet size: default (2.74M parameters, widths 32/64/128) or tiny (widths 16/32), or a UNet config.json", DefaultValueFactory = _ => "default" };
+        var unet = new Option<string>("--unet") { Description = "UNet size: default (0.69M parameters, widths 16/32/64), large (2.74M, widths 32/64/128), tiny (widths 16/32), or a UNet config.json", DefaultValueFactory = _ => "default" };
         var prediction = new Option<string>("--prediction-type") { Description = "What the UNet predicts", DefaultValueFactory = _ => d.PredictionType };
         prediction.AcceptOnlyFromAmong("epsilon", "v_prediction", "sample");
         var betas = new Option<string>("--beta-schedule") { Description = "Noise schedule", DefaultValueFactory = _ => d.BetaSchedule };
@@ -56,6 +56,7 @@ static class TrainDiffusionCommand
                 {
                     "default" => DiffusionTraining.DefaultUNet,
                     "tiny" => DiffusionTraining.TinyUNet,
+                    "large" => DiffusionTraining.LargeUNet,
                     _ => Transformers.PretrainedConfig.Load<Diffusion.UNet2DConfig>(Directory.Exists(unetName) ? Path.Combine(unetName, "config.json") : unetName),
                 },
                 PredictionType = parse.GetValue(prediction)!,

@@ -27,6 +27,8 @@ public sealed record DiffusionTrainingResult
     public double ImagesPerSecond { get; init; }
     /// <summary>The written pipeline folder (model_index.json, unet/, scheduler/, README.md, samples.png).</summary>
     public required string ModelDir { get; init; }
+    /// <summary>Resident memory of the process (MB, <see cref="Environment.WorkingSet"/>) at the end of each epoch of this invocation, in order.</summary>
+    public IReadOnlyList<double> RssMegabytesPerEpoch { get; init; } = [];
     /// <summary>Quality metrics, when a classifier was given.</summary>
     public DiffusionQuality? Quality { get; init; }
 }

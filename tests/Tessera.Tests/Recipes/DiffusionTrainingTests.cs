@@ -81,7 +81,12 @@ public class DiffusionTrainingTests : IDisposable
         Assert.True(result.FinalLoss < 0.6 * result.FirstLoss, $"loss {result.FirstLoss} -> {result.FinalLoss}");
         foreach (string file in new[] { "model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors", "scheduler/scheduler_config.json", "README.md", "samples.png" })
             Assert.True(File.Exists(Path.Combine(result.ModelDir, file)), file);
-        Assert.Contains("one row per class", File.ReadAllText(Path.Combine(result.ModelDir, "README.md")));
+        string card = File.ReadAllText(Path.Combine(result.ModelDir, "README.md"));
+        Assert.Contains("one row per class", card);
+        // 150 steps of 16 batches: at least 9 epoch ends, each with the process's resident memory, and the card states it.
+        Assert.True(result.RssMegabytesPerEpoch.Count >= 9, $"{result.RssMegabytesPerEpoch.Count} RSS values");
+        Assert.All(result.RssMegabytesPerEpoch, mb => Assert.InRange(mb, 1, 1e6));
+        Assert.Contains("resident memory (RSS)", card);
 
         // Same noise, different class: a trouser (1) and a bag (8) must not come out the same.
         using var pipeline = DiffusionPipeline.FromPretrained(result.ModelDir);
