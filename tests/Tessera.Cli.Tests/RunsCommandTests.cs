@@ -48,6 +48,24 @@ public sealed class RunsCommandTests : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
+    public void A_diffusion_training_is_recorded_with_its_losses_and_pipeline_folder()
+    {
+        Requires.FashionMnist();
+        string output = temp.File("diffusion");
+        var (code, _, err) = CliRunner.Run("train", "diffusion", "fashion-mnist", "--unet", "tiny", "--epochs", "1", "--limit-train", "32", "--batch-size", "8",
+            "--sample-steps", "2", "--threads", "1", "--out", output, "--tracking-uri", Store);
+        Assert.True(code == 0, err);
+        using var store = RunStore.Open(Store);
+        var run = Assert.Single(store.ListRuns());
+        Assert.Equal(RunStatus.Finished, run.Status);
+        Assert.Equal("train diffusion", store.GetTags(run.Id)["tessera.command"]);
+        Assert.Equal("tiny", store.GetParams(run.Id)["unet"]);
+        Assert.Contains(store.GetMetricHistory(run.Id), p => p.Key == "train_loss" && double.IsFinite(p.Value));
+        Assert.Contains(store.GetArtifacts(run.Id), a => a.Path.StartsWith(Path.Combine(output, "model"), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
     public void A_training_is_recorded_listed_shown_and_reproduced_with_identical_weights()
     {
         Requires.FashionMnist();
