@@ -19,6 +19,8 @@ using Tessera.Bench;
 //   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
 //           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
 //   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
+//   bf16-train [--threads 2] [--rounds 2] [--warmup 2] [--step-scale 1]   Trainer images/s (cnn, resnet) and tokens/s (GPT-2-tiny),
+//           Precision bf16-mixed vs 32-true interleaved, with the load average; the precision plugin's per-step copy cost
 //   unet [--threads 2] [--batch 16] [--rounds 5] [--steps 50]   UNet2DModel 28x28 4.02M params: TorchSharp vs ORT fp32 vs PyTorch 1.13, forward + DDIM
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
@@ -43,6 +45,8 @@ object result = args.FirstOrDefault() switch
         opts.Get("python", "/usr/bin/python3"), opts.Get("torch-script", "bench/pytorch_unet2d.py")),
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
+    "bf16-train" => Bf16TrainBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2")), int.Parse(opts.Get("warmup", "2")),
+        double.Parse(opts.Get("step-scale", "1"), System.Globalization.CultureInfo.InvariantCulture)),
     "bf16-micro" => Bf16MicroBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2"))),
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
     "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
