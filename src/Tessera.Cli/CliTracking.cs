@@ -54,6 +54,8 @@ static class CliTracking
         if (!ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) return null; // --help and the like run no command
         if (parsed.GetValue<bool>(NoTrackOption)) return null;
         if (Environment.GetEnvironmentVariable(SwitchVariable) is { } mode && mode.Trim().ToLowerInvariant() is "off" or "0" or "false" or "no") return null;
+        var launch = DataParallelLaunch(parsed);
+        if (launch is { Rank: > 0 }) return null; // under mpirun rank 0 records the run for every process
         var (uri, mlflowServer) = CliMlflow.SplitTrackingUri(parsed.GetValue<string?>(TrackingUriOption));
         RunStore? store = null;
         try
@@ -73,6 +75,7 @@ static class CliTracking
                     ["tessera.cwd"] = Environment.CurrentDirectory,
                 },
             });
+            if (launch is not null) run.SetTag("tessera.world_size", launch.WorldSize.ToString(CultureInfo.InvariantCulture));
             var tracked = new CliRun(store, run, parameters, err);
             tracked.RecordStart();
             if (mlflowServer is not null) tracked.Mlflow = CliMlflow.Start(mlflowServer, store, run.Id, err);
@@ -85,6 +88,14 @@ static class CliTracking
             err.WriteLine($"warning: this {command} is not tracked: {e.Message}");
             return null;
         }
+    }
+
+    /// <summary>This process's place in a <c>--strategy ddp</c> launch (null for any other command or strategy, or unreadable launcher variables, which the command itself reports).</summary>
+    static Distributed.LaunchEnvironment? DataParallelLaunch(ParseResult parsed)
+    {
+        if (parsed.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--strategy") is not Option<string> strategy || parsed.GetValue(strategy) != "ddp") return null;
+        try { return Distributed.LaunchEnvironment.Read(); }
+        catch (Distributed.DistributedException) { return null; }
     }
 
     static bool HasOption(ParseResult parsed, string name) => parsed.RootCommandResult.Command.Options.Any(o => o.Name == name);

@@ -26,6 +26,9 @@ static class StrategyOption
         {
             int code = body(strategy);
             group.Barrier(); // rank 0 has written everything before any process leaves
+            if (group.Rank == 0 && strategy.AllReduceSteps > 0)
+                Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"gradient all-reduce: {strategy.AllReduceSeconds * 1e3 / strategy.AllReduceSteps:0.00} ms per step for {strategy.AllReduceBytes / (double)strategy.AllReduceSteps / 1e6:0.00} MB over {group.WorldSize} processes ({strategy.AllReduceSteps} steps; waiting for the slowest process included), after the backward pass (not overlapped)"));
             return code;
         }
         catch (Exception e) when (group.WorldSize > 1 && e is not DistributedException)

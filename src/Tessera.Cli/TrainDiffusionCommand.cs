@@ -35,15 +35,16 @@ static class TrainDiffusionCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => d.Device };
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
+        var strategy = StrategyOption.Create();
         var command = new Command("diffusion", "Train a class-conditional diffusion model (DDPM, UNet2D) and write a diffusers pipeline folder with a model card")
         {
             dataset, epochs, maxSteps, batch, lr, unet, prediction, betas, dropout, ema, sampleEvery, sampleSteps, guidance, classifier,
-            checkpointEvery, seed, output, limit, resume, overwrite, device, dataDir, threads,
+            checkpointEvery, seed, output, limit, resume, overwrite, device, dataDir, threads, strategy,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
             if (parse.GetValue(maxSteps) is < 1) throw new UsageException("--max-steps must be at least 1");
-            var writer = parse.InvocationConfiguration.Output;
+            var writer = chosen.IsGlobalZero ? parse.InvocationConfiguration.Output : TextWriter.Null;
             string unetName = parse.GetValue(unet)!;
             var result = DiffusionTraining.Run(new DiffusionTrainingOptions
             {
@@ -75,13 +76,14 @@ static class TrainDiffusionCommand
                 DataDir = parse.GetValue(dataDir),
                 Threads = parse.GetValue(threads),
                 PlainProgress = true,
+                Strategy = chosen,
             }, writer);
             var inv = CultureInfo.InvariantCulture;
             writer.WriteLine(string.Create(inv, $"loss {result.FirstLoss:0.0000} -> {result.FinalLoss:0.0000}, {result.Steps} steps in {result.TrainSeconds:0.0}s ({result.StepsPerSecond:0.00} steps/s, {result.ImagesPerSecond:0} images/s)"));
             if (result.Quality is { } q) DiffusionEvalCommand.Print(q, writer);
             writer.WriteLine(result.ModelDir);
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -15,6 +15,7 @@ static class TrainLmCommand
         var tokenizer = new Option<string>("--tokenizer") { Description = "Vocabulary: byte (one id per byte, 257 ids) or gpt2 (GPT-2's BPE, 50257 ids)", DefaultValueFactory = _ => defaults.Tokenizer };
         tokenizer.AcceptOnlyFromAmong([.. LanguageModelTraining.Tokenizers]);
         var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps }.AtLeast(1);
+        var dropout = new Option<double>("--dropout") { Description = "Dropout of embeddings, attention and residuals (config.json's embd/attn/resid_pdrop); 0 for exact data-parallel equivalence", DefaultValueFactory = _ => defaults.Dropout }.Fraction();
         var batch = new Option<int>("--batch-size") { Description = "Blocks per batch", DefaultValueFactory = _ => defaults.BatchSize }.AtLeast(1);
         var block = new Option<int>("--block-size") { Description = "Tokens per block = the model's context", DefaultValueFactory = _ => defaults.BlockSize }.AtLeast(1);
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, warmup, cosine to a tenth)", DefaultValueFactory = _ => defaults.LearningRate }.PositiveFinite();
@@ -29,7 +30,7 @@ static class TrainLmCommand
         var precision = PrecisionOption.Create();
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, textColumn, model, tokenizer, maxSteps, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy, precision,
+            data, textColumn, model, tokenizer, maxSteps, dropout, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy, precision,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -42,6 +43,7 @@ static class TrainLmCommand
                 Model = parse.GetValue(model)!,
                 Tokenizer = parse.GetValue(tokenizer)!,
                 MaxSteps = parse.GetValue(maxSteps),
+                Dropout = parse.GetValue(dropout),
                 BatchSize = parse.GetValue(batch),
                 BlockSize = parse.GetValue(block),
                 LearningRate = parse.GetValue(lr),

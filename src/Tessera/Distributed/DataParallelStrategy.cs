@@ -40,6 +40,9 @@ public sealed class DataParallelStrategy : TrainingStrategy
     /// <summary>Gradient bytes summed so far (per process), for benchmarks.</summary>
     public long AllReduceBytes { get; private set; }
 
+    /// <summary>Optimizer steps whose gradients were all-reduced so far (the divisor of <see cref="AllReduceSeconds"/> per step).</summary>
+    public long AllReduceSteps { get; private set; }
+
     /// <inheritdoc />
     public override IDataLoader<TBatch> Shard<TBatch>(IDataLoader<TBatch> loader) =>
         loader is ShardedDataLoader<TBatch> ? loader
@@ -94,6 +97,7 @@ public sealed class DataParallelStrategy : TrainingStrategy
         }
         AllReduceSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         AllReduceBytes += total * sizeof(float);
+        AllReduceSteps++;
     }
 
     void ReduceBucket(IReadOnlyList<Tensor> parameters, int start, int end, Tensor bucket, float scale)
@@ -137,6 +141,48 @@ public sealed class DataParallelStrategy : TrainingStrategy
 
     static Tensor Float32(Tensor grad, Tensor parameter) => grad.dtype == ScalarType.Float32 ? grad
         : throw new NotSupportedException($"data-parallel gradients are float32; a {parameter.dtype} parameter of shape [{string.Join(", ", parameter.shape)}] is not supported yet");
+
+    /// <summary>The SHA-256 (hex) of the module state every process agreed on at the last <see cref="CheckReplicas"/>; null before.</summary>
+    public string? ReplicaChecksum { get; private set; }
+
+    /// <summary>
+    /// Hashes the module's state dict (names, shapes, dtypes and bytes, in order) with SHA-256, gathers the first 64 bits
+    /// from every process and compares them: replicas that took the same all-reduced steps are bit-identical.
+    /// </summary>
+    /// <exception cref="DistributedException">A process's state differs from rank 0's.</exception>
+    public override void CheckReplicas(nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        string checksum = StateChecksum(module);
+        if (Group.WorldSize > 1)
+        {
+            // 64 bits travel as two exact 32-bit halves (AllGather carries doubles).
+            ulong head = ulong.Parse(checksum.AsSpan(0, 16), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            Span<double> all = new double[2 * Group.WorldSize];
+            Group.AllGather([head >> 32, head & 0xFFFF_FFFF], all);
+            for (int r = 0; r < Group.WorldSize; r++)
+                if (all[2 * r] != all[0] || all[2 * r + 1] != all[1])
+                    throw new DistributedException(
+                        $"the replicas diverged: rank {r}'s weights differ from rank 0's at the end of training (state checksum {(ulong)all[2 * r]:x8}{(ulong)all[2 * r + 1]:x8} vs {(ulong)all[0]:x8}{(ulong)all[1]:x8}); every process must run the same steps on the all-reduced gradients");
+        }
+        ReplicaChecksum = checksum;
+    }
+
+    /// <summary>SHA-256 (lower-case hex) of <paramref name="module"/>'s state dict: names, dtypes, shapes and the bytes of every tensor in order.</summary>
+    public static string StateChecksum(nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var noGrad = no_grad();
+        foreach (var (name, tensor) in module.state_dict())
+        {
+            using var scope = NewDisposeScope();
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{name}:{tensor.dtype}:[{string.Join(",", tensor.shape)}]\n"));
+            var cpu = tensor.detach().cpu().contiguous();
+            hash.AppendData(cpu.bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
 
     /// <inheritdoc />
     public override void ReduceMetrics(IDictionary<string, double> metrics)

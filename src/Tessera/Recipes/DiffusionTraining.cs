@@ -88,13 +88,17 @@ public static class DiffusionTraining
         using var train = new TensorDataset(images, all.Targets);
         var loader = new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed });
 
-        string outDir = RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite);
+        var strategy = options.Strategy ?? SingleProcessStrategy.Instance;
+        bool writer = strategy.IsGlobalZero; // one process writes the output folder and reports for all
+        if (!writer) log = TextWriter.Null;
+        string outDir = writer ? RunOutput.Prepare(options.OutputDir, options.Resume, options.Overwrite) : Path.GetFullPath(options.OutputDir);
+        strategy.Group.Barrier(); // the folder is ready (or rank 0 failed and ended the group)
         string checkpoints = Path.Combine(outDir, "checkpoints");
         string? resumeFrom = null;
         if (options.Resume)
             resumeFrom = TrainerCheckpoint.FindResumable(checkpoints) ?? throw new FileNotFoundException($"--resume: no complete checkpoint in {checkpoints}", checkpoints);
 
-        long stepsPerEpoch = loader.BatchesPerEpoch;
+        long stepsPerEpoch = strategy.Shard(loader).BatchesPerEpoch;
         long totalSteps = Math.Min(stepsPerEpoch * options.Epochs, options.MaxSteps ?? long.MaxValue);
         using var unet = new UNet2DModel(unetConfig);
         long parameters = unet.parameters().Sum(p => p.numel());
@@ -107,8 +111,9 @@ public static class DiffusionTraining
         var curve = new LossCurve();
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
         var grids = new SampleGrids(module, scheduler, options, Path.Combine(outDir, "samples"), log);
-        using var csv = new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null);
-        using var events = new TensorBoardLogger(Path.Combine(outDir, "events"));
+        using var csv = writer ? new CsvLogger(Path.Combine(outDir, "metrics.csv"), append: resumeFrom is not null) : null;
+        using var events = writer ? new TensorBoardLogger(Path.Combine(outDir, "events")) : null;
+        var checkpoint = new ModelCheckpoint(checkpoints, everyNTrainSteps: options.CheckpointEverySteps); // writes on rank 0 only
         var trainer = new Trainer(new TrainerOptions
         {
             MaxEpochs = options.Epochs,
@@ -116,16 +121,32 @@ public static class DiffusionTraining
             Seed = options.Seed,
             Device = options.Device,
             LogEveryNSteps = (int)Math.Clamp(totalSteps / 50, 1, 50),
-            // The EMA update must run before the checkpoint of the same step, so it is the first callback.
-            Callbacks = [module.EmaCallback, new ModelCheckpoint(checkpoints, everyNTrainSteps: options.CheckpointEverySteps), new LearningRateMonitor(), progress, curve, grids, .. options.Callbacks],
-            Loggers = [csv, events],
+            // The EMA update must run before the checkpoint of the same step, so it is the first callback. It averages
+            // the weights after the step on the all-reduced gradients, so with data parallelism every process's EMA is the same.
+            Callbacks = writer
+                ? [module.EmaCallback, checkpoint, new LearningRateMonitor(), progress, curve, grids, .. options.Callbacks]
+                : [module.EmaCallback, new RankSeed(options.Seed, strategy.Group.Rank), checkpoint, curve, .. options.Callbacks],
+            Loggers = writer ? [csv!, events!] : [],
+            Strategy = strategy,
         });
+        string processes = strategy.Group.WorldSize > 1 ? $" per process x {strategy.Group.WorldSize} processes (data-parallel)" : "";
         log.WriteLine(string.Create(inv, $"training a class-conditional UNet2D ({parameters / 1e6:0.00}M parameters, {size}x{size}{(size != FashionMnist.ImageSize ? " padded" : "")}) on {trainCount} Fashion-MNIST images, " +
-            $"{options.Epochs} epochs of {stepsPerEpoch} steps (batch {options.BatchSize}){(options.MaxSteps is long m ? $", at most {m} steps" : "")}, {scheduler.Config.PredictionType} prediction, device {trainer.Device.type}"));
+            $"{options.Epochs} epochs of {stepsPerEpoch} steps (batch {options.BatchSize}{processes}){(options.MaxSteps is long m ? $", at most {m} steps" : "")}, {scheduler.Config.PredictionType} prediction, device {trainer.Device.type}"));
         var clock = Stopwatch.StartNew();
         trainer.Fit(module, loader, null, resumeFrom);
         clock.Stop();
+        if (strategy is Distributed.DataParallelStrategy { ReplicaChecksum: string checksum } && strategy.Group.WorldSize > 1)
+            log.WriteLine($"weights and EMA identical on all {strategy.Group.WorldSize} processes (state sha256 {checksum[..16]})");
         long stepsRun = curve.StepsThisRun;
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (!writer)
+            return new DiffusionTrainingResult
+            {
+                Parameters = parameters, TrainImages = trainCount, ImageSize = size, Epochs = trainer.CurrentEpoch, Steps = trainer.GlobalStep,
+                FirstLoss = double.NaN, FinalLoss = double.NaN, LossCurve = curve.Points, TrainSeconds = seconds,
+                StepsPerSecond = seconds > 0 ? stepsRun / seconds : 0, ImagesPerSecond = seconds > 0 ? curve.ImagesThisRun * strategy.Group.WorldSize / seconds : 0,
+                ModelDir = Path.Combine(outDir, "model"),
+            };
 
         module.to(CPU);
         string modelDir = Path.Combine(outDir, "model");
@@ -145,7 +166,6 @@ public static class DiffusionTraining
         }
 
         var points = curve.Points;
-        double seconds = clock.Elapsed.TotalSeconds;
         var result = new DiffusionTrainingResult
         {
             Parameters = parameters,
@@ -158,7 +178,7 @@ public static class DiffusionTraining
             LossCurve = points,
             TrainSeconds = seconds,
             StepsPerSecond = seconds > 0 ? stepsRun / seconds : 0,
-            ImagesPerSecond = seconds > 0 ? curve.ImagesThisRun / seconds : 0,
+            ImagesPerSecond = seconds > 0 ? curve.ImagesThisRun * strategy.Group.WorldSize / seconds : 0,
             ModelDir = modelDir,
             Quality = quality,
         };
@@ -221,7 +241,8 @@ public static class DiffusionTraining
         card.AppendLine("| | |");
         card.AppendLine("|---|---|");
         card.AppendLine(inv, $"| training images | {r.TrainImages} (scaled to [-1, 1]{(r.ImageSize != FashionMnist.ImageSize ? $", padded with -1 to {r.ImageSize}x{r.ImageSize}" : "")}) |");
-        card.AppendLine(inv, $"| epochs / steps | {r.Epochs} / {r.Steps} (batch {o.BatchSize}) |");
+        string processes = o.Strategy is { Group.WorldSize: > 1 } ddp ? $" per process x {ddp.Group.WorldSize} processes, data-parallel" : "";
+        card.AppendLine(inv, $"| epochs / steps | {r.Epochs} / {r.Steps} (batch {o.BatchSize}{processes}) |");
         card.AppendLine(inv, $"| optimizer | AdamW, peak LR {o.LearningRate}, 5% warmup then cosine to 0 |");
         card.AppendLine(inv, $"| training loss | {r.FirstLoss:0.0000} (first logged steps) -> {r.FinalLoss:0.0000} (last) |");
         card.AppendLine(inv, $"| training time | {r.TrainSeconds:0} s ({r.ImagesPerSecond:0} images/s, {o.Device}) |");
@@ -249,6 +270,17 @@ public static class DiffusionTraining
         for (int i = 0; i < r.LossCurve.Count; i++)
             if (i % every == 0 || i == r.LossCurve.Count - 1) card.AppendLine(inv, $"| {r.LossCurve[i].Step} | {r.LossCurve[i].Loss:0.0000} |");
         return card.ToString();
+    }
+
+    /// <summary>
+    /// Gives a data-parallel process other than rank 0 its own random stream for timesteps, noise and label dropout
+    /// (otherwise every process would draw the same ones for its different images). Rank 0 keeps the trainer's seeded
+    /// and checkpointed generator, so a one-process run is unchanged; rank r reseeds with seed + 1000003 r + step at
+    /// the start of each fit, so after --resume it continues on a fresh stream of its own (only rank 0's is checkpointed).
+    /// </summary>
+    sealed class RankSeed(int seed, int rank) : Callback
+    {
+        public override void OnFitStart(Trainer trainer, TrainingModuleBase module) => manual_seed(seed + 1_000_003L * rank + trainer.GlobalStep);
     }
 
     /// <summary>Records the training loss at logging steps and counts this invocation's steps and images.</summary>

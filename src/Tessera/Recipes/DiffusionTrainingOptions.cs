@@ -59,4 +59,10 @@ public sealed record DiffusionTrainingOptions
     public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>One progress line per epoch instead of a live bar.</summary>
     public bool? PlainProgress { get; init; }
+    /// <summary>
+    /// How training is spread over processes; null: one process. With a <see cref="Distributed.DataParallelStrategy"/>
+    /// <see cref="BatchSize"/> is per process, each process draws its own timesteps, noise and label dropout, and only
+    /// rank 0 writes the output folder (checkpoints, samples, the pipeline and its card) and reports.
+    /// </summary>
+    public Training.TrainingStrategy? Strategy { get; init; }
 }

@@ -38,8 +38,9 @@ public static class LanguageModelTraining
         log ??= Console.Out;
         if (options.MaxSteps < 1) throw new ArgumentException("--max-steps must be at least 1");
         if (options.BatchSize < 1 || options.BlockSize < 2) throw new ArgumentException("--batch-size must be at least 1 and --block-size at least 2");
+        if (options.Dropout is not (>= 0 and < 1)) throw new ArgumentException($"--dropout must be at least 0 and below 1 (got {options.Dropout})");
         Vocabulary vocabulary = ChooseVocabulary(options.Tokenizer);
-        Gpt2Config config = Architecture(options.Model, options.BlockSize, vocabulary);
+        Gpt2Config config = Architecture(options.Model, options.BlockSize, vocabulary) with { EmbdPdrop = options.Dropout, AttnPdrop = options.Dropout, ResidPdrop = options.Dropout };
         if (options.Threads is int t) set_num_threads(t);
         manual_seed(options.Seed);
 
@@ -229,6 +230,7 @@ public static class LanguageModelTraining
         card.AppendLine(inv, $"| validation loss | {r.ValidationLoss:0.000} nats/token |");
         card.AppendLine(inv, $"| validation perplexity | {r.ValidationPerplexity:0.00} ({vocabulary.LossUnit} {r.ValidationLoss / Math.Log(2):0.000}) |");
         card.AppendLine(inv, $"| learning rate | {o.LearningRate} peak, AdamW, warmup then cosine |");
+        card.AppendLine(inv, $"| dropout | {o.Dropout} (embeddings, attention, residuals) |");
         card.AppendLine(inv, $"| training time | {r.TrainSeconds:0.0} s ({r.TokensPerSecond:0} tokens/s, {o.Device}) |");
         card.AppendLine();
         card.AppendLine("## Loss curve");

@@ -23,6 +23,13 @@ public sealed record LanguageModelTrainingOptions
     /// </summary>
     public string Tokenizer { get; init; } = "byte";
 
+    /// <summary>
+    /// Dropout of the embeddings, attention probabilities and residual branches (written into config.json as
+    /// <c>embd_pdrop</c>, <c>attn_pdrop</c>, <c>resid_pdrop</c>; default 0.1, GPT-2's). 0 makes a training step depend
+    /// only on its data, so data-parallel processes can match one process exactly.
+    /// </summary>
+    public double Dropout { get; init; } = 0.1;
+
     /// <summary>Optimizer steps (default 2000).</summary>
     public long MaxSteps { get; init; } = 2000;
 

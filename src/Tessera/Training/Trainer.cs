@@ -186,6 +186,7 @@ public sealed class Trainer
                 epochCompleted = false;
             }
             Strategy.SyncBuffers(module); // every process ends with the weights the run saves
+            Strategy.CheckReplicas(module);
         }
         catch (Exception e)
         {

@@ -38,6 +38,13 @@ public abstract class TrainingStrategy
 
     /// <summary>Called when the run failed in this process: ends the others rather than leaving them waiting.</summary>
     public abstract void OnFailure(Exception error);
+
+    /// <summary>
+    /// Called at the end of training: checks that every process holds the same module state (weights, buffers and any
+    /// averaged copy such as an EMA). Does nothing in one process.
+    /// </summary>
+    /// <exception cref="DistributedException">The processes' states differ.</exception>
+    public virtual void CheckReplicas(nn.Module module) { }
 }
 
 /// <summary>One process: every hook leaves things as they are.</summary>

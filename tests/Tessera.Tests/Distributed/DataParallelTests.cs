@@ -83,6 +83,47 @@ public class DataParallelTests
         Assert.Contains("disk full", ended.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_end_of_training_check_finds_replicas_that_differ_in_one_bit(bool perturb)
+    {
+        var groups = ThreadProcessGroup.Create(2);
+        var outcomes = RunMembers(groups, g =>
+        {
+            using var layer = nn.Linear(4, 3);
+            using (no_grad())
+            {
+                layer.weight.fill_(0.25f);
+                layer.bias!.fill_(-1f);
+                // One ulp in one weight of rank 1.
+                if (perturb && g.Rank == 1) layer.weight.narrow(0, 2, 1).narrow(1, 1, 1).fill_(MathF.BitIncrement(0.25f));
+            }
+            var strategy = new DataParallelStrategy(g);
+            string own = DataParallelStrategy.StateChecksum(layer);
+            try
+            {
+                strategy.CheckReplicas(layer);
+                return (Own: own, Agreed: strategy.ReplicaChecksum, Error: (Exception?)null);
+            }
+            catch (DistributedException e) { return (Own: own, Agreed: (string?)null, Error: (Exception?)e); }
+        });
+        if (perturb)
+        {
+            Assert.NotEqual(outcomes[0].Own, outcomes[1].Own);
+            foreach (var (_, agreed, error) in outcomes)
+            {
+                Assert.Null(agreed);
+                Assert.Contains("rank 1's weights differ from rank 0's", Assert.IsType<DistributedException>(error).Message);
+            }
+        }
+        else
+        {
+            Assert.Matches("^[0-9a-f]{64}$", outcomes[0].Own);
+            Assert.All(outcomes, o => Assert.Equal(outcomes[0].Own, o.Agreed));
+        }
+    }
+
     [Fact]
     public void Two_replicas_with_batch_B_take_the_same_steps_as_one_process_with_batch_2B()
     {
