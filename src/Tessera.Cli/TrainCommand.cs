@@ -34,10 +34,11 @@ static class TrainCommand
             DefaultValueFactory = _ => FashionMnistTrainingOptions.DefaultValidationSize,
         }.AtLeast(0);
         var strategy = StrategyOption.Create();
+        var precision = PrecisionOption.Create();
 
         var command = new Command("train", "Train a model and write a model folder, checkpoints and logs")
         {
-            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, overwrite, device, augment, dataDir, threads, valSize, strategy,
+            dataset, model, config, epochs, batch, lr, schedule, smoothing, seed, output, limit, resume, overwrite, device, augment, dataDir, threads, valSize, strategy, precision,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -61,6 +62,7 @@ static class TrainCommand
                 DataDir = parse.GetValue(dataDir),
                 Threads = parse.GetValue(threads),
                 ValidationSize = parse.GetValue(valSize),
+                Precision = parse.GetValue(precision)!,
             });
             var table = new Table().AddColumns("model", "epochs", "test accuracy", "macro F1", "train time", "images/s", "model folder");
             table.AddRow(result.Model, result.Epochs.ToString(), $"{result.TestAccuracy:0.0000}", $"{result.MacroF1:0.0000}",

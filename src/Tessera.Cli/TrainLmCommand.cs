@@ -27,9 +27,10 @@ static class TrainLmCommand
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace the run already in --out (its model/, checkpoints/, events/, metrics.csv); without it a non-empty --out is refused" };
         var strategy = StrategyOption.Create();
+        var precision = PrecisionOption.Create();
         var command = new Command("lm", "Train a small GPT from scratch on text (byte-level or GPT-2 BPE tokens); writes a Hugging Face model folder with a model card")
         {
-            data, textColumn, model, tokenizer, maxSteps, dropout, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy,
+            data, textColumn, model, tokenizer, maxSteps, dropout, batch, block, lr, validateEvery, limit, seed, output, device, threads, overwrite, strategy, precision,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -53,6 +54,7 @@ static class TrainLmCommand
                 Overwrite = parse.GetValue(overwrite),
                 Device = parse.GetValue(device)!,
                 Threads = parse.GetValue(threads),
+                Precision = parse.GetValue(precision)!,
                 PlainProgress = true,
             }, writer);
             writer.WriteLine($"validation loss {result.ValidationLoss:0.000}, perplexity {result.ValidationPerplexity:0.00}, {result.Steps} steps in {result.TrainSeconds:0.0}s ({result.TokensPerSecond:0} tokens/s)");

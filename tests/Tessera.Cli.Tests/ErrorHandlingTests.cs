@@ -40,6 +40,7 @@ public class ErrorHandlingTests : IDisposable
     [InlineData("transformer", "train", "fashion-mnist", "--model", "transformer")]
     [InlineData("--lr must be a finite number above 0 (got NaN)", "train", "lm", "--lr", "NaN")]
     [InlineData("--threads must be at least 1 (got 0)", "train", "lm", "--threads", "0")]
+    [InlineData("fp16", "train", "lm", "--precision", "fp16")]
     [InlineData("--data", "finetune", "some-folder")]
     [InlineData("--top must be at least 1 (got 0)", "predict", "model", "image.png", "--top", "0")]
     [InlineData("--lora-dropout must be at least 0 and below 1 (got 1.5)", "finetune", "m", "--data", "d.jsonl", "--lora-dropout", "1.5")]

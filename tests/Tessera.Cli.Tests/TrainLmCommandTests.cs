@@ -70,4 +70,21 @@ public class TrainLmCommandTests : IDisposable
         Assert.True(generated.Code == 0, generated.Err);
         Assert.StartsWith("You will", generated.Out);
     }
+
+    [Fact]
+    public void Train_lm_with_bf16_mixed_precision_writes_an_fp32_model()
+    {
+        string data = Path.Combine(temp.Path, "fortunes");
+        File.WriteAllText(data, string.Join("\n%\n", Enumerable.Range(0, 200).Select(i => $"You will meet a tall stranger number {i}.\n\t-- Fortune {i % 7}")) + "\n%\n");
+        string outDir = Path.Combine(temp.Path, "run");
+        var (code, output, err) = Run("train", "lm", "--data", data, "--max-steps", "4", "--batch-size", "4", "--block-size", "32",
+            "--validate-every", "2", "--precision", "bf16-mixed", "--out", outDir);
+        Assert.True(code == 0, err + output);
+        Assert.Contains("bf16-mixed", output);
+        Assert.Contains("perplexity", output);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var weights = Tessera.Checkpoints.SafeTensorsTorch.Load(Path.Combine(outDir, "model", "model.safetensors"));
+        Assert.NotEmpty(weights);
+        Assert.All(weights, kv => Assert.Equal(TorchSharp.torch.ScalarType.Float32, kv.Value.dtype));
+    }
 }

@@ -86,12 +86,13 @@ public static class FashionMnistTraining
             MaxEpochs = options.Epochs,
             Seed = options.Seed,
             Device = options.Device,
+            Precision = options.Precision,
             Callbacks = writer ? [checkpoint, new LearningRateMonitor(), progress, .. options.Callbacks] : [checkpoint, .. options.Callbacks],
             Loggers = writer ? [csv!, events!] : [],
             Strategy = strategy,
         });
         string processes = strategy.Group.WorldSize > 1 ? $" per process x {strategy.Group.WorldSize} processes (data-parallel)" : "";
-        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({validation}), {options.Epochs} epochs, batch {options.BatchSize}{processes}, device {trainer.Device.type}{(augment ? ", augmented" : "")}");
+        log.WriteLine($"training {model} on {trainCount} Fashion-MNIST images ({validation}), {options.Epochs} epochs, batch {options.BatchSize}{processes}, device {trainer.Device.type}{(options.Precision != "32-true" ? ", " + options.Precision : "")}{(augment ? ", augmented" : "")}");
         var fitClock = Stopwatch.StartNew();
         trainer.Fit(classifier, trainLoader, valLoader, resumeFrom);
         fitClock.Stop();

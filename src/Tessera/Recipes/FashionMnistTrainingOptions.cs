@@ -40,6 +40,11 @@ public sealed record FashionMnistTrainingOptions
     /// </summary>
     public int? Threads { get; init; }
     /// <summary>
+    /// Training precision: <c>32-true</c> (default) or <c>bf16-mixed</c> (bf16 forward/backward with fp32 master weights,
+    /// see <see cref="Training.TrainerOptions.Precision"/>); the saved model is fp32 either way.
+    /// </summary>
+    public string Precision { get; init; } = "32-true";
+    /// <summary>
     /// Training images held out for validation (val_loss, val_acc, the best checkpoint), taken from the end of the
     /// training set; default <see cref="DefaultValidationSize"/> (training on the other 55,000). The test set is never
     /// used for validation: it only gives the final report, with the last epoch's weights. 0 trains on all 60,000 with

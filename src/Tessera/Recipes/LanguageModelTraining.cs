@@ -74,13 +74,14 @@ public static class LanguageModelTraining
             LimitValBatches = Math.Max(1, options.ValidationBatches),
             Seed = options.Seed,
             Device = options.Device,
+            Precision = options.Precision,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
             Callbacks = writer ? [curve, new LearningRateMonitor(), progress, new ReleaseFreedMemory()] : [curve, new ReleaseFreedMemory()],
             Loggers = writer ? [csv!] : [],
             Strategy = strategy,
         });
         log.WriteLine($"training {options.Model} ({parameters / 1e6:0.00}M parameters, {options.Tokenizer} tokens) on {trainIds.Length} tokens ({valIds.Length} held out), " +
-            $"{options.MaxSteps} steps of {options.BatchSize}x{options.BlockSize} tokens, device {trainer.Device.type}");
+            $"{options.MaxSteps} steps of {options.BatchSize}x{options.BlockSize} tokens, device {trainer.Device.type}{(options.Precision != "32-true" ? ", " + options.Precision : "")}");
         var clock = Stopwatch.StartNew();
         trainer.Fit(module, new DataLoader<Batch>(train, new DataLoaderOptions { BatchSize = options.BatchSize, Shuffle = true, Seed = options.Seed }),
             new DataLoader<Batch>(val, new DataLoaderOptions { BatchSize = options.BatchSize }));

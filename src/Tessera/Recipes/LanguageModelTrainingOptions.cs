@@ -69,6 +69,12 @@ public sealed record LanguageModelTrainingOptions
     /// </summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Training precision: <c>32-true</c> (default) or <c>bf16-mixed</c> (bf16 forward/backward with fp32 master weights,
+    /// see <see cref="Training.TrainerOptions.Precision"/>); the saved model is fp32 either way.
+    /// </summary>
+    public string Precision { get; init; } = "32-true";
+
     /// <summary>Prompts whose sampled completions go into the model card.</summary>
     public IReadOnlyList<string> SamplePrompts { get; init; } = ["You will", "The best", "Q:"];
 

@@ -67,7 +67,7 @@ public sealed class CausalLMModule : TrainingModule
 
     /// <inheritdoc />
     public override OptimizerConfig ConfigureOptimizers() => new(
-        optim.AdamW(model.parameters(), LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: WeightDecay),
+        optim.AdamW(parameters(), LearningRate, beta1: 0.9, beta2: 0.95, weight_decay: WeightDecay),
         new WarmupCosineSchedule(LearningRate, WarmupSteps, TotalSteps, LearningRate / 10));
 
     /// <inheritdoc />

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Tessera.Data;
+using Tessera.Training.Precision;
 using Tessera.Training.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,6 +19,7 @@ public sealed class Trainer
     readonly MetricCollector evalCollector = new();
     readonly List<(IMetricsLogger Logger, Exception Error)> failedLoggers = [];
     readonly IMetricsLogger[] loggers;
+    readonly PrecisionPlugin precision;
     double[] groupScales = [];
     bool epochCompleted;
 
@@ -29,6 +31,7 @@ public sealed class Trainer
         if (Options.CheckValEveryNEpochs < 1) throw new ArgumentOutOfRangeException(nameof(options), "CheckValEveryNEpochs must be >= 1");
         if (Options.MaxEpochs is null && Options.MaxSteps is null) throw new ArgumentException("set MaxEpochs or MaxSteps", nameof(options));
         Device = ResolveDevice(Options.Device);
+        precision = PrecisionPlugin.Create(Options.Precision);
         loggers = [.. Options.Loggers, .. AmbientLoggers.Current.Where(l => !Options.Loggers.Contains(l))];
     }
 
@@ -141,15 +144,26 @@ public sealed class Trainer
         TrainBatchesPerEpoch = Options.LimitTrainBatches is int limit ? Math.Min(limit, train.BatchesPerEpoch) : train.BatchesPerEpoch;
         if (TrainBatchesPerEpoch == 0) throw new ArgumentException("the training loader yields no batches", nameof(train));
         Setup(module);
-        var config = module.ConfigureOptimizers();
-        Optimizer = config.Optimizer;
-        Schedule = config.Schedule;
-        groupScales = LrScheduling.GroupScales(Optimizer); // before a checkpoint overwrites the groups' rates
-        CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
-        if (checkpointPath is not null)
+        precision.Connect(module); // before ConfigureOptimizers: the optimizer must own what the precision steps
+        try
         {
-            TrainerCheckpoint.Restore(this, module, checkpointPath);
-            EachLogger(logger => logger.OnResume(GlobalStep));
+            var config = module.ConfigureOptimizers();
+            precision.CheckOptimizer(config.Optimizer);
+            Optimizer = config.Optimizer;
+            Schedule = config.Schedule;
+            groupScales = LrScheduling.GroupScales(Optimizer); // before a checkpoint overwrites the groups' rates
+            CurrentEpoch = 0; GlobalStep = 0; BatchIndex = 0; epochCompleted = false; ShouldStop = false;
+            if (checkpointPath is not null)
+            {
+                TrainerCheckpoint.Restore(this, module, checkpointPath);
+                precision.OnWeightsLoaded();
+                EachLogger(logger => logger.OnResume(GlobalStep));
+            }
+        }
+        catch
+        {
+            precision.Disconnect(module);
+            throw;
         }
 
         EachLogger(logger => logger.LogHyperparameters(module.Hyperparameters));
@@ -182,6 +196,7 @@ public sealed class Trainer
         }
         finally
         {
+            precision.Disconnect(module); // callbacks and the caller see the fp32 weights again
             Stage = TrainerStage.Idle;
             Each(c => c.OnFitEnd(this, module));
             EachLogger(logger => logger.Flush());
@@ -224,6 +239,7 @@ public sealed class Trainer
                 if (Options.StopOnNonFiniteLoss && !double.IsFinite(lossValue))
                     throw new NonFiniteLossException(lossValue, CurrentEpoch, index, GlobalStep);
                 (accumulate == 1 ? loss : loss / accumulate).backward();
+                precision.AfterBackward();
                 bool stepNow = (index + 1) % accumulate == 0 || index + 1 == TrainBatchesPerEpoch;
                 if (stepNow)
                 {
@@ -232,6 +248,7 @@ public sealed class Trainer
                     if (Options.GradientClipNorm is double maxNorm) nn.utils.clip_grad_norm_(parameters, maxNorm);
                     if (Schedule is not null) LrScheduling.Apply(optimizer, Schedule.LearningRate(GlobalStep), groupScales);
                     optimizer.step();
+                    precision.AfterOptimizerStep();
                     optimizer.zero_grad();
                     GlobalStep++;
                 }

@@ -73,6 +73,20 @@ public sealed record TrainerOptions
     /// </summary>
     public TrainingStrategy Strategy { get; init; } = SingleProcessStrategy.Instance;
 
+    /// <summary>
+    /// Numeric precision of training (Lightning's names): <c>32-true</c> (default, everything fp32) or <c>bf16-mixed</c>:
+    /// layers compute forward and backward with bf16 copies of their weights (normalization layers stay fp32), while fp32
+    /// master weights, fp32 gradients and fp32 optimizer state are what the optimizer steps, clipping sees and checkpoints
+    /// and saved models hold. The training module's direct <c>Module&lt;Tensor, Tensor&gt;</c> children get bf16 inputs and
+    /// return fp32 outputs, so a loss computed from them is fp32. Applies to <c>Fit</c> (its validation included); after
+    /// <c>Fit</c> the module holds the fp32 masters. Any other name makes the <see cref="Trainer"/> constructor throw an
+    /// <see cref="ArgumentException"/>.
+    /// </summary>
+    public string Precision { get; init; } = "32-true";
+
+    /// <summary>The names <see cref="Precision"/> accepts.</summary>
+    public static IReadOnlyList<string> PrecisionNames { get; } = ["32-true", "bf16-mixed"];
+
     /// <summary>Where the trainer writes warnings, such as a logger it disabled after it threw; null: standard error.</summary>
     public TextWriter? ErrorOutput { get; init; }
 }

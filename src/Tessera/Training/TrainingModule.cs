@@ -1,5 +1,6 @@
 using Tessera.Data;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Tessera.Training;
@@ -17,6 +18,22 @@ public abstract class TrainingModuleBase : nn.Module
     public Trainer? Trainer { get; internal set; }
 
     internal MetricCollector? Collector { get; set; }
+
+    // Set by a precision plugin while Fit runs: a layer's bf16 working copy (by handle) -> its fp32 master weight.
+    internal IReadOnlyDictionary<IntPtr, Parameter>? MasterWeights { get; set; }
+
+    /// <summary>
+    /// The module's parameters. While a <c>bf16-mixed</c> <c>Fit</c> runs (<see cref="TrainerOptions.Precision"/>), the
+    /// layers compute with bf16 copies and this yields the fp32 master weights in their place: those are what the
+    /// optimizer steps and what <c>state_dict()</c> and checkpoints hold. Submodules' own <c>named_parameters</c> still
+    /// show the bf16 copies.
+    /// </summary>
+    public override IEnumerable<(string name, Parameter parameter)> named_parameters(bool recurse = true)
+    {
+        var masters = MasterWeights;
+        foreach (var (name, p) in base.named_parameters(recurse))
+            yield return masters is not null && masters.TryGetValue(p.Handle, out var master) ? (name, master) : (name, p);
+    }
 
     /// <summary>
     /// Records a scalar metric from inside a step. Training metrics are logged every step; validation and test
