@@ -25,7 +25,7 @@ static class CliTracking
     /// <summary>Commands recorded as runs, by path below the root.</summary>
     internal static readonly IReadOnlySet<string> TrackedCommands = new HashSet<string>(StringComparer.Ordinal)
     {
-        "train", "train lm", "train diffusion", "finetune", "merge", "export", "quantize", "eval", "bench", "lr-find",
+        "train", "train lm", "train diffusion", "finetune", "merge", "export", "convert", "quantize", "eval", "bench", "loadtest", "lr-find",
     };
 
     /// <summary>The run that <c>tessera runs reproduce</c> is re-running: the new run records it as its parent.</summary>

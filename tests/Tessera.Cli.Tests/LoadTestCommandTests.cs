@@ -73,9 +73,16 @@ public class LoadTestCommandTests
         using var temp = new TempDirectory();
         string outDir = temp.File("report");
         var (code, output, error) = CliRunner.Run("loadtest", server.Url, "--concurrency", "1,2", "--requests", "6", "--duration", "60s",
-            "--stream", "false", "--warmup", "1", "--max-tokens", "3", "--out", outDir, "--json");
+            "--stream", "false", "--warmup", "1", "--max-tokens", "3", "--out", outDir, "--json", "--tracking-uri", temp.File("runs.db"));
         Assert.True(code == 0, error);
         Assert.Equal(13, server.Answered); // 1 warm-up + 2 levels x 6
+        using (var store = Tessera.Tracking.Runs.RunStore.Open(temp.File("runs.db")))
+        {
+            var run = Assert.Single(store.ListRuns()); // load tests are recorded as runs like trainings
+            Assert.Equal("loadtest", store.GetTags(run.Id)["tessera.command"]);
+            Assert.Equal("1,2", store.GetParams(run.Id)["concurrency"]);
+            Assert.Contains(store.GetArtifacts(run.Id), a => a.Path == Path.Combine(outDir, "chart.png"));
+        }
         using var printed = JsonDocument.Parse(output);
         using var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
         foreach (var doc in new[] { printed, written })
