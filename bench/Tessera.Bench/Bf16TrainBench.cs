@@ -7,6 +7,7 @@ using Tessera.Training;
 using Tessera.Training.Precision;
 using Tessera.Transformers;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -114,12 +115,6 @@ static class Bf16TrainBench
     }
 
     static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(1));
-
-    static double Median(List<double> values)
-    {
-        var s = values.OrderBy(v => v).ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
-    }
 
     sealed class StepTimer(int warmup) : Callback
     {

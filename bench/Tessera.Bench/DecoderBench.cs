@@ -8,6 +8,7 @@ using Tessera.Runtime.Quantization;
 using Tessera.Text.Generation;
 using Tessera.Transformers;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -287,11 +288,6 @@ static class DecoderBench
         return clock.Elapsed.TotalSeconds;
     }
 
-    static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
 }
 
 /// <summary>Copy bandwidth of this machine, measured with <see cref="Buffer.MemoryCopy"/>.</summary>

@@ -12,6 +12,7 @@ using Tessera.Tasks;
 using Tessera.Training;
 using Transformers = Tessera.Transformers;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -154,22 +155,5 @@ static class DiffusionBench
             best = Math.Min(best, clock.Elapsed.TotalSeconds);
         }
         return best;
-    }
-
-    static double Median(List<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    sealed class BatchTimer(int warmup) : Callback
-    {
-        readonly Stopwatch clock = new();
-        public TimeSpan Elapsed => clock.Elapsed;
-        public override void OnTrainBatchStart(Trainer trainer, TrainingModuleBase module, int batchIndex)
-        {
-            if (batchIndex == warmup) clock.Start();
-        }
-        public override void OnFitEnd(Trainer trainer, TrainingModuleBase module) => clock.Stop();
     }
 }

@@ -3,6 +3,7 @@ using Tessera.Adapters;
 using Tessera.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -73,11 +74,5 @@ static class LoraBench
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    static double Median(List<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 }

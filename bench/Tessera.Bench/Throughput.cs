@@ -7,6 +7,7 @@ using Tessera.Tasks;
 using Tessera.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -100,23 +101,5 @@ static class Throughput
         using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
         PyTorchVersion = json.RootElement.GetProperty("torch").GetString() ?? "";
         return json.RootElement.GetProperty("images_per_second").GetDouble();
-    }
-
-    static double Median(List<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    /// <summary>Times training batches after a warm-up, from the first timed batch's start to the last batch's end.</summary>
-    sealed class BatchTimer(int warmup) : Callback
-    {
-        readonly Stopwatch clock = new();
-        public TimeSpan Elapsed => clock.Elapsed;
-        public override void OnTrainBatchStart(Trainer trainer, TrainingModuleBase module, int batchIndex)
-        {
-            if (batchIndex == warmup) clock.Start();
-        }
-        public override void OnFitEnd(Trainer trainer, TrainingModuleBase module) => clock.Stop();
     }
 }

@@ -6,6 +6,7 @@ using Tessera.Training;
 using Tessera.Training.Loggers;
 using Tessera.Tracking.Runs;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -79,12 +80,6 @@ static class TrackingTrainBench
         return (batches * BatchSize / timer.Elapsed.TotalSeconds, timer.Elapsed.TotalSeconds);
     }
 
-    static double Median(List<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
     /// <summary>Times every call into the wrapped logger (made on the training thread).</summary>
     sealed class TimedLogger(IMetricsLogger inner) : IMetricsLogger
     {
@@ -102,17 +97,5 @@ static class TrackingTrainBench
             try { action(); }
             finally { clock.Stop(); }
         }
-    }
-
-    /// <summary>Times training batches after a warm-up, from the first timed batch's start to the last batch's end.</summary>
-    sealed class BatchTimer(int warmup) : Callback
-    {
-        readonly Stopwatch clock = new();
-        public TimeSpan Elapsed => clock.Elapsed;
-        public override void OnTrainBatchStart(Trainer trainer, TrainingModuleBase module, int batchIndex)
-        {
-            if (batchIndex == warmup) clock.Start();
-        }
-        public override void OnFitEnd(Trainer trainer, TrainingModuleBase module) => clock.Stop();
     }
 }
