@@ -2,17 +2,11 @@
 
 Prints one JSON line: {"images_per_second": ..., "batches": ..., "threads": ...}.
 """
-import gzip, json, struct, sys, time
+import json, sys
 import numpy as np
 import torch
+from pytorch_common import read_idx, timed_steps
 from torch import nn
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndims = data[3]
-    dims = struct.unpack(">" + "i" * ndims, data[4:4 + 4 * ndims])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndims).reshape(dims)
 
 class Cnn(nn.Module):
     def __init__(self):
@@ -46,12 +40,7 @@ def main():
         loss.backward()
         opt.step()
         return loss.item()
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(batches):
-        step(warmup + i)
-    elapsed = time.perf_counter() - start
+    elapsed = timed_steps(step, warmup, batches)
     print(json.dumps({"images_per_second": batches * batch / elapsed, "batches": batches, "threads": threads, "torch": torch.__version__}))
 
 if __name__ == "__main__":

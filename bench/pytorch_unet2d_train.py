@@ -4,18 +4,12 @@
 # forward process, 10% label dropout, epsilon MSE, AdamW (weight decay 0.01), then an EMA update of a second copy.
 # Same data (Fashion-MNIST in [-1, 1]), batch and thread count. Prints one JSON line.
 # usage: pytorch_unet2d_train.py CONFIG_JSON DATA_DIR THREADS BATCH WARMUP BATCHES
-import gzip, json, math, os, struct, sys, time
+import json, math, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "Tessera.Tests", "Diffusion"))
 import numpy as np
 import torch
+from pytorch_common import read_idx, timed_steps
 from reference_unet2d import UNet2D
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndims = data[3]
-    dims = struct.unpack(">" + "i" * ndims, data[4:4 + 4 * ndims])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndims).reshape(dims)
 
 def cosine_alphas_cumprod(n):
     f = lambda t: math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
@@ -59,12 +53,7 @@ def main():
             for e, p in zip(ema.parameters(), model.parameters()):
                 e.mul_(d).add_(p, alpha=1 - d)
         return loss.item()
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(batches):
-        step(warmup + i)
-    elapsed = time.perf_counter() - start
+    elapsed = timed_steps(step, warmup, batches)
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({"images_per_second": batches * batch / elapsed, "batches": batches, "threads": threads, "parameters": params, "torch": torch.__version__}))
 

@@ -12,6 +12,15 @@ static class BenchStats
         var s = values.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
+
+    /// <summary>Prints a Markdown table (after a blank line): the header row, its separator, then the rows.</summary>
+    public static void PrintTable(string[] header, params string[][] rows)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"| {string.Join(" | ", header)} |");
+        Console.WriteLine($"|{string.Concat(Enumerable.Repeat("---|", header.Length))}");
+        foreach (var row in rows) Console.WriteLine($"| {string.Join(" | ", row)} |");
+    }
 }
 
 /// <summary>Times training batches after a warm-up, from the first timed batch's start to the last batch's end.</summary>

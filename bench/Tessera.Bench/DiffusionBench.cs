@@ -74,11 +74,9 @@ static class DiffusionBench
             Console.WriteLine($"round {r + 1}: Trainer {trainer[^1]:0.0} img/s, PyTorch {pytorch[^1]:0.0} img/s (load {Load()})");
         }
         double t = Median(trainer), p = Median(pytorch);
-        Console.WriteLine();
-        Console.WriteLine($"| UNet {parameters / 1e6:0.00}M, batch {batch}, {threads} threads, {batches} timed steps after {warmup} | images/s (median of {rounds}) | vs PyTorch |");
-        Console.WriteLine("|---|---:|---:|");
-        Console.WriteLine($"| Tessera Trainer (DiffusionModule, EMA) | {t:0.0} | {t / p:0.00}x |");
-        Console.WriteLine($"| PyTorch {torchVersion} plain loop (same step, EMA) | {p:0.0} | 1.00x |");
+        PrintTable([$"UNet {parameters / 1e6:0.00}M, batch {batch}, {threads} threads, {batches} timed steps after {warmup}", $"images/s (median of {rounds})", "vs PyTorch"],
+            ["Tessera Trainer (DiffusionModule, EMA)", $"{t:0.0}", $"{t / p:0.00}x"],
+            [$"PyTorch {torchVersion} plain loop (same step, EMA)", $"{p:0.0}", "1.00x"]);
         return new { parameters, batch, threads, warmup, batches, rounds, trainer_images_per_second = t, pytorch_images_per_second = p, trainer_vs_pytorch = t / p,
             trainer_rounds = trainer, pytorch_rounds = pytorch, torch = torchVersion };
     }

@@ -35,12 +35,10 @@ static class Throughput
         }
         double pytorch = PyTorch(threads, batches);
         double t = Median(trainer), rw = Median(raw);
-        Console.WriteLine();
-        Console.WriteLine($"| contender (cnn, batch {BatchSize}, {threads} threads) | images/s (median of {rounds}) | vs raw TorchSharp |");
-        Console.WriteLine("|---|---|---|");
-        Console.WriteLine($"| raw TorchSharp loop | {rw:0} | 1.000 |");
-        Console.WriteLine($"| Tessera Trainer | {t:0} | {t / rw:0.000} |");
-        Console.WriteLine($"| PyTorch {PyTorchVersion} | {pytorch:0} | {pytorch / rw:0.000} |");
+        PrintTable([$"contender (cnn, batch {BatchSize}, {threads} threads)", $"images/s (median of {rounds})", "vs raw TorchSharp"],
+            ["raw TorchSharp loop", $"{rw:0}", "1.000"],
+            ["Tessera Trainer", $"{t:0}", $"{t / rw:0.000}"],
+            [$"PyTorch {PyTorchVersion}", $"{pytorch:0}", $"{pytorch / rw:0.000}"]);
         Console.WriteLine($"framework overhead vs raw loop: {(rw / t - 1) * 100:0.0}%  trainer / pytorch: {t / pytorch:0.000}");
         return new { threads, batches, rounds, batch_size = BatchSize, trainer_images_per_second = t, raw_images_per_second = rw,
             pytorch_images_per_second = pytorch, overhead_percent = (rw / t - 1) * 100, trainer_vs_pytorch = t / pytorch,

@@ -49,11 +49,9 @@ static class TrackingTrainBench
             }
             double offMedian = Median(off), onMedian = Median(on);
             var pairRatios = on.Zip(off, (a, b) => a / b).ToList();
-            Console.WriteLine();
-            Console.WriteLine($"| cnn, batch {BatchSize}, {threads} threads, {batches} timed steps, metrics every step | images/s (median of {rounds}) | ratio |");
-            Console.WriteLine("|---|---|---|");
-            Console.WriteLine($"| store off (no logger) | {offMedian:0} | 1.000 |");
-            Console.WriteLine($"| store on (RunLogger, live) | {onMedian:0} | {onMedian / offMedian:0.000} (median of per-round ratios {Median(pairRatios):0.000}) |");
+            PrintTable([$"cnn, batch {BatchSize}, {threads} threads, {batches} timed steps, metrics every step", $"images/s (median of {rounds})", "ratio"],
+                ["store off (no logger)", $"{offMedian:0}", "1.000"],
+                ["store on (RunLogger, live)", $"{onMedian:0}", $"{onMedian / offMedian:0.000} (median of per-round ratios {Median(pairRatios):0.000})"]);
             Console.WriteLine($"time in the store logger on the training thread: median {Median(inLogger) * 100:0.000}% of the timed steps; {points:N0} points stored over {rounds} runs");
             return new { threads, batches, rounds, batch_size = BatchSize, off_images_per_second = offMedian, on_images_per_second = onMedian,
                 ratio = onMedian / offMedian, pair_ratios = pairRatios, logger_fraction = inLogger, off_rounds = off, on_rounds = on, points };

@@ -8,6 +8,7 @@ using Tessera.Export;
 using Tessera.Runtime;
 using Tessera.Runtime.Diffusion;
 using static TorchSharp.torch;
+using static Tessera.Bench.BenchStats;
 
 namespace Tessera.Bench;
 
@@ -86,11 +87,10 @@ static class UNetBench
         Timing Med(List<Timing> l) => new(l.Select(v => v.Ms).Order().ElementAt(l.Count / 2), l.Select(v => v.CpuMs).Order().ElementAt(l.Count / 2));
         Timing tf = Med(f["torch"]), of = Med(f["ort"]), pf = Med(f["py"]), tt = Med(tr["torch"]), pt = Med(tr["py"]);
         Console.WriteLine($"load average (1, 5, 15 min) before: {load0}; after: {load1}");
-        Console.WriteLine($"| contender | forward batch {batch}: wall ms / CPU ms (median of {rounds}, interleaved) | train step: wall ms / CPU ms | {steps}-step DDIM, {batch} images: wall s / CPU s |");
-        Console.WriteLine("|---|---:|---:|---:|");
-        Console.WriteLine($"| TorchSharp eager | {tf.Ms:0} / {tf.CpuMs:0} | {tt.Ms:0} / {tt.CpuMs:0} | {torchDdim.Ms / 1000:0.0} / {torchDdim.CpuMs / 1000:0.0} |");
-        Console.WriteLine($"| ONNX Runtime fp32 | {of.Ms:0} / {of.CpuMs:0} | — | {ortDdim.Ms / 1000:0.0} / {ortDdim.CpuMs / 1000:0.0} |");
-        Console.WriteLine($"| PyTorch {py.Version} | {pf.Ms:0} / {pf.CpuMs:0} | {pt.Ms:0} / {pt.CpuMs:0} | {pyDdim.Ms / 1000:0.0} / {pyDdim.CpuMs / 1000:0.0} |");
+        PrintTable(["contender", $"forward batch {batch}: wall ms / CPU ms (median of {rounds}, interleaved)", "train step: wall ms / CPU ms", $"{steps}-step DDIM, {batch} images: wall s / CPU s"],
+            ["TorchSharp eager", $"{tf.Ms:0} / {tf.CpuMs:0}", $"{tt.Ms:0} / {tt.CpuMs:0}", $"{torchDdim.Ms / 1000:0.0} / {torchDdim.CpuMs / 1000:0.0}"],
+            ["ONNX Runtime fp32", $"{of.Ms:0} / {of.CpuMs:0}", "—", $"{ortDdim.Ms / 1000:0.0} / {ortDdim.CpuMs / 1000:0.0}"],
+            [$"PyTorch {py.Version}", $"{pf.Ms:0} / {pf.CpuMs:0}", $"{pt.Ms:0} / {pt.CpuMs:0}", $"{pyDdim.Ms / 1000:0.0} / {pyDdim.CpuMs / 1000:0.0}"]);
         Console.WriteLine($"TorchSharp / PyTorch speed (forward, wall): {pf.Ms / tf.Ms:0.00}x, CPU: {pf.CpuMs / tf.CpuMs:0.00}x; train step wall {pt.Ms / tt.Ms:0.00}x, CPU {pt.CpuMs / tt.CpuMs:0.00}x");
         Console.WriteLine($"ORT / TorchSharp speed (forward, wall): {tf.Ms / of.Ms:0.00}x, CPU: {tf.CpuMs / of.CpuMs:0.00}x");
         Console.WriteLine("per round, forward wall ms (torch / ort / py): " + string.Join(", ", Enumerable.Range(0, rounds).Select(i => $"{f["torch"][i].Ms:0}/{f["ort"][i].Ms:0}/{f["py"][i].Ms:0}")));

@@ -94,14 +94,7 @@ public sealed class DataParallelCommandTests : IDisposable
         // rounding, different in the two summation orders, and Adam divides it by its own root mean square into steps
         // of about the learning rate in either direction. Measured after 50 steps at lr 1e-3: 2.4e-7 for every other
         // weight, 1.1e-5 for the key bias (without the all-reduce the replicas differ by ~1e-3).
-        string[] diffs = ReferencePython.Run("""
-            import sys, json, struct, numpy as np
-            def load(p):
-                b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
-                return {k: np.frombuffer(b[8 + n + v['data_offsets'][0]:8 + n + v['data_offsets'][1]], dtype=np.float32)
-                        for k, v in h.items() if k != '__metadata__'}
-            a, b = load(sys.argv[1]), load(sys.argv[2])
-            assert sorted(a) == sorted(b) and len(a) > 0
+        string[] diffs = ReferencePython.Run(LoadTwoSafetensors + """
             width = int(sys.argv[3]); rest = key = 0.0
             for k in a:
                 d = np.abs(a[k] - b[k])
@@ -145,8 +138,9 @@ public sealed class DataParallelCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp", SearchOption.AllDirectories));
     }
 
-    // Read by an independent reader of the safetensors format; float32 tensors only.
-    static double MaxWeightDifference(string left, string right) => double.Parse(ReferencePython.Run("""
+    // An independent reader of the safetensors format (float32 tensors only): loads argv[1] and argv[2] as `a` and `b`
+    // with the same tensor names.
+    const string LoadTwoSafetensors = """
         import sys, json, struct, numpy as np
         def load(p):
             b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
@@ -154,6 +148,10 @@ public sealed class DataParallelCommandTests : IDisposable
                     for k, v in h.items() if k != '__metadata__'}
         a, b = load(sys.argv[1]), load(sys.argv[2])
         assert sorted(a) == sorted(b) and len(a) > 0
+
+        """;
+
+    static double MaxWeightDifference(string left, string right) => double.Parse(ReferencePython.Run(LoadTwoSafetensors + """
         print(max(float(np.abs(a[k] - b[k]).max()) for k in a))
         """, left, right), System.Globalization.CultureInfo.InvariantCulture);
 
