@@ -67,7 +67,9 @@ object result = args.FirstOrDefault() switch
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };
-string file = Path.Combine(outDir, $"{args[0]}-{Path.GetFileName(opts.Get("model", "cnn").TrimEnd('/'))}.json");
+// Named after the command and, when one was given, the model (e.g. accuracy-resnet.json, onnx-model.int8.json).
+string? benchedModel = opts.Get("model", null);
+string file = Path.Combine(outDir, benchedModel is null ? $"{args[0]}.json" : $"{args[0]}-{Path.GetFileName(benchedModel.TrimEnd('/'))}.json");
 File.WriteAllText(file, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"wrote {file}");
 
