@@ -71,8 +71,7 @@ public sealed class BrowserTests : IAsyncLifetime
         await page.WaitForFunctionAsync("id => document.querySelector('#run-id')?.textContent === id", sample.CnnId);
         var lossPath = await page.WaitForSelectorAsync("svg.chart[data-metric='train_loss'] path.series");
         string d = await lossPath.EvaluateFunctionAsync<string>("p => p.getAttribute('d')");
-        var points = d.Split(['M', 'L'], StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Trim().Split(' ').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToList();
+        var points = PathPoints(d);
         Assert.Equal(SampleStore.LossSteps, points.Count);
         Assert.True(points.Zip(points.Skip(1)).All(p => p.Second[0] > p.First[0]), d); // steps go right
         Assert.True(points.Zip(points.Skip(1)).All(p => p.Second[1] > p.First[1]), d); // the loss falls (SVG y grows downwards)
@@ -86,6 +85,29 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.Equal("0.001", await page.EvaluateExpressionAsync<string>(
             "[...document.querySelectorAll('#params-table tr')].find(r => r.children[0].textContent === 'lr').children[1].textContent"));
         await page.ScreenshotAsync(Path.Combine(ScreenshotFolder, "run.png"), new ScreenshotOptions { FullPage = true });
+
+        // Log scale: the drawn heights are affine in log10(loss) and no longer in the loss; smoothing adds TensorBoard's
+        // debiased moving average (computed here independently) over a faint raw trace.
+        double[] losses = [.. Enumerable.Range(1, SampleStore.LossSteps).Select(SampleStore.CnnLoss)];
+        Assert.True(AffineResidual(points.Select(p => p[1]), losses) < 0.1, "linear scale");
+        await page.ClickAsync("#log-scale");
+        var logPath = await page.WaitForSelectorAsync("svg.chart.log[data-metric='train_loss'] path.series");
+        var logYs = PathPoints(await logPath.EvaluateFunctionAsync<string>("p => p.getAttribute('d')")).Select(p => p[1]).ToArray();
+        Assert.True(AffineResidual(logYs, losses.Select(Math.Log10)) < 0.1, "log scale");
+        Assert.True(AffineResidual(logYs, losses) > 2, "log scale drawn linearly");
+        await page.EvaluateExpressionAsync("(() => { const s = document.querySelector('#smoothing'); s.value = '0.6'; s.dispatchEvent(new Event('input')); })()");
+        var smoothedPath = await page.WaitForSelectorAsync("svg.chart.log[data-metric='train_loss'] path.smoothed");
+        var smoothedYs = PathPoints(await smoothedPath.EvaluateFunctionAsync<string>("p => p.getAttribute('d')")).Select(p => p[1]).ToArray();
+        double ema = 0;
+        var expected = losses.Select((loss, i) => { ema = 0.6 * ema + 0.4 * loss; return Math.Log10(ema / (1 - Math.Pow(0.6, i + 1))); }).ToArray();
+        Assert.Equal(SampleStore.LossSteps, smoothedYs.Length);
+        Assert.True(AffineResidual(smoothedYs, expected) < 0.1, "smoothed");
+        Assert.True(AffineResidual(smoothedYs, losses.Select(Math.Log10)) > 1, "smoothed curve equals the raw one");
+        Assert.True(await page.EvaluateExpressionAsync<bool>("document.querySelector(\"svg.chart[data-metric='train_loss'] path.series\").classList.contains('raw')"));
+        await page.ScreenshotAsync(Path.Combine(ScreenshotFolder, "run-log-smoothed.png"), new ScreenshotOptions { FullPage = true });
+        await page.ClickAsync("#log-scale");
+        await page.EvaluateExpressionAsync("(() => { const s = document.querySelector('#smoothing'); s.value = '0'; s.dispatchEvent(new Event('input')); })()");
+        await page.WaitForFunctionAsync("() => !document.querySelector('svg.chart.log') && !document.querySelector('path.smoothed')");
 
         // Compare: both runs, their curves overlaid, the differing parameter marked.
         await Navigate(page, $"#/compare/{sample.CnnId},{sample.MlpId}");
@@ -109,7 +131,7 @@ public sealed class BrowserTests : IAsyncLifetime
         sample.Running.End(RunStatus.Finished);
         await page.WaitForSelectorAsync("#run-status [data-status='FINISHED']");
 
-        foreach (string name in (string[])["runs.png", "run.png", "compare.png"])
+        foreach (string name in (string[])["runs.png", "run.png", "run-log-smoothed.png", "compare.png"])
         {
             byte[] png = await File.ReadAllBytesAsync(Path.Combine(ScreenshotFolder, name), TestContext.Current.CancellationToken);
             Assert.True(png.Length > 10_000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', $"{name}: {png.Length} bytes");
@@ -118,6 +140,20 @@ public sealed class BrowserTests : IAsyncLifetime
         Assert.True(errors.IsEmpty, string.Join(Environment.NewLine, errors));
         Assert.All(requests, url => Assert.StartsWith(origin + "/", url)); // nothing fetched from anywhere else
         Assert.Contains(requests, url => url.EndsWith("/app.js", StringComparison.Ordinal));
+    }
+
+    // The points of an SVG path made of M/L commands.
+    static List<double[]> PathPoints(string d) => d.Split(['M', 'L'], StringSplitOptions.RemoveEmptyEntries)
+        .Select(p => p.Trim().Split(' ').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray()).ToList();
+
+    // The largest residual of the least-squares line y = a + b x: ~0 (the path's 0.1 px rounding) when y is drawn affine in x.
+    static double AffineResidual(IEnumerable<double> ys, IEnumerable<double> xs)
+    {
+        double[] y = [.. ys], x = [.. xs];
+        Assert.Equal(x.Length, y.Length);
+        double mx = x.Average(), my = y.Average();
+        double b = x.Zip(y).Sum(p => (p.First - mx) * (p.Second - my)) / x.Sum(v => (v - mx) * (v - mx));
+        return x.Zip(y).Max(p => Math.Abs(my + b * (p.First - mx) - p.Second));
     }
 
     static Task<string> Text(IPage page, string selector) =>

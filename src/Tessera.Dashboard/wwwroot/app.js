@@ -1,7 +1,8 @@
 // Tessera dashboard: runs table, run page, compare view. Plain JavaScript, no dependencies; charts are SVG drawn here.
 "use strict";
 
-const state = { refreshMs: 2000, timer: null, sort: { key: "start", desc: true }, filter: "", status: "", selected: new Set() };
+const state = { refreshMs: 2000, timer: null, sort: { key: "start", desc: true }, filter: "", status: "", selected: new Set(),
+  chart: { log: false, smoothing: 0 } };
 const palette = ["#3156d3", "#d94f2b", "#2a9d5c", "#9b4dca", "#c7961c", "#1c9bb0", "#d23f86", "#5b6472"];
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -66,22 +67,47 @@ function niceTicks(min, max, count) {
   return { min: Math.min(min, ticks[0]), max: Math.max(max, ticks[ticks.length - 1]), ticks };
 }
 
-// series: [{ name, color, points: [[step, value], ...] }]
+// TensorBoard's smoothing: an exponential moving average with weight w, divided by (1 - w^n) so the first points are
+// not pulled towards 0.
+function smooth(points, w) {
+  let last = 0, n = 0;
+  return points.map(([x, y]) => { last = last * w + (1 - w) * y; n++; return [x, last / (1 - Math.pow(w, n))]; });
+}
+
+// Log scale and smoothing for every chart; redraw() draws the charts again when they change.
+function chartControls(redraw) {
+  const log = el("input", { type: "checkbox", id: "log-scale", checked: state.chart.log });
+  const smoothing = el("input", { type: "range", id: "smoothing", min: "0", max: "0.99", step: "0.01", value: String(state.chart.smoothing) });
+  const shown = el("span", { class: "mono", id: "smoothing-value" }, state.chart.smoothing.toFixed(2));
+  log.addEventListener("change", () => { state.chart.log = log.checked; redraw(); });
+  smoothing.addEventListener("input", () => { state.chart.smoothing = Number(smoothing.value); shown.textContent = state.chart.smoothing.toFixed(2); redraw(); });
+  return el("div", { class: "chart-controls" }, el("label", {}, log, " log scale"), " ", el("label", {}, "smoothing ", smoothing, " ", shown));
+}
+
+// series: [{ name, color, points: [[step, value], ...] }]; state.chart sets log scale and smoothing.
 function drawChart(title, series, width = 460, height = 230) {
   const box = el("div", { class: "chart-box" }, el("div", { class: "title" }, title));
-  const finite = series.map(s => ({ ...s, points: s.points.filter(p => typeof p[1] === "number" && isFinite(p[1])) }));
+  const { log, smoothing } = state.chart;
+  // On a log scale the values are drawn as log10(value); zero and negative values cannot be and are left out.
+  const keep = p => typeof p[1] === "number" && isFinite(p[1]) && (!log || p[1] > 0);
+  const finite = series.map(s => ({ ...s, points: s.points.filter(keep) }));
+  for (const s of finite) s.smoothed = smoothing > 0 ? smooth(s.points, smoothing) : null;
+  const dropped = series.reduce((n, s) => n + s.points.filter(p => typeof p[1] === "number" && isFinite(p[1])).length, 0) - finite.reduce((n, s) => n + s.points.length, 0);
+  if (dropped > 0) box.append(el("div", { class: "muted note" }, `${dropped} value(s) <= 0 not shown on the log scale`));
   const all = finite.flatMap(s => s.points);
-  const chart = svg("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, "data-metric": title, "data-points": String(all.length) });
+  const chart = svg("svg", { class: "chart" + (log ? " log" : ""), width, height, viewBox: `0 0 ${width} ${height}`, "data-metric": title, "data-points": String(all.length) });
   box.append(chart);
   if (all.length === 0) { const t = svg("text", { x: 10, y: 20 }); t.textContent = "no finite values"; chart.append(t); return box; }
   const m = { l: 52, r: 10, t: 8, b: 24 };
   const xs = niceTicks(Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0])), 5);
-  const ys = niceTicks(Math.min(...all.map(p => p[1])), Math.max(...all.map(p => p[1])), 4);
+  const V = log ? Math.log10 : v => v; // value -> drawn coordinate
+  const ys = niceTicks(Math.min(...all.map(p => V(p[1]))), Math.max(...all.map(p => V(p[1]))), 4);
   const X = x => m.l + (x - xs.min) / (xs.max - xs.min) * (width - m.l - m.r);
-  const Y = y => height - m.b - (y - ys.min) / (ys.max - ys.min) * (height - m.t - m.b);
+  const Y = y => height - m.b - (V(y) - ys.min) / (ys.max - ys.min) * (height - m.t - m.b);
   for (const t of ys.ticks) {
-    chart.append(svg("line", { class: "grid", x1: m.l, x2: width - m.r, y1: Y(t), y2: Y(t) }));
-    const label = svg("text", { x: m.l - 4, y: Y(t) + 3, "text-anchor": "end" }); label.textContent = fmtNumber(t); chart.append(label);
+    const at = log ? Math.pow(10, t) : t;
+    chart.append(svg("line", { class: "grid", x1: m.l, x2: width - m.r, y1: Y(at), y2: Y(at) }));
+    const label = svg("text", { x: m.l - 4, y: Y(at) + 3, "text-anchor": "end" }); label.textContent = fmtNumber(log ? Number(at.toPrecision(3)) : t); chart.append(label);
   }
   for (const t of xs.ticks) {
     const label = svg("text", { x: X(t), y: height - m.b + 14, "text-anchor": "middle" }); label.textContent = fmtNumber(t); chart.append(label);
@@ -90,11 +116,13 @@ function drawChart(title, series, width = 460, height = 230) {
   chart.append(svg("line", { class: "axis", x1: m.l, x2: width - m.r, y1: height - m.b, y2: height - m.b }));
   for (const s of finite) {
     if (s.points.length === 0) continue;
-    const d = s.points.map((p, i) => (i ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
-    const path = svg("path", { class: "series", d, stroke: s.color, "data-run": s.name, "data-points": String(s.points.length) });
+    const line = pts => pts.map((p, i) => (i ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1)).join(" ");
+    // With smoothing the raw curve stays as a faint trace under the smoothed one, as in TensorBoard.
+    const path = svg("path", { class: "series" + (s.smoothed ? " raw" : ""), d: line(s.points), stroke: s.color, "data-run": s.name, "data-points": String(s.points.length) });
     const tip = svg("title"); tip.textContent = `${s.name}: last ${fmtNumber(s.points[s.points.length - 1][1])} at step ${s.points[s.points.length - 1][0]}`;
     path.append(tip);
     chart.append(path);
+    if (s.smoothed) chart.append(svg("path", { class: "smoothed", d: line(s.smoothed), stroke: s.color, "data-run": s.name, "data-points": String(s.smoothed.length) }));
     if (s.points.length === 1) chart.append(svg("circle", { cx: X(s.points[0][0]), cy: Y(s.points[0][1]), r: 2.5, fill: s.color }));
   }
   return box;
@@ -213,6 +241,7 @@ async function runView(main, id) {
     charts.replaceChildren(...(keys.length ? keys.map(k => drawChart(k, [{ name: run.name, color: palette[0], points: series[k] }])) : [el("p", { class: "muted" }, "no metrics yet")]));
   };
   drawCharts();
+  const controls = chartControls(drawCharts);
   const statusHolder = el("span", { id: "run-status" }, statusBadge(run.status));
   const duration = el("span", { id: "run-duration" }, fmtDuration(run.duration_s));
 
@@ -221,7 +250,7 @@ async function runView(main, id) {
     el("p", { class: "muted" }, el("span", { class: "mono", id: "run-id" }, run.id), " · ", run.experiment, " · started ", fmtTime(run.start), " · ", duration,
       run.parent_id ? [" · parent ", el("a", { href: "#/run/" + run.parent_id }, shortId(run.parent_id))] : []),
     el("p", {}, el("code", { id: "command-line" }, run.command_line)),
-    el("h2", {}, "Metrics"), charts,
+    el("h2", {}, "Metrics"), controls, charts,
     el("div", { class: "grid2" },
       el("div", {}, el("h2", {}, "Parameters"), kvTable(run.params, "params-table")),
       el("div", {}, el("h2", {}, "Final metrics"), kvTable(run.metrics, "metrics-table", "metric"))),
@@ -277,6 +306,9 @@ async function compareView(main, ids) {
   const runs = data.runs;
   const histories = await Promise.all(runs.map(r => api(`/api/runs/${r.id}/metrics`)));
   const keys = [...new Set(histories.flatMap(h => Object.keys(h.series)))].sort();
+  const charts = el("div", { class: "charts", id: "charts" });
+  const drawCharts = () => charts.replaceChildren(...keys.map(k => drawChart(k, runs.map((r, i) => ({ name: r.id, color: palette[i % palette.length], points: histories[i].series[k] || [] })))));
+  drawCharts();
   const onlyDiff = el("input", { type: "checkbox", id: "only-differences" });
   const legend = el("div", { class: "legend", id: "legend" }, runs.map((r, i) => {
     const s = el("span", { "data-run": r.id }, `${r.name} (${shortId(r.id)})`); s.style.setProperty("--swatch", palette[i % palette.length]); return s;
@@ -290,7 +322,7 @@ async function compareView(main, ids) {
   main.replaceChildren(
     el("h1", {}, "Compare ", runs.length, " runs"),
     legend,
-    el("div", { class: "charts", id: "charts" }, keys.map(k => drawChart(k, runs.map((r, i) => ({ name: r.id, color: palette[i % palette.length], points: histories[i].series[k] || [] }))))),
+    chartControls(drawCharts), charts,
     el("h2", {}, "Parameters ", el("label", { class: "muted" }, onlyDiff, " only differences")), paramsTable,
     el("h2", {}, "Final metrics"), metricsTable);
 }
