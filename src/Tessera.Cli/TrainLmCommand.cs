@@ -8,7 +8,7 @@ static class TrainLmCommand
     public static Command Create()
     {
         var defaults = new LanguageModelTrainingOptions();
-        var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files; or a Hub-style dataset (.parquet/.jsonl file, a folder of them, hub:org/name[@revision]) read from its train split's --text-column", DefaultValueFactory = _ => defaults.Data };
+        var data = new Option<string>("--data") { Description = "Text file, or folder of fortune files; or a Hub-style dataset (.parquet/.jsonl/.jsonl.gz file, a folder of them, hub:org/name[@revision]) read from its train split's --text-column", DefaultValueFactory = _ => defaults.Data };
         var textColumn = new Option<string>("--text-column") { Description = "Text column of a Hub-style dataset", DefaultValueFactory = _ => defaults.TextColumn };
         var model = new Option<string>("--model") { Description = "Architecture: gpt2-tiny (4x128) or gpt2-mini (6x192)", DefaultValueFactory = _ => defaults.Model };
         model.AcceptOnlyFromAmong([.. LanguageModelTraining.Models]);

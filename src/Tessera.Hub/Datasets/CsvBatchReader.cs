@@ -13,8 +13,7 @@ internal static class CsvBatchReader
 {
     public static IEnumerable<DatasetBatch> Read(string path, IReadOnlyList<DatasetColumn> columns, int blockRows)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = DataFileText.Open(path);
         using var records = Records(reader, path).GetEnumerator();
         if (!records.MoveNext()) throw new TesseraFormatException(path, "empty file (expected a header row naming the columns)");
         string[] header = records.Current.Fields;

@@ -6,9 +6,9 @@ public enum DatasetFileFormat
     /// <summary><c>.parquet</c>.</summary>
     Parquet,
 
-    /// <summary><c>.jsonl</c>: one JSON object per line.</summary>
+    /// <summary><c>.jsonl</c> (or gzipped, <c>.jsonl.gz</c>): one JSON object per line.</summary>
     JsonLines,
 
-    /// <summary><c>.csv</c> with a header row.</summary>
+    /// <summary><c>.csv</c> (or gzipped, <c>.csv.gz</c>) with a header row.</summary>
     Csv,
 }

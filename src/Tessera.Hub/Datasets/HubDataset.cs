@@ -60,7 +60,7 @@ public sealed class HubDataset
     /// folder come from its dataset card's <c>configs:</c> (README.md front matter, <c>data_files</c> patterns per
     /// split) when it has them, else from the file layout.
     /// </summary>
-    /// <param name="path">A folder in the Hub's dataset layout, or a <c>.parquet</c>, <c>.jsonl</c> or <c>.csv</c> file.</param>
+    /// <param name="path">A folder in the Hub's dataset layout, or a <c>.parquet</c>, <c>.jsonl</c> or <c>.csv</c> file (the last two also gzipped, <c>.jsonl.gz</c>, <c>.csv.gz</c>).</param>
     /// <param name="snapshot">Where the folder came from, when it is a Hub snapshot.</param>
     /// <param name="config">A configuration named in the dataset card; by default the card's default (or first) one.</param>
     /// <exception cref="FileNotFoundException">Nothing at <paramref name="path"/>.</exception>
@@ -128,7 +128,7 @@ public sealed class HubDataset
         try
         {
             HubSnapshot snapshot = await hub.DownloadSnapshotAsync(reference.RepoId, RepoType.Dataset, reference.Revision, progress,
-                allowPatterns: ["*.parquet", "*.jsonl", "*.csv", "README.md"], cancellationToken: cancellationToken).ConfigureAwait(false);
+                allowPatterns: ["*.parquet", "*.jsonl", "*.jsonl.gz", "*.csv", "*.csv.gz", "README.md"], cancellationToken: cancellationToken).ConfigureAwait(false);
             return Open(snapshot.Folder, snapshot, config);
         }
         finally
@@ -147,15 +147,22 @@ public sealed class HubDataset
         return true;
     }
 
-    const string Extensions = ".parquet, .jsonl or .csv";
+    const string Extensions = ".parquet, .jsonl, .jsonl.gz, .csv or .csv.gz";
 
-    static DatasetFileFormat? TryFormatOf(string path) => System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+    // Parquet compresses inside the file, so only the text formats come gzipped.
+    internal static bool IsGzip(string path) => path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    static DatasetFileFormat? TryFormatOf(string path)
     {
-        ".parquet" => DatasetFileFormat.Parquet,
-        ".jsonl" => DatasetFileFormat.JsonLines,
-        ".csv" => DatasetFileFormat.Csv,
-        _ => null,
-    };
+        bool gzip = IsGzip(path);
+        return System.IO.Path.GetExtension(gzip ? path[..^3] : path).ToLowerInvariant() switch
+        {
+            ".parquet" when !gzip => DatasetFileFormat.Parquet,
+            ".jsonl" => DatasetFileFormat.JsonLines,
+            ".csv" => DatasetFileFormat.Csv,
+            _ => null,
+        };
+    }
 
     internal static DatasetFileFormat FormatOf(string path) => TryFormatOf(path) ?? throw new ArgumentException($"{path}: not a dataset file", nameof(path));
 }

@@ -10,8 +10,7 @@ internal static class JsonLinesBatchReader
 {
     public static IEnumerable<DatasetBatch> Read(string path, IReadOnlyList<DatasetColumn> columns, int blockRows)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = DataFileText.Open(path);
         var block = new BlockBuilder(path, columns, blockRows);
         long number = 0;
         while (reader.ReadLine() is { } line)

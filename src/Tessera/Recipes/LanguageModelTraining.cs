@@ -155,12 +155,15 @@ public static class LanguageModelTraining
         };
     }
 
-    /// <summary>The entries of a fortune file or folder (separated by lines holding only %), in a stable order.</summary>
-    /// <summary>A Hub-style dataset rather than text: hub:org/name, a .parquet or .jsonl file, or a folder holding such files.</summary>
+    /// <summary>A Hub-style dataset rather than text: hub:org/name, a .parquet or .jsonl(.gz) file, or a folder holding such files.</summary>
     static bool IsHubStyle(string data) =>
         data.StartsWith(Hub.Datasets.HubDataset.HubPrefix, StringComparison.Ordinal)
-        || (File.Exists(data) && Path.GetExtension(data).ToLowerInvariant() is ".parquet" or ".jsonl")
-        || (Directory.Exists(data) && Directory.EnumerateFiles(data, "*", SearchOption.AllDirectories).Any(f => Path.GetExtension(f).ToLowerInvariant() is ".parquet" or ".jsonl"));
+        || (File.Exists(data) && IsDataFile(data))
+        || (Directory.Exists(data) && Directory.EnumerateFiles(data, "*", SearchOption.AllDirectories).Any(IsDataFile));
+
+    static bool IsDataFile(string path) =>
+        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+        || path.EndsWith(".jsonl.gz", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The text column of the train split, streamed: with a character limit, only the row groups needed are read.</summary>
     static List<string> ReadRows(LanguageModelTrainingOptions options, TextWriter log)

@@ -78,6 +78,6 @@ public sealed class DatasetCardConfigTests
         using var tmp = Folder();
         File.WriteAllText(tmp.File("README.md"), "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: \"missing/*.parquet\"\n---\n");
         var e = Assert.Throws<Tessera.Formats.TesseraFormatException>(() => HubDataset.Open(tmp.Path));
-        Assert.Equal($"{tmp.File("README.md")}: configs: \"default\": split \"train\": no .parquet, .jsonl or .csv file matches 'missing/*.parquet'", e.Message);
+        Assert.Equal($"{tmp.File("README.md")}: configs: \"default\": split \"train\": no .parquet, .jsonl, .jsonl.gz, .csv or .csv.gz file matches 'missing/*.parquet'", e.Message);
     }
 }

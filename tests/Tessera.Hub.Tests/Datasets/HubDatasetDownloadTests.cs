@@ -107,6 +107,21 @@ public sealed class HubDatasetDownloadTests
     }
 
     [Fact]
+    public async Task Gzipped_jsonl_shards_download_and_read()
+    {
+        await using var hub = await FakeHub.StartAsync();
+        using var packed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gzip.Write(Encoding.UTF8.GetBytes("{\"text\": \"zipped\"}\n"));
+        hub.Commit(RepoId, new Dictionary<string, byte[]> { ["data/train-00000-of-00001.jsonl.gz"] = packed.ToArray(), ["notes.txt"] = [1, 2] }, repoType: RepoType.Dataset);
+        using var tmp = new TempDirectory("tessera-hubds-");
+        using var client = hub.Client(tmp.Path);
+        var dataset = await HubDataset.LoadAsync($"hub:{RepoId}", client);
+        Assert.Equal(["zipped"], dataset["train"].ReadRows(new DatasetColumn("text", DatasetColumnType.String)).Select(r => r.GetString("text")));
+        Assert.False(File.Exists(Path.Combine(dataset.Path, "notes.txt"))); // only data files and the card are fetched
+    }
+
+    [Fact]
     public async Task A_dataset_id_is_not_found_as_a_model_and_errors_say_dataset()
     {
         await using var hub = await FakeHub.StartAsync();

@@ -127,7 +127,36 @@ public sealed class HubDatasetTests
         File.WriteAllText(tmp.File(".hidden.csv"), "a\n1\n");
         var e = Assert.Throws<TesseraFormatException>(() => HubDataset.Open(tmp.Path));
         Assert.Contains("no data files", e.Message);
-        Assert.Contains(".parquet, .jsonl or .csv", e.Message);
+        Assert.Contains(".parquet, .jsonl, .jsonl.gz, .csv or .csv.gz", e.Message);
+    }
+
+    [Fact]
+    public void Gzipped_jsonl_and_csv_read_like_plain_ones_and_a_damaged_one_is_one_line()
+    {
+        using var tmp = new TempDirectory("tessera-ds-");
+        Gzip(tmp.File("train.jsonl.gz"), "{\"text\": \"great film\", \"label\": 1}\n{\"text\": \"awful\", \"label\": 0}\n");
+        Gzip(tmp.File("test.csv.gz"), "text,label\n\"fine, I guess\",1\n");
+        File.WriteAllText(tmp.File("notes.txt.gz"), "not data");
+        var dataset = HubDataset.Open(tmp.Path);
+        Assert.Equal(["train", "test"], dataset.Splits.Select(s => s.Name));
+        Assert.Equal(["great film", "awful"], dataset["train"].ReadRows(Text, Label).Select(r => r.GetString("text")));
+        Assert.Equal([1L], dataset["test"].ReadRows(Text, Label).Select(r => r.GetInt64("label")));
+
+        // A gzip header followed by garbage: deflate fails part-way.
+        byte[] damaged = File.ReadAllBytes(tmp.File("train.jsonl.gz"));
+        for (int i = 12; i < damaged.Length - 8; i++) damaged[i] ^= 0x5A;
+        File.WriteAllBytes(tmp.File("train.jsonl.gz"), damaged);
+        var e = Assert.Throws<TesseraFormatException>(() => HubDataset.Open(tmp.Path)["train"].ReadRows(Text).ToList());
+        Assert.Contains("train.jsonl.gz", e.Message);
+        Assert.Contains("not a valid gzip file", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    static void Gzip(string path, string text)
+    {
+        using var file = File.Create(path);
+        using var gzip = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Optimal);
+        gzip.Write(Encoding.UTF8.GetBytes(text));
     }
 
     // ---- bad files: one clear line naming the file, the column and what was expected ----
