@@ -19,6 +19,8 @@ using Tessera.Bench;
 //           GPT-2-small greedy tokens/s (TorchSharp KV cache, ORT fp32, ORT int8) vs the bandwidth bound; prefill vs torch.onnx
 //   serving-baseline --model DIR [--prompt TEXT] [--new-tokens 64] [--rounds 5] [--threads 0]   the library's own greedy loop
 //           (OrtCausalLM) tokens/s, one sequence: the reference for `tessera loadtest` single-stream tokens/s (bench/serving.sh)
+//   serving-step --model DIR [--threads 2] [--rows 16] [--prompt-tokens 16] [--rounds 3]   one continuous-batching decode step of
+//           `tessera serve` (OrtServingDecoder, no HTTP): 1-row and 16-row steps, prefills, the step after a row left / joined
 //   unet-profile [--threads 2] [--batch 16] [--rounds 5]   bench UNet forward / train step and its operators one by one
 //           (TorchSharp); bench/pytorch_unet2d_ops.py times the same list in PyTorch 1.13
 //   bf16-micro [--threads 2] [--rounds 2]   bf16 vs fp32 matmul/conv and cnn / LM-shaped steps (pure bf16, hand-made bf16-mixed)
@@ -64,6 +66,8 @@ object result = args.FirstOrDefault() switch
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
     "serving-baseline" => ServingBaseline.Run(opts.Get("model", "runs/lm/model-int8"), opts.Get("prompt", "The quick brown fox jumps over the lazy dog. Once upon a time"),
         int.Parse(opts.Get("new-tokens", "64")), int.Parse(opts.Get("rounds", "5")), int.Parse(opts.Get("threads", "0"))),
+    "serving-step" => ServingStepProfile.Run(opts.Get("model", "runs/lm/model-int8"), int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rows", "16")),
+        int.Parse(opts.Get("prompt-tokens", "16")), int.Parse(opts.Get("rounds", "3"))),
     "accuracy" => Accuracy.Run(opts.Get("model", "cnn"), int.Parse(opts.Get("epochs", "5")), opts.Get("threads", null), opts.Get("schedule", null), int.Parse(opts.Get("seed", "0")), opts.Get("widths", null), opts.Get("label-smoothing", null) is string ls ? double.Parse(ls, System.Globalization.CultureInfo.InvariantCulture) : null),
     _ => throw new ArgumentException("usage: Tessera.Bench throughput|accuracy|onnx|lora|lora-memory|decoder [--option value ...]"),
 };

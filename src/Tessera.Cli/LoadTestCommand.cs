@@ -26,6 +26,7 @@ static class LoadTestCommand
         var inputName = new Option<string?>("--input-name") { Description = "Classifier input name [default: asked from GET /v2/models/{model}, else 'input']" };
         var timeout = new Option<string>("--timeout") { Description = "Longest a request may take before it counts as a timeout", DefaultValueFactory = _ => "60s" };
         var warmup = new Option<int>("--warmup") { Description = "Uncounted requests sent one at a time before the first level", DefaultValueFactory = _ => 2 }.AtLeast(0);
+        var warmupDuration = new Option<string>("--warmup-duration") { Description = "Then uncounted closed-loop load this long at the first level's concurrency (warms server and client); 0 for none", DefaultValueFactory = _ => "2s" };
         var apiKeyFile = new Option<string?>("--api-key-file") { Description = "File holding a bearer token to send" };
         var seed = new Option<int>("--seed") { Description = "Seed of open-loop arrival times and of the classifier input", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for report.json, chart.png and requests.jsonl", DefaultValueFactory = _ => "loadtest-report" };
@@ -33,7 +34,7 @@ static class LoadTestCommand
         var command = new Command("loadtest", "Load a model server (OpenAI completions/chat, KServe v2 infer) at several concurrency levels or arrival rates; report throughput, TTFT, inter-token and end-to-end latency percentiles and errors by status")
         {
             url, concurrency, duration, requests, promptFile, maxTokens, model, stream, chat, temperature, openLoop, rate, classifier,
-            inputShape, inputName, timeout, warmup, apiKeyFile, seed, output, json,
+            inputShape, inputName, timeout, warmup, warmupDuration, apiKeyFile, seed, output, json,
         };
         command.SetAction(async (parse, cancel) =>
         {
@@ -53,6 +54,7 @@ static class LoadTestCommand
                 MaxRequests = parse.GetValue(requests),
                 RequestTimeout = ParseDuration(parse.GetValue(timeout)!, "--timeout"),
                 WarmupRequests = parse.GetValue(warmup),
+                WarmupDuration = parse.GetValue(warmupDuration)!.Trim() is "0" or "0s" or "0ms" ? TimeSpan.Zero : ParseDuration(parse.GetValue(warmupDuration)!, "--warmup-duration"),
                 Prompts = parse.GetValue(promptFile) is { } file ? ReadPrompts(file) : new LoadTestOptions { Url = address }.Prompts,
                 MaxTokens = parse.GetValue(maxTokens),
                 Model = parse.GetValue(model),

@@ -31,6 +31,13 @@ public sealed record LoadTestOptions
     /// <summary>Requests sent one at a time before the first level, not counted (JIT, caches, connections). Default: 2.</summary>
     public int WarmupRequests { get; init; } = 2;
 
+    /// <summary>
+    /// After <see cref="WarmupRequests"/>, uncounted closed-loop load for this long at the first level's concurrency
+    /// (1 for open-loop runs), so that the first level meets a warm server and a warm client (JIT-compiled request
+    /// paths, pooled connections) as a later one does. Default: none.
+    /// </summary>
+    public TimeSpan WarmupDuration { get; init; } = TimeSpan.Zero;
+
     /// <summary>Prompts for the text modes, used in turn. Default: one short English prompt.</summary>
     public IReadOnlyList<string> Prompts { get; init; } = ["The quick brown fox jumps over the lazy dog. Once upon a time"];
 
@@ -70,6 +77,7 @@ public sealed record LoadTestOptions
         if (MaxRequests is < 1) throw new ArgumentException($"the request limit must be at least 1 (got {MaxRequests})");
         if (RequestTimeout <= TimeSpan.Zero) throw new ArgumentException($"the request timeout must be positive (got {RequestTimeout})");
         if (WarmupRequests < 0) throw new ArgumentException($"warm-up requests cannot be negative (got {WarmupRequests})");
+        if (WarmupDuration < TimeSpan.Zero || WarmupDuration > TimeSpan.FromMinutes(10)) throw new ArgumentException($"the warm-up duration must be in [0 s, 10 min] (got {WarmupDuration})");
         if (Mode != LoadTestMode.Classifier)
         {
             if (Prompts.Count == 0) throw new ArgumentException("give at least one prompt");

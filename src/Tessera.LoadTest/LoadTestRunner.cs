@@ -25,6 +25,11 @@ public static class LoadTestRunner
         var warmup = new List<RequestResult>();
         for (int i = 0; i < options.WarmupRequests; i++)
             warmup.Add(await client.SendAsync(i, Stopwatch.GetTimestamp(), cancellationToken).ConfigureAwait(false));
+        if (options.WarmupDuration > TimeSpan.Zero)
+        {
+            var warm = options with { Duration = options.WarmupDuration, MaxRequests = null };
+            warmup.AddRange((await RunClosedAsync(client, warm, options.Concurrency.DefaultIfEmpty(1).First(), cancellationToken).ConfigureAwait(false)).Results);
+        }
 
         var levels = new List<LevelReport>();
         foreach (int concurrency in options.Concurrency)

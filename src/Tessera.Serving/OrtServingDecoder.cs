@@ -106,6 +106,8 @@ public sealed class OrtServingDecoder : IServingDecoder
         List<RowRef> rows = [];
         readonly List<IDisposable> owners = []; // what the rows' sources belong to: run results or values this batch built
         bool merged = true;                     // all rows are row i of one source (the last step's presents)
+        readonly float[][][] pools = [new float[2 * m.layers][], new float[2 * m.layers][]]; // Merge's two sets of pasts
+        int nextPool;
 
         public int Count => rows.Count;
 
@@ -189,7 +191,11 @@ public sealed class OrtServingDecoder : IServingDecoder
             for (int r = 0; r < count; r++) all.Slice((r * seq + seq - 1) * vocab, vocab).CopyTo(logits.Slice(r * vocab, vocab));
         }
 
-        /// <summary>Copies every row into new pasts [rows, heads, longest, head_dim], right-aligned and zero-padded, and frees the old sources.</summary>
+        /// <summary>
+        /// Copies every row into pasts [rows, heads, longest, head_dim], right-aligned with zeroed padding, and frees the
+        /// old sources. The pasts live in one of two sets of arrays the batch keeps and reuses (the other may still be a
+        /// source): freshly allocated tensors of this size cost more in first-touch page faults than the whole copy.
+        /// </summary>
         void Merge()
         {
             if (rows is [{ Row: 0 } only] && only.Width == only.Length && only.Source[0].GetTensorTypeAndShape().Shape[0] == 1)
@@ -198,12 +204,14 @@ public sealed class OrtServingDecoder : IServingDecoder
                 return;
             }
             int width = rows.Max(r => r.Length), block = m.headDim;
+            int size = rows.Count * m.heads * width * block;
+            float[][] pool = pools[nextPool];
+            nextPool = 1 - nextPool;
             var fresh = new OrtValue[2 * m.layers];
             for (int i = 0; i < fresh.Length; i++)
             {
-                var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [rows.Count, m.heads, width, m.headDim]);
-                Span<float> target = value.GetTensorMutableDataAsSpan<float>();
-                target.Clear(); // padding must be finite: masked weights are 0, and 0 * NaN is not
+                if (pool[i] is null || pool[i].Length < size) pool[i] = GC.AllocateUninitializedArray<float>(size + size / 4, pinned: true);
+                Span<float> target = pool[i].AsSpan(0, size);
                 for (int r = 0; r < rows.Count; r++)
                 {
                     var (source, row, sourceWidth, length) = rows[r];
@@ -211,11 +219,12 @@ public sealed class OrtServingDecoder : IServingDecoder
                     for (int h = 0; h < m.heads; h++)
                     {
                         int src = ((row * m.heads + h) * sourceWidth + sourceWidth - length) * block;
-                        int dst = ((r * m.heads + h) * width + width - length) * block;
-                        from.Slice(src, length * block).CopyTo(target.Slice(dst, length * block));
+                        int dst = (r * m.heads + h) * width * block;
+                        target.Slice(dst, (width - length) * block).Clear(); // padding must be finite: masked weights are 0, and 0 * NaN is not
+                        from.Slice(src, length * block).CopyTo(target.Slice(dst + (width - length) * block, length * block));
                     }
                 }
-                fresh[i] = value;
+                fresh[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pool[i].AsMemory(0, size), [rows.Count, m.heads, width, m.headDim]);
             }
             Release();
             owners.Add(new Owned(fresh));
