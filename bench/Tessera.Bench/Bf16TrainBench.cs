@@ -23,7 +23,7 @@ static class Bf16TrainBench
 
     sealed record Case(string Name, string Unit, int Batch, int Steps, Func<TrainingModule> Make, Func<IDataLoader<Batch>> Data, long UnitsPerExample);
 
-    public static object Run(int threads, int rounds, int warmup, double stepScale)
+    public static object Run(int threads, int rounds, int warmup, double stepScale, string? models = null)
     {
         set_num_threads(threads);
         using var data = FashionMnist.Load(train: true);
@@ -43,6 +43,7 @@ static class Bf16TrainBench
                 () => new DataLoader<Batch>(tokenSet, new DataLoaderOptions { BatchSize = 32, Shuffle = true, Seed = 1 }), 128),
         ];
 
+        if (models is not null) cases = cases.Where(c => models.Split(',').Contains(c.Name)).ToArray();
         var measures = new List<Measure>();
         for (int r = 0; r < rounds; r++)
         {

@@ -29,7 +29,7 @@ using Tessera.Bench;
 //           training images/s of the diffusion recipe's step through the Trainer vs a plain PyTorch 1.13 loop, same UNet and batch
 //   diffusion-sampling [--model DIR] [--threads 2] [--batch 64] [--ddpm-steps 1000] [--guidance 2] [--rounds 1]
 //           images/s of DDPM 1000 / DDIM 50 / DPM++ 20 / Euler 30, TorchSharp vs ONNX Runtime (DDPM may be timed on fewer steps and scaled)
-//   bf16-train [--threads 2] [--rounds 2] [--warmup 2] [--step-scale 1]   Trainer images/s (cnn, resnet) and tokens/s (GPT-2-tiny),
+//   bf16-train [--threads 2] [--rounds 2] [--warmup 2] [--step-scale 1] [--models cnn,resnet,gpt2-tiny]   Trainer images/s (cnn, resnet) and tokens/s (GPT-2-tiny),
 //           Precision bf16-mixed vs 32-true interleaved, with the load average; the precision plugin's per-step copy cost
 var opts = Args.Parse(args.Skip(1).ToArray());
 if (args.FirstOrDefault() == LoraMemoryBench.ChildCommand)
@@ -60,7 +60,8 @@ object result = args.FirstOrDefault() switch
     "lora" => LoraBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "3")), int.Parse(opts.Get("rounds", "3")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "lora-memory" => LoraMemoryBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("steps", "2")), int.Parse(opts.Get("seq", "128")), int.Parse(opts.Get("rank", "8"))),
     "bf16-train" => Bf16TrainBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2")), int.Parse(opts.Get("warmup", "2")),
-        double.Parse(opts.Get("step-scale", "1"), System.Globalization.CultureInfo.InvariantCulture)),
+        double.Parse(opts.Get("step-scale", "1"), System.Globalization.CultureInfo.InvariantCulture), opts.Get("models", null)),
+    "bf16-profile" => Bf16Profile.Run(int.Parse(opts.Get("threads", "1")), int.Parse(opts.Get("reps", "9"))),
     "bf16-micro" => Bf16MicroBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("rounds", "2"))),
     "tracking-train" => TrackingTrainBench.Run(int.Parse(opts.Get("threads", "2")), int.Parse(opts.Get("batches", "200")), int.Parse(opts.Get("rounds", "5"))),
     "tracking" => TrackingBench.Run(int.Parse(opts.Get("points", "1000000")), int.Parse(opts.Get("runs", "10000")), int.Parse(opts.Get("rounds", "5"))),
