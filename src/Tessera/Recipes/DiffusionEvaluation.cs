@@ -23,7 +23,9 @@ public sealed record DiffusionEvaluationOptions
     public double GuidanceScale { get; init; } = 2.0;
     /// <summary>Seed of the first image (image i of the run uses Seed + i), so the numbers are reproducible (default 0).</summary>
     public long Seed { get; init; }
-    /// <summary>Real images per set (test, and the first N training images for the floor); default 10000.</summary>
+    /// <summary>
+    /// Real test images, and the first N training images of the full-size floor (<see cref="DiffusionQuality.FrechetFloor"/>); default 10000.
+    /// </summary>
     public int RealImages { get; init; } = 10000;
     /// <summary>Images per UNet call (default 250).</summary>
     public int BatchSize { get; init; } = 250;
@@ -40,8 +42,18 @@ public sealed record DiffusionQuality
     public double MeanClassAgreement => ClassAgreement.Average();
     /// <summary>Fréchet distance between the classifier features of the generated images and of the real test images.</summary>
     public double FrechetDistance { get; init; }
-    /// <summary>The same distance between real training images and real test images (the floor a perfect generator would reach, up to sampling noise).</summary>
+    /// <summary>
+    /// The same distance between the first <see cref="RealImages"/> real training images and the real test images: the
+    /// floor of two large real sets. Not comparable with <see cref="FrechetDistance"/> when fewer images were generated
+    /// (the estimate grows as a set shrinks); see <see cref="FrechetFloorAtGeneratedCount"/>.
+    /// </summary>
     public double FrechetFloor { get; init; }
+    /// <summary>
+    /// The floor at the generated set's size: the distance between <see cref="GeneratedImages"/> real training images
+    /// (class-balanced like the generated set, drawn with the evaluation's seed) and the real test images, i.e. what a
+    /// perfect generator would score with this many images. The figure to compare <see cref="FrechetDistance"/> with.
+    /// </summary>
+    public double FrechetFloorAtGeneratedCount { get; init; }
     /// <summary>Generated images (all classes).</summary>
     public int GeneratedImages { get; init; }
     /// <summary>Real images per real set.</summary>
@@ -102,9 +114,11 @@ public static class DiffusionEvaluation
         Tensor generated = GeneratedToUnit(output);
         var (genFeatures, genPredictions) = Features(classifier, linear, folder, generated);
         using var test = FashionMnist.Load(train: false, options.DataDir, options.RealImages);
-        using var train = FashionMnist.Load(train: true, options.DataDir, options.RealImages);
+        using var train = FashionMnist.Load(train: true, options.DataDir);
         var (testFeatures, _) = Features(classifier, linear, folder, test.Inputs);
-        var (trainFeatures, _) = Features(classifier, linear, folder, train.Inputs);
+        var (trainFeatures, _) = Features(classifier, linear, folder, train.Inputs.narrow(0, 0, Math.Min(options.RealImages, train.Inputs.shape[0])));
+        long[] balanced = BalancedSubset(train.Targets.data<long>().ToArray(), classes, options.SamplesPerClass, options.Seed);
+        var (balancedFeatures, _) = Features(classifier, linear, folder, train.Inputs.index_select(0, tensor(balanced)));
 
         long[] predicted = genPredictions.data<long>().ToArray();
         var agreement = new double[classes];
@@ -116,6 +130,7 @@ public static class DiffusionEvaluation
             ClassAgreement = agreement,
             FrechetDistance = FrechetDistance(genFeatures, testFeatures),
             FrechetFloor = FrechetDistance(trainFeatures, testFeatures),
+            FrechetFloorAtGeneratedCount = FrechetDistance(balancedFeatures, testFeatures),
             GeneratedImages = output.Count,
             RealImages = (int)test.Inputs.shape[0],
             FeatureLayer = layerName,
@@ -123,6 +138,53 @@ public static class DiffusionEvaluation
             Sampling = $"{pipeline.Scheduler.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
             SampleSeconds = clock.Elapsed.TotalSeconds,
         };
+    }
+
+    /// <summary>
+    /// A class-balanced random subset of a labelled set: <paramref name="perClass"/> distinct indices of each class
+    /// 0..<paramref name="classes"/>-1, class by class, each class's indices in ascending order. The draw depends only on
+    /// <paramref name="seed"/> and the labels (its own SplitMix64 generator, the same on every platform and .NET version).
+    /// </summary>
+    /// <exception cref="ArgumentException">A class has fewer than <paramref name="perClass"/> examples, or a label is outside 0..classes-1.</exception>
+    public static long[] BalancedSubset(IReadOnlyList<long> labels, int classes, int perClass, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(perClass);
+        var byClass = new List<long>[classes];
+        for (int k = 0; k < classes; k++) byClass[k] = [];
+        for (int i = 0; i < labels.Count; i++)
+        {
+            long label = labels[i];
+            if (label < 0 || label >= classes) throw new ArgumentException($"label {label} at index {i} is outside 0..{classes - 1}", nameof(labels));
+            byClass[label].Add(i);
+        }
+        ulong state = unchecked((ulong)seed);
+        var result = new long[classes * perClass];
+        for (int k = 0; k < classes; k++)
+        {
+            var pool = byClass[k];
+            if (pool.Count < perClass)
+                throw new ArgumentException($"class {k} has {pool.Count} examples; {perClass} were asked for", nameof(perClass));
+            // Partial Fisher-Yates: the first perClass slots become a uniform draw without replacement.
+            for (int i = 0; i < perClass; i++)
+            {
+                int j = i + (int)(SplitMix64(ref state) % (ulong)(pool.Count - i));
+                (pool[i], pool[j]) = (pool[j], pool[i]);
+            }
+            var chosen = pool.GetRange(0, perClass);
+            chosen.Sort();
+            chosen.CopyTo(result, k * perClass);
+        }
+        return result;
+    }
+
+    static ulong SplitMix64(ref ulong state)
+    {
+        ulong z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>
