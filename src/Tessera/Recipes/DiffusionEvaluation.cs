@@ -19,6 +19,11 @@ public sealed record DiffusionEvaluationOptions
     public int Steps { get; init; } = 50;
     /// <summary>Scheduler to sample with (<c>ddim</c> default; any registered short or class name; null keeps the folder's).</summary>
     public string? Scheduler { get; init; } = "ddim";
+    /// <summary>
+    /// Overrides the sampling scheduler's <c>clip_sample</c> (clipping the predicted x0 to [-1, 1]; DDPM and DDIM only),
+    /// like diffusers' <c>DDIMScheduler.from_config(config, clip_sample=...)</c>; null (default) keeps the folder's value.
+    /// </summary>
+    public bool? ClipSample { get; init; }
     /// <summary>Classifier-free guidance scale (default 2).</summary>
     public double GuidanceScale { get; init; } = 2.0;
     /// <summary>Seed of the first image (image i of the run uses Seed + i), so the numbers are reproducible (default 0).</summary>
@@ -94,7 +99,8 @@ public static class DiffusionEvaluation
         var (linear, layerName) = LastLinear(classifier);
 
         IDiffusionScheduler original = pipeline.Scheduler;
-        if (options.Scheduler is string name) pipeline.Scheduler = Schedulers.Create(name, original.Config);
+        pipeline.Scheduler = SamplingScheduler(original, options);
+        string clipping = pipeline.Scheduler is DdimScheduler or DdpmScheduler ? $" (clip_sample {(pipeline.Scheduler.Config.ClipSample ? "true" : "false")})" : "";
         var clock = Stopwatch.StartNew();
         DiffusionOutput output;
         try
@@ -135,9 +141,21 @@ public static class DiffusionEvaluation
             RealImages = (int)test.Inputs.shape[0],
             FeatureLayer = layerName,
             FeatureDim = (int)genFeatures.shape[1],
-            Sampling = $"{pipeline.Scheduler.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
+            Sampling = $"{original.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}{clipping}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
             SampleSeconds = clock.Elapsed.TotalSeconds,
         };
+    }
+
+    /// <summary>
+    /// The scheduler the evaluation samples with: <paramref name="original"/> swapped to <see cref="DiffusionEvaluationOptions.Scheduler"/>
+    /// like diffusers' <c>from_config</c>, with <see cref="DiffusionEvaluationOptions.ClipSample"/> overriding <c>clip_sample</c> when set.
+    /// </summary>
+    internal static IDiffusionScheduler SamplingScheduler(IDiffusionScheduler original, DiffusionEvaluationOptions options)
+    {
+        if (options.Scheduler is null && options.ClipSample is null) return original;
+        SchedulerConfig config = Schedulers.ConfigFor(options.Scheduler ?? original.Config.ClassName, original.Config);
+        if (options.ClipSample is bool clip) config.ClipSample = clip;
+        return Schedulers.Create(config);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tessera.Data;
+using Tessera.Diffusion.Schedulers;
 using Tessera.Recipes;
 using Tessera.Tests.Shared;
 using static TorchSharp.torch;
@@ -32,6 +33,39 @@ public class DiffusionEvaluationTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => DiffusionEvaluation.BalancedSubset(labels, 4, 200, seed: 5));
         Assert.Contains("class 0 has", error.Message);
         Assert.Throws<ArgumentException>(() => DiffusionEvaluation.BalancedSubset([0, 1, 4], 4, 1, seed: 0));
+    }
+
+    [Fact]
+    public void The_sampling_scheduler_keeps_clip_sample_like_from_config_unless_overridden()
+    {
+        var training = DiffusionTraining.Scheduler(new DiffusionTrainingOptions());
+        Assert.True(training.Config.ClipSample);
+
+        Assert.Same(training, DiffusionEvaluation.SamplingScheduler(training, new DiffusionEvaluationOptions { Scheduler = null }));
+        var kept = DiffusionEvaluation.SamplingScheduler(training, new DiffusionEvaluationOptions { Scheduler = "ddim" });
+        Assert.IsType<DdimScheduler>(kept);
+        Assert.True(kept.Config.ClipSample);
+        Assert.Equal("squaredcos_cap_v2", kept.Config.BetaSchedule);
+        Assert.Equal("leading", kept.Config.TimestepSpacing);
+
+        var unclipped = DiffusionEvaluation.SamplingScheduler(training, new DiffusionEvaluationOptions { Scheduler = "ddim", ClipSample = false });
+        Assert.IsType<DdimScheduler>(unclipped);
+        Assert.False(unclipped.Config.ClipSample);
+        Assert.Equal(kept.Config.BetaSchedule, unclipped.Config.BetaSchedule);
+        Assert.Equal(kept.Config.TimestepSpacing, unclipped.Config.TimestepSpacing);
+        // The step differs where the predicted x0 leaves [-1, 1]: the clipped run keeps it inside, the unclipped one does not.
+        kept.SetTimesteps(50);
+        unclipped.SetTimesteps(50);
+        float[] sample = [0.9f, -0.2f], output = [-0.3f, 0.1f];
+        var a = kept.Step(output, 980, sample);
+        var b = unclipped.Step(output, 980, sample);
+        Assert.All(a.PredOriginalSample!, v => Assert.InRange(v, -1f, 1f));
+        Assert.True(Math.Abs(b.PredOriginalSample![0]) > 1);
+        Assert.NotEqual(a.PrevSample[0], b.PrevSample[0]);
+
+        var sameClass = DiffusionEvaluation.SamplingScheduler(training, new DiffusionEvaluationOptions { Scheduler = null, ClipSample = false });
+        Assert.IsType<DdpmScheduler>(sameClass);
+        Assert.False(sameClass.Config.ClipSample);
     }
 
     [Fact]
