@@ -24,6 +24,8 @@ public sealed record DiffusionEvaluationOptions
     /// like diffusers' <c>DDIMScheduler.from_config(config, clip_sample=...)</c>; null (default) keeps the folder's value.
     /// </summary>
     public bool? ClipSample { get; init; }
+    /// <summary>DDIM's eta (0, the default, is deterministic; 1 adds DDPM's posterior noise); other schedulers ignore it.</summary>
+    public double Eta { get; init; }
     /// <summary>Classifier-free guidance scale (default 2).</summary>
     public double GuidanceScale { get; init; } = 2.0;
     /// <summary>Seed of the first image (image i of the run uses Seed + i), so the numbers are reproducible (default 0).</summary>
@@ -88,6 +90,7 @@ public static class DiffusionEvaluation
         ArgumentNullException.ThrowIfNull(pipeline);
         options ??= new DiffusionEvaluationOptions();
         if (options.SamplesPerClass < 2) throw new ArgumentException($"--samples-per-class must be at least 2 (got {options.SamplesPerClass})");
+        if (!(options.Eta >= 0 && options.Eta <= 1)) throw new ArgumentException($"--eta must be in [0, 1] (got {options.Eta})");
         if (options.Steps < 1) throw new ArgumentException($"--steps must be at least 1 (got {options.Steps})");
         int classes = FashionMnist.Classes.Length;
         if (pipeline.UNet.Config.NumClassEmbeds is not int n || n < classes)
@@ -101,6 +104,7 @@ public static class DiffusionEvaluation
         IDiffusionScheduler original = pipeline.Scheduler;
         pipeline.Scheduler = SamplingScheduler(original, options);
         string clipping = pipeline.Scheduler is DdimScheduler or DdpmScheduler ? $" (clip_sample {(pipeline.Scheduler.Config.ClipSample ? "true" : "false")})" : "";
+        if (pipeline.Scheduler is DdimScheduler { Eta: > 0 } withEta) clipping += $" eta {withEta.Eta}";
         var clock = Stopwatch.StartNew();
         DiffusionOutput output;
         try
@@ -152,10 +156,12 @@ public static class DiffusionEvaluation
     /// </summary>
     internal static IDiffusionScheduler SamplingScheduler(IDiffusionScheduler original, DiffusionEvaluationOptions options)
     {
-        if (options.Scheduler is null && options.ClipSample is null) return original;
+        if (options.Scheduler is null && options.ClipSample is null && options.Eta == 0) return original;
         SchedulerConfig config = Schedulers.ConfigFor(options.Scheduler ?? original.Config.ClassName, original.Config);
         if (options.ClipSample is bool clip) config.ClipSample = clip;
-        return Schedulers.Create(config);
+        var scheduler = Schedulers.Create(config);
+        if (scheduler is DdimScheduler ddim) ddim.Eta = options.Eta;
+        return scheduler;
     }
 
     /// <summary>
