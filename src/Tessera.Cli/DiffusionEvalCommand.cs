@@ -13,11 +13,13 @@ static class DiffusionEvalCommand
     public static readonly Option<int> SamplesPerClass = new Option<int>("--samples-per-class") { Description = "Diffusion pipelines: generated images per class", DefaultValueFactory = _ => 100 }.AtLeast(2);
     public static readonly Option<int> Steps = new Option<int>("--steps") { Description = "Diffusion pipelines: denoising steps", DefaultValueFactory = _ => 50 }.AtLeast(1);
     public static readonly Option<string> Scheduler = new("--scheduler") { Description = "Diffusion pipelines: scheduler (ddim, ddpm, dpm++, euler, ...)", DefaultValueFactory = _ => "ddim" };
+    public static readonly Option<bool?> ClipSample = new("--clip-sample") { Description = "Diffusion pipelines: override the scheduler's clip_sample (true or false; DDPM and DDIM clip the predicted x0 to [-1, 1]) [default: the folder's]", Arity = ArgumentArity.ExactlyOne, HelpName = "true|false" };
+    public static readonly Option<double> Eta = new("--eta") { Description = "Diffusion pipelines: DDIM's eta (0 deterministic, 1 DDPM-like noise); other schedulers ignore it", DefaultValueFactory = _ => 0.0 }.Fraction();
     public static readonly Option<double> Guidance = new Option<double>("--guidance-scale") { Description = "Diffusion pipelines: classifier-free guidance scale", DefaultValueFactory = _ => 2.0 }.PositiveFinite();
     public static readonly Option<long> Seed = new("--seed") { Description = "Diffusion pipelines: seed of the first image", DefaultValueFactory = _ => 0 };
-    public static readonly Option<int> RealImages = new Option<int>("--real-images") { Description = "Diffusion pipelines: real images per set for the Fréchet distance", DefaultValueFactory = _ => 10000 }.AtLeast(2);
+    public static readonly Option<int> RealImages = new Option<int>("--real-images") { Description = "Diffusion pipelines: real test images for the Fréchet distance, and training images of the full-size floor", DefaultValueFactory = _ => 10000 }.AtLeast(2);
 
-    public static IEnumerable<Option> All => [Classifier, SamplesPerClass, Steps, Scheduler, Guidance, Seed, RealImages];
+    public static IEnumerable<Option> All => [Classifier, SamplesPerClass, Steps, Scheduler, ClipSample, Eta, Guidance, Seed, RealImages];
 
     public static int Run(ParseResult parse, string folder, string? dataDir)
     {
@@ -27,7 +29,7 @@ static class DiffusionEvalCommand
         var writer = parse.InvocationConfiguration.Output;
         var quality = DiffusionEvaluation.Evaluate(pipeline, classifier, new DiffusionEvaluationOptions
         {
-            SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler),
+            SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler), ClipSample = parse.GetValue(ClipSample), Eta = parse.GetValue(Eta),
             GuidanceScale = parse.GetValue(Guidance), Seed = parse.GetValue(Seed), RealImages = parse.GetValue(RealImages), DataDir = dataDir,
         }, writer);
         Print(quality, writer);
@@ -37,10 +39,11 @@ static class DiffusionEvalCommand
     public static void Print(DiffusionQuality q, TextWriter writer)
     {
         var inv = CultureInfo.InvariantCulture;
-        writer.WriteLine($"sampling: {q.Sampling}; {q.GeneratedImages} generated, {q.RealImages} real per set; features: {q.FeatureLayer} ({q.FeatureDim})");
+        writer.WriteLine($"sampling: {q.Sampling}; {q.GeneratedImages} generated, {q.RealImages} real test images; features: {q.FeatureLayer} ({q.FeatureDim})");
         writer.WriteLine(string.Create(inv, $"class_agreement: {q.MeanClassAgreement:0.0000}"));
-        writer.WriteLine(string.Create(inv, $"frechet_distance: {q.FrechetDistance:0.0000}"));
-        writer.WriteLine(string.Create(inv, $"frechet_floor_train_vs_test: {q.FrechetFloor:0.0000}"));
+        writer.WriteLine(string.Create(inv, $"frechet_distance: {q.FrechetDistance:0.0000}  ({q.GeneratedImages} generated vs {q.RealImages} real test)"));
+        writer.WriteLine(string.Create(inv, $"frechet_floor_at_generated_count: {q.FrechetFloorAtGeneratedCount:0.0000}  ({q.GeneratedImages} real train, class-balanced, vs {q.RealImages} real test: the floor to compare frechet_distance with)"));
+        writer.WriteLine(string.Create(inv, $"frechet_floor_train_vs_test: {q.FrechetFloor:0.0000}  ({q.RealImages} real train vs {q.RealImages} real test)"));
         for (int k = 0; k < q.ClassAgreement.Count; k++)
             writer.WriteLine(string.Create(inv, $"  {(k < FashionMnist.Classes.Length ? FashionMnist.Classes[k] : k.ToString(inv)),-12} {q.ClassAgreement[k]:0.00}"));
     }

@@ -18,6 +18,15 @@ public class DiffusionEvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void Clip_sample_needs_true_or_false()
+    {
+        var (code, _, err) = CliRunner.Run("eval", temp.Path, "--clip-sample", "sometimes");
+        Assert.Equal(Cli.UsageExitCode, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("sometimes", err);
+    }
+
+    [Fact]
     public void A_diffusion_folder_without_a_classifier_is_one_line()
     {
         File.WriteAllText(Path.Combine(temp.Path, "model_index.json"), """{"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]}""");

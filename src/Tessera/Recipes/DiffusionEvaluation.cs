@@ -19,11 +19,20 @@ public sealed record DiffusionEvaluationOptions
     public int Steps { get; init; } = 50;
     /// <summary>Scheduler to sample with (<c>ddim</c> default; any registered short or class name; null keeps the folder's).</summary>
     public string? Scheduler { get; init; } = "ddim";
+    /// <summary>
+    /// Overrides the sampling scheduler's <c>clip_sample</c> (clipping the predicted x0 to [-1, 1]; DDPM and DDIM only),
+    /// like diffusers' <c>DDIMScheduler.from_config(config, clip_sample=...)</c>; null (default) keeps the folder's value.
+    /// </summary>
+    public bool? ClipSample { get; init; }
+    /// <summary>DDIM's eta (0, the default, is deterministic; 1 adds DDPM's posterior noise); other schedulers ignore it.</summary>
+    public double Eta { get; init; }
     /// <summary>Classifier-free guidance scale (default 2).</summary>
     public double GuidanceScale { get; init; } = 2.0;
     /// <summary>Seed of the first image (image i of the run uses Seed + i), so the numbers are reproducible (default 0).</summary>
     public long Seed { get; init; }
-    /// <summary>Real images per set (test, and the first N training images for the floor); default 10000.</summary>
+    /// <summary>
+    /// Real test images, and the first N training images of the full-size floor (<see cref="DiffusionQuality.FrechetFloor"/>); default 10000.
+    /// </summary>
     public int RealImages { get; init; } = 10000;
     /// <summary>Images per UNet call (default 250).</summary>
     public int BatchSize { get; init; } = 250;
@@ -40,8 +49,18 @@ public sealed record DiffusionQuality
     public double MeanClassAgreement => ClassAgreement.Average();
     /// <summary>Fréchet distance between the classifier features of the generated images and of the real test images.</summary>
     public double FrechetDistance { get; init; }
-    /// <summary>The same distance between real training images and real test images (the floor a perfect generator would reach, up to sampling noise).</summary>
+    /// <summary>
+    /// The same distance between the first <see cref="RealImages"/> real training images and the real test images: the
+    /// floor of two large real sets. Not comparable with <see cref="FrechetDistance"/> when fewer images were generated
+    /// (the estimate grows as a set shrinks); see <see cref="FrechetFloorAtGeneratedCount"/>.
+    /// </summary>
     public double FrechetFloor { get; init; }
+    /// <summary>
+    /// The floor at the generated set's size: the distance between <see cref="GeneratedImages"/> real training images
+    /// (class-balanced like the generated set, drawn with the evaluation's seed) and the real test images, i.e. what a
+    /// perfect generator would score with this many images. The figure to compare <see cref="FrechetDistance"/> with.
+    /// </summary>
+    public double FrechetFloorAtGeneratedCount { get; init; }
     /// <summary>Generated images (all classes).</summary>
     public int GeneratedImages { get; init; }
     /// <summary>Real images per real set.</summary>
@@ -71,6 +90,7 @@ public static class DiffusionEvaluation
         ArgumentNullException.ThrowIfNull(pipeline);
         options ??= new DiffusionEvaluationOptions();
         if (options.SamplesPerClass < 2) throw new ArgumentException($"--samples-per-class must be at least 2 (got {options.SamplesPerClass})");
+        if (!(options.Eta >= 0 && options.Eta <= 1)) throw new ArgumentException($"--eta must be in [0, 1] (got {options.Eta})");
         if (options.Steps < 1) throw new ArgumentException($"--steps must be at least 1 (got {options.Steps})");
         int classes = FashionMnist.Classes.Length;
         if (pipeline.UNet.Config.NumClassEmbeds is not int n || n < classes)
@@ -82,7 +102,9 @@ public static class DiffusionEvaluation
         var (linear, layerName) = LastLinear(classifier);
 
         IDiffusionScheduler original = pipeline.Scheduler;
-        if (options.Scheduler is string name) pipeline.Scheduler = Schedulers.Create(name, original.Config);
+        pipeline.Scheduler = SamplingScheduler(original, options);
+        string clipping = pipeline.Scheduler is DdimScheduler or DdpmScheduler ? $" (clip_sample {(pipeline.Scheduler.Config.ClipSample ? "true" : "false")})" : "";
+        if (pipeline.Scheduler is DdimScheduler { Eta: > 0 } withEta) clipping += $" eta {withEta.Eta}";
         var clock = Stopwatch.StartNew();
         DiffusionOutput output;
         try
@@ -102,9 +124,11 @@ public static class DiffusionEvaluation
         Tensor generated = GeneratedToUnit(output);
         var (genFeatures, genPredictions) = Features(classifier, linear, folder, generated);
         using var test = FashionMnist.Load(train: false, options.DataDir, options.RealImages);
-        using var train = FashionMnist.Load(train: true, options.DataDir, options.RealImages);
+        using var train = FashionMnist.Load(train: true, options.DataDir);
         var (testFeatures, _) = Features(classifier, linear, folder, test.Inputs);
-        var (trainFeatures, _) = Features(classifier, linear, folder, train.Inputs);
+        var (trainFeatures, _) = Features(classifier, linear, folder, train.Inputs.narrow(0, 0, Math.Min(options.RealImages, train.Inputs.shape[0])));
+        long[] balanced = BalancedSubset(train.Targets.data<long>().ToArray(), classes, options.SamplesPerClass, options.Seed);
+        var (balancedFeatures, _) = Features(classifier, linear, folder, train.Inputs.index_select(0, tensor(balanced)));
 
         long[] predicted = genPredictions.data<long>().ToArray();
         var agreement = new double[classes];
@@ -116,13 +140,75 @@ public static class DiffusionEvaluation
             ClassAgreement = agreement,
             FrechetDistance = FrechetDistance(genFeatures, testFeatures),
             FrechetFloor = FrechetDistance(trainFeatures, testFeatures),
+            FrechetFloorAtGeneratedCount = FrechetDistance(balancedFeatures, testFeatures),
             GeneratedImages = output.Count,
             RealImages = (int)test.Inputs.shape[0],
             FeatureLayer = layerName,
             FeatureDim = (int)genFeatures.shape[1],
-            Sampling = $"{pipeline.Scheduler.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
+            Sampling = $"{original.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}{clipping}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
             SampleSeconds = clock.Elapsed.TotalSeconds,
         };
+    }
+
+    /// <summary>
+    /// The scheduler the evaluation samples with: <paramref name="original"/> swapped to <see cref="DiffusionEvaluationOptions.Scheduler"/>
+    /// like diffusers' <c>from_config</c>, with <see cref="DiffusionEvaluationOptions.ClipSample"/> overriding <c>clip_sample</c> when set.
+    /// </summary>
+    internal static IDiffusionScheduler SamplingScheduler(IDiffusionScheduler original, DiffusionEvaluationOptions options)
+    {
+        if (options.Scheduler is null && options.ClipSample is null && options.Eta == 0) return original;
+        SchedulerConfig config = Schedulers.ConfigFor(options.Scheduler ?? original.Config.ClassName, original.Config);
+        if (options.ClipSample is bool clip) config.ClipSample = clip;
+        var scheduler = Schedulers.Create(config);
+        if (scheduler is DdimScheduler ddim) ddim.Eta = options.Eta;
+        return scheduler;
+    }
+
+    /// <summary>
+    /// A class-balanced random subset of a labelled set: <paramref name="perClass"/> distinct indices of each class
+    /// 0..<paramref name="classes"/>-1, class by class, each class's indices in ascending order. The draw depends only on
+    /// <paramref name="seed"/> and the labels (its own SplitMix64 generator, the same on every platform and .NET version).
+    /// </summary>
+    /// <exception cref="ArgumentException">A class has fewer than <paramref name="perClass"/> examples, or a label is outside 0..classes-1.</exception>
+    public static long[] BalancedSubset(IReadOnlyList<long> labels, int classes, int perClass, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(perClass);
+        var byClass = new List<long>[classes];
+        for (int k = 0; k < classes; k++) byClass[k] = [];
+        for (int i = 0; i < labels.Count; i++)
+        {
+            long label = labels[i];
+            if (label < 0 || label >= classes) throw new ArgumentException($"label {label} at index {i} is outside 0..{classes - 1}", nameof(labels));
+            byClass[label].Add(i);
+        }
+        ulong state = unchecked((ulong)seed);
+        var result = new long[classes * perClass];
+        for (int k = 0; k < classes; k++)
+        {
+            var pool = byClass[k];
+            if (pool.Count < perClass)
+                throw new ArgumentException($"class {k} has {pool.Count} examples; {perClass} were asked for", nameof(perClass));
+            // Partial Fisher-Yates: the first perClass slots become a uniform draw without replacement.
+            for (int i = 0; i < perClass; i++)
+            {
+                int j = i + (int)(SplitMix64(ref state) % (ulong)(pool.Count - i));
+                (pool[i], pool[j]) = (pool[j], pool[i]);
+            }
+            var chosen = pool.GetRange(0, perClass);
+            chosen.Sort();
+            chosen.CopyTo(result, k * perClass);
+        }
+        return result;
+    }
+
+    static ulong SplitMix64(ref ulong state)
+    {
+        ulong z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>

@@ -269,8 +269,9 @@ public static class DiffusionTraining
             card.AppendLine("| metric | value |");
             card.AppendLine("|---|---:|");
             card.AppendLine(inv, $"| class agreement (mean over 10 classes) | {q.MeanClassAgreement:0.000} |");
-            card.AppendLine(inv, $"| Fréchet distance, generated vs real test | {q.FrechetDistance:0.000} |");
-            card.AppendLine(inv, $"| Fréchet distance, real train vs real test (floor) | {q.FrechetFloor:0.000} |");
+            card.AppendLine(inv, $"| Fréchet distance, {q.GeneratedImages} generated vs {q.RealImages} real test | {q.FrechetDistance:0.000} |");
+            card.AppendLine(inv, $"| Fréchet floor at the generated count: {q.GeneratedImages} real train (class-balanced) vs real test (compare with the distance above) | {q.FrechetFloorAtGeneratedCount:0.000} |");
+            card.AppendLine(inv, $"| Fréchet floor, {q.RealImages} real train vs {q.RealImages} real test | {q.FrechetFloor:0.000} |");
             for (int k = 0; k < q.ClassAgreement.Count; k++) card.AppendLine(inv, $"| agreement, {FashionMnist.Classes[k]} | {q.ClassAgreement[k]:0.00} |");
         }
         card.AppendLine();

@@ -62,6 +62,9 @@ public sealed class SchedulerReferenceTests(SchedulerReferenceTests.Reference re
         new("ddim-offset-no-alpha-one", Ddim, c => { c.SetAlphaToOne = false; c.StepsOffset = 1; }),
         new("ddim-vpred-clipped-output", Ddim, c => c.PredictionType = "v_prediction", UseClippedModelOutput: true),
         new("ddim-sample-threshold", Ddim, c => { c.PredictionType = "sample"; c.Thresholding = true; c.SampleMaxValue = 1.5; }),
+        // The DDPM training config of `tessera train diffusion` swapped to DDIM (cosine betas, clip_sample kept, leading
+        // spacing, set_alpha_to_one): all 50 steps, from the large 1/sqrt(alpha-bar) of t = 980 down to the final alpha 1.
+        new("ddim-cosine-clip-50-from-training", Ddim, c => c.BetaSchedule = "squaredcos_cap_v2", Steps: 50, RunSteps: 50),
         new("ddim-eta1-scaled", Ddim, c => { c.BetaSchedule = "scaled_linear"; c.BetaStart = 0.00085; c.BetaEnd = 0.012; c.ClipSample = false; }, Eta: 1.0),
         new("euler-linspace", Euler),
         new("euler-leading", Euler, c => { c.TimestepSpacing = "leading"; c.StepsOffset = 1; }),
