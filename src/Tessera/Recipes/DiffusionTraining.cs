@@ -116,7 +116,7 @@ public static class DiffusionTraining
             LabelDropout = unetConfig.NumClassEmbeds is null ? 0 : options.LabelDropout, EmaDecay = options.EmaDecay,
         });
 
-        var curve = new LossCurve();
+        var curve = new StepCounter();
         var memory = new MemoryPerEpoch(log);
         var progress = new ProgressDisplay(options.PlainProgress == true ? true : null, log == Console.Out ? null : log);
         var grids = new SampleGrids(module, scheduler, options, Path.Combine(outDir, "samples"), log);
@@ -152,7 +152,7 @@ public static class DiffusionTraining
             return new DiffusionTrainingResult
             {
                 Parameters = parameters, TrainImages = trainCount, ImageSize = size, Epochs = trainer.CurrentEpoch, Steps = trainer.GlobalStep,
-                FirstLoss = double.NaN, FinalLoss = double.NaN, LossCurve = curve.Points, TrainSeconds = seconds,
+                FirstLoss = double.NaN, FinalLoss = double.NaN, LossCurve = [], TrainSeconds = seconds,
                 StepsPerSecond = seconds > 0 ? stepsRun / seconds : 0, ImagesPerSecond = seconds > 0 ? curve.ImagesThisRun * strategy.Group.WorldSize / seconds : 0,
                 ModelDir = Path.Combine(outDir, "model"),
             };
@@ -174,7 +174,8 @@ public static class DiffusionTraining
             }, log);
         }
 
-        var points = curve.Points;
+        // The whole run's losses, across --resume: this process's callbacks saw only the steps it trained itself.
+        var history = TrainingLossHistory.Read(csv!.FilePath);
         var result = new DiffusionTrainingResult
         {
             Parameters = parameters,
@@ -182,9 +183,9 @@ public static class DiffusionTraining
             ImageSize = size,
             Epochs = trainer.CurrentEpoch,
             Steps = trainer.GlobalStep,
-            FirstLoss = points.Count == 0 ? double.NaN : points.Take(Math.Max(1, points.Count / 20)).Average(p => p.Loss),
-            FinalLoss = points.Count == 0 ? double.NaN : points.TakeLast(Math.Max(1, points.Count / 10)).Average(p => p.Loss),
-            LossCurve = points,
+            FirstLoss = history.FirstLoss,
+            FinalLoss = history.FinalLoss,
+            LossCurve = history.Points,
             TrainSeconds = seconds,
             StepsPerSecond = seconds > 0 ? stepsRun / seconds : 0,
             ImagesPerSecond = seconds > 0 ? curve.ImagesThisRun * strategy.Group.WorldSize / seconds : 0,
@@ -296,10 +297,9 @@ public static class DiffusionTraining
         public override void OnFitStart(Trainer trainer, TrainingModuleBase module) => manual_seed(seed + 1_000_003L * rank + trainer.GlobalStep);
     }
 
-    /// <summary>Records the training loss at logging steps and counts this invocation's steps and images.</summary>
-    sealed class LossCurve : Callback
+    /// <summary>Counts this invocation's steps and images (for throughput; the loss history is read from metrics.csv).</summary>
+    sealed class StepCounter : Callback
     {
-        public List<(long Step, double Loss)> Points { get; } = [];
         public long StepsThisRun { get; private set; }
         public long ImagesThisRun { get; private set; }
 
@@ -307,7 +307,6 @@ public static class DiffusionTraining
         {
             StepsThisRun++;
             ImagesThisRun += batchSize;
-            if (trainer.IsLoggingStep) Points.Add((trainer.GlobalStep, loss));
         }
     }
 

@@ -13,11 +13,11 @@ public sealed record DiffusionTrainingResult
     public int Epochs { get; init; }
     /// <summary>Optimizer steps completed.</summary>
     public long Steps { get; init; }
-    /// <summary>Mean training loss of the first logged steps (about the first 5% of the run).</summary>
+    /// <summary>Mean training loss of the first logged steps (about the first 5% of the run, across --resume).</summary>
     public double FirstLoss { get; init; }
-    /// <summary>Mean training loss of the last logged steps (about the last 10% of the run).</summary>
+    /// <summary>Mean training loss of the last logged steps (about the last 10% of the run, across --resume).</summary>
     public double FinalLoss { get; init; }
-    /// <summary>(step, loss) at the trainer's logging steps.</summary>
+    /// <summary>(step, training loss) of each row of the run's metrics.csv that has one (the trainer's logging steps and epoch ends), across --resume; empty on processes other than rank 0.</summary>
     public IReadOnlyList<(long Step, double Loss)> LossCurve { get; init; } = [];
     /// <summary>Wall time of Fit.</summary>
     public double TrainSeconds { get; init; }

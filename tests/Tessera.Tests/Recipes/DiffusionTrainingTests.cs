@@ -70,6 +70,44 @@ public class DiffusionTrainingTests : IDisposable
         Assert.Contains(saved.Keys, k => !full["ema." + k].SequenceEqual(full["unet." + k]));
     }
 
+    [Fact]
+    public void A_resumed_runs_card_describes_the_whole_run_like_an_uninterrupted_runs_card()
+    {
+        Requires.FashionMnist();
+        string a = Path.Combine(temp.Path, "a"), b = Path.Combine(temp.Path, "b");
+        // 64 images in batches of 16: 4 steps an epoch, so 6 steps end inside the second epoch; killed at step 4 (after
+        // the step-3 checkpoint), the resumed process trains only steps 4-6.
+        var full = DiffusionTraining.Run(Small(a), TextWriter.Null);
+        Assert.Throws<OperationCanceledException>(() => DiffusionTraining.Run(Small(b) with { Callbacks = [new Kill(4)] }, TextWriter.Null));
+        var resumed = DiffusionTraining.Run(Small(b) with { Resume = true }, TextWriter.Null);
+
+        // The uninterrupted run against its own metrics.csv, read independently: one logged loss per step 1..6.
+        var logged = File.ReadAllLines(Path.Combine(a, "metrics.csv")) is var lines && lines[0].Split(',') is var header
+            ? lines.Skip(1).Select(l => l.Split(',')).Where(c => c[Array.IndexOf(header, "train_loss")].Length > 0)
+                .Select(c => (Step: long.Parse(c[0], CultureInfo.InvariantCulture), Loss: double.Parse(c[Array.IndexOf(header, "train_loss")], CultureInfo.InvariantCulture))).ToList()
+            : throw new InvalidOperationException();
+        Assert.Equal([1L, 2, 3, 4, 5, 6], logged.Select(p => p.Step));
+        Assert.Equal(logged, full.LossCurve);
+        Assert.Equal(logged[0].Loss, full.FirstLoss);
+        Assert.Equal(logged[^1].Loss, full.FinalLoss);
+        Assert.Equal(1, full.Epochs);
+        Assert.Equal(6, full.Steps);
+
+        // The resumed run's result and card cover steps 1-6 too, not only the 3 steps its process trained.
+        Assert.Equal(full.Epochs, resumed.Epochs);
+        Assert.Equal(full.Steps, resumed.Steps);
+        Assert.Equal(full.LossCurve.Select(p => p.Step), resumed.LossCurve.Select(p => p.Step));
+        for (int i = 0; i < full.LossCurve.Count; i++) Assert.True(Math.Abs(full.LossCurve[i].Loss - resumed.LossCurve[i].Loss) <= 1e-5, $"step {full.LossCurve[i].Step}");
+        static string[] Summary(string run) => File.ReadAllLines(Path.Combine(run, "model", "README.md"))
+            .Where(l => l.StartsWith("| epochs / steps", StringComparison.Ordinal) || l.StartsWith("| training loss", StringComparison.Ordinal)
+                || (l.StartsWith("| ", StringComparison.Ordinal) && l.Length > 2 && char.IsDigit(l[2]))).ToArray();
+        string[] cardA = Summary(a), cardB = Summary(b);
+        Assert.Contains("| epochs / steps | 1 / 6 (batch 16) |", cardA);
+        Assert.Contains(cardA, l => l.StartsWith("| training loss | ", StringComparison.Ordinal) && !l.Contains("NaN", StringComparison.Ordinal));
+        Assert.Equal(2 + 6, cardA.Length); // the two summary rows and a loss-curve row per logged step
+        Assert.Equal(cardA, cardB);
+    }
+
     [Trait("Category", "Slow")]
     [Fact]
     public void A_short_training_lowers_the_loss_and_its_samples_differ_by_class()
