@@ -30,6 +30,10 @@ static class OptionRules
     public static Option<double> Fraction(this Option<double> option) =>
         option.Check(v => v is >= 0 and < 1, "at least 0 and below 1");
 
+    /// <summary>A value in [0, 1] (DDIM's eta).</summary>
+    public static Option<double> UnitInterval(this Option<double> option) =>
+        option.Check(v => v is >= 0 and <= 1, "at least 0 and at most 1");
+
     /// <inheritdoc cref="Fraction(Option{double})"/>
     public static Option<double?> Fraction(this Option<double?> option) =>
         option.Check(v => v is not { } x || x is >= 0 and < 1, "at least 0 and below 1");
