@@ -14,19 +14,7 @@ public sealed class CardProvenanceTests : IDisposable
 
     public void Dispose() => temp.Dispose();
 
-    const string YamlReader = """
-        import json, sys, yaml
-        text = open(sys.argv[1], encoding="utf-8").read()
-        assert text.startswith("---\n"), "no front matter"
-        front, body = text[4:].split("\n---\n", 1)
-        print(json.dumps({"front": yaml.safe_load(front), "body": body}))
-        """;
-
-    static JsonElement ReadCard(string path)
-    {
-        Requires.Python("yaml");
-        return JsonDocument.Parse(ReferencePython.Run(YamlReader, path)).RootElement;
-    }
+    static JsonElement ReadCard(string path) => CardFrontMatter.Read(path);
 
     [Fact]
     public void A_quantized_folder_card_names_its_source_model_and_run_and_keeps_the_model_index()

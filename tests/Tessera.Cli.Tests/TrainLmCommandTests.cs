@@ -30,9 +30,31 @@ public class TrainLmCommandTests : IDisposable
         Assert.Contains("validation perplexity", card);
         Assert.Contains("## Samples", card);
 
+        // The model-index, read by PyYAML, holds the run's final validation loss (the last val_loss of metrics.csv) and its perplexity.
+        double lastValLoss = LastValue(Path.Combine(outDir, "metrics.csv"), "val_loss");
+        var result = CardFrontMatter.ModelIndexResult(Path.Combine(model, "README.md"), out string name);
+        Assert.Equal("gpt2-tiny-fortunes", name);
+        Assert.Equal("text-generation", result.GetProperty("task").GetProperty("type").GetString());
+        Assert.Equal("fortunes", result.GetProperty("dataset").GetProperty("type").GetString());
+        Assert.Equal("validation", result.GetProperty("dataset").GetProperty("split").GetString());
+        var metrics = CardFrontMatter.Metrics(result);
+        Assert.Equal(["loss", "perplexity"], metrics.Keys.Order());
+        Assert.Equal(lastValLoss, metrics["loss"].Value, 1e-9);
+        Assert.Equal(Math.Exp(lastValLoss), metrics["perplexity"].Value, 1e-9);
+
         var generated = Run("generate", model, "--prompt", "You will", "--max-new-tokens", "8", "--stream");
         Assert.True(generated.Code == 0, generated.Err);
         Assert.StartsWith("You will", generated.Out);
+    }
+
+    /// <summary>The last non-empty value of <paramref name="column"/> in a metrics.csv.</summary>
+    internal static double LastValue(string csv, string column)
+    {
+        string[] lines = File.ReadAllLines(csv);
+        int index = Array.IndexOf(lines[0].Split(','), column);
+        Assert.True(index >= 0, $"no {column} column in {csv}");
+        return lines.Skip(1).Select(l => l.Split(',')[index]).Where(v => v.Length > 0)
+            .Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).Last();
     }
 
     [Trait("Category", "Slow")]

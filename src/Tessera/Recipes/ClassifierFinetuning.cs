@@ -42,6 +42,7 @@ public static class ClassifierFinetuning
         List<LabeledText> all;
         List<LabeledText>? heldSplit = null;
         HubSnapshot? snapshot = null;
+        string heldSplitName = "validation";
         if (HubDataset.TryParseReference(options.Data, out _) || Directory.Exists(options.Data))
         {
             // A Hub-style dataset: its train split, and its validation (else test) split as held-out data.
@@ -49,7 +50,10 @@ public static class ClassifierFinetuning
             snapshot = dataset.Snapshot;
             all = TextClassificationDataset.Read(dataset["train"], options.TextColumn, options.LabelColumn);
             if (options.ValData is null && (dataset.TryGetSplit("validation", out var split) || dataset.TryGetSplit("test", out split)))
+            {
                 heldSplit = TextClassificationDataset.Read(split, options.TextColumn, options.LabelColumn);
+                heldSplitName = split.Name;
+            }
             log.WriteLine($"data: {(snapshot is null ? dataset.Path : $"{snapshot.Uri} at commit {snapshot.Commit}")}, splits {string.Join(", ", dataset.Splits.Select(s => s.Name))}");
         }
         else
@@ -144,7 +148,7 @@ public static class ClassifierFinetuning
             ValidationLoss = trainer.CallbackMetrics.TryGetValue("val_loss", out double vl) ? vl : double.NaN,
             ValidationAccuracy = trainer.CallbackMetrics.TryGetValue("val_acc", out double va) ? va : double.NaN,
         };
-        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels, snapshot));
+        if (writer) AtomicFile.WriteAllText(Path.Combine(outDir, "README.md"), Card(result, options, peft?.Adapters["default"] ?? lora, labels, snapshot, heldSplitName));
         return result;
     }
 
@@ -173,13 +177,25 @@ public static class ClassifierFinetuning
         }
     }
 
-    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels, HubSnapshot? data)
+    static string Card(LoraFinetuningResult r, LoraFinetuningOptions o, LoraConfig? c, IReadOnlyList<string> labels, HubSnapshot? data, string heldSplit)
     {
         var inv = CultureInfo.InvariantCulture;
-        var card = new StringBuilder();
-        card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}");
-        if (c is not null) card.AppendLine("library_name: peft");
-        card.AppendLine("pipeline_tag: text-classification").AppendLine("tags: [tessera, text-classification" + (c is null ? "" : ", lora") + "]").AppendLine("---").AppendLine();
+        var front = new OrderedDictionary<string, object?> { ["base_model"] = o.ModelFolder };
+        if (c is not null) front["library_name"] = "peft";
+        front["pipeline_tag"] = "text-classification";
+        front["tags"] = c is null ? new List<object?> { "tessera", "text-classification" } : new List<object?> { "tessera", "text-classification", "lora" };
+        // The Hub's model-index: the held-out data (--val-data, the dataset's validation or test split, or every 10th row).
+        if (double.IsFinite(r.ValidationAccuracy))
+        {
+            string dataName = data?.RepoId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(o.ValData ?? o.Data));
+            front["model-index"] = ModelIndex.Build($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(o.ModelFolder))}-{(c is null ? "finetuned" : "lora")}",
+                new ModelIndexResult("text-classification", "Text Classification", dataName, dataName,
+                [
+                    new ModelIndexMetric("accuracy", r.ValidationAccuracy, "Validation accuracy"),
+                    .. (double.IsFinite(r.ValidationLoss) ? new[] { new ModelIndexMetric("loss", r.ValidationLoss, "Validation loss") } : []),
+                ]) { Split = heldSplit, Revision = o.ValData is null ? data?.Commit : null });
+        }
+        var card = new StringBuilder(ModelIndex.RenderFrontMatter(front)).AppendLine();
         card.AppendLine(c is null ? "# Fine-tuned classifier" : "# LoRA classification adapter").AppendLine();
         card.AppendLine(inv, $"{(c is null ? "All weights of" : "A LoRA adapter (with a fully trained `classifier` head) for")} `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (text column `{o.TextColumn}`, label column `{o.LabelColumn}`) for {r.Steps} steps of batch {o.BatchSize} (at most {o.BlockSize} tokens) at learning rate {o.LearningRate}.");
         card.AppendLine(inv, $"Labels (id: name): {string.Join(", ", labels.Select((l, i) => $"{i}: {l}"))}.");

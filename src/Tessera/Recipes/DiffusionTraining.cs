@@ -229,13 +229,26 @@ public static class DiffusionTraining
     static string Card(DiffusionTrainingResult r, DiffusionTrainingOptions o, UNet2DConfig unet, IDiffusionScheduler scheduler)
     {
         var inv = CultureInfo.InvariantCulture;
-        var card = new StringBuilder();
-        card.AppendLine("---");
-        card.AppendLine("library_name: diffusers");
-        card.AppendLine("pipeline_tag: unconditional-image-generation");
-        card.AppendLine("tags: [diffusion, ddpm, class-conditional, fashion-mnist, tessera]");
-        card.AppendLine("datasets: [fashion_mnist]");
-        card.AppendLine("---");
+        var front = new OrderedDictionary<string, object?>
+        {
+            ["library_name"] = "diffusers",
+            ["pipeline_tag"] = "unconditional-image-generation",
+            ["tags"] = new List<object?> { "diffusion", "ddpm", "class-conditional", "fashion-mnist", "tessera" },
+            ["datasets"] = new List<object?> { "fashion_mnist" },
+        };
+        // The Hub's model-index, when quality was measured. The Hub has no class-conditional generation task, so the
+        // task type is the pipeline_tag's unconditional-image-generation (the UNet also samples with the unconditional
+        // label); the task name says the samples were class-conditional. The Fréchet distance is over the classifier's
+        // features, not Inception's, so its type is frechet_distance rather than fid.
+        if (r.Quality is { } quality)
+            front["model-index"] = ModelIndex.Build("ddpm-fashion-mnist",
+                new ModelIndexResult("unconditional-image-generation", "Class-conditional image generation", "fashion_mnist", "Fashion-MNIST",
+                [
+                    new ModelIndexMetric("class_agreement", quality.MeanClassAgreement, "Class agreement (mean over 10 classes)"),
+                    new ModelIndexMetric("frechet_distance", quality.FrechetDistance,
+                        $"Fréchet distance ({quality.FeatureLayer} features, {quality.GeneratedImages} generated vs {quality.RealImages} real test)"),
+                ]) { Split = "test" });
+        var card = new StringBuilder(ModelIndex.RenderFrontMatter(front));
         card.AppendLine("# Class-conditional DDPM trained on Fashion-MNIST with Tessera");
         card.AppendLine();
         card.AppendLine(inv, $"A diffusers `UNet2DModel` ({r.Parameters / 1e6:0.00}M parameters, widths {string.Join("/", unet.BlockOutChannels)}, {r.ImageSize}x{r.ImageSize} grayscale) with a `{scheduler.Config.ClassName}` " +

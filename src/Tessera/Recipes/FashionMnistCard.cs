@@ -32,26 +32,12 @@ internal static class FashionMnistCard
         card.FrontMatter["metrics"] = new List<object?> { "accuracy", "f1" };
 
         // The Hub's model-index: what the model was evaluated on and how well (test split, last epoch's weights).
-        card.FrontMatter["model-index"] = new List<object?>
-        {
-            new OrderedDictionary<string, object?>
-            {
-                ["name"] = $"{result.Model}-fashion-mnist",
-                ["results"] = new List<object?>
-                {
-                    new OrderedDictionary<string, object?>
-                    {
-                        ["task"] = new OrderedDictionary<string, object?> { ["type"] = "image-classification", ["name"] = "Image Classification" },
-                        ["dataset"] = new OrderedDictionary<string, object?> { ["type"] = "fashion_mnist", ["name"] = "Fashion-MNIST", ["split"] = "test" },
-                        ["metrics"] = new List<object?>
-                        {
-                            new OrderedDictionary<string, object?> { ["type"] = "accuracy", ["value"] = Math.Round(result.TestAccuracy, 4), ["name"] = "Test accuracy" },
-                            new OrderedDictionary<string, object?> { ["type"] = "f1", ["value"] = Math.Round(result.MacroF1, 4), ["name"] = "Test macro F1" },
-                        },
-                    },
-                },
-            },
-        };
+        card.FrontMatter["model-index"] = ModelIndex.Build($"{result.Model}-fashion-mnist",
+            new ModelIndexResult("image-classification", "Image Classification", "fashion_mnist", "Fashion-MNIST",
+            [
+                new ModelIndexMetric("accuracy", Math.Round(result.TestAccuracy, 4), "Test accuracy"),
+                new ModelIndexMetric("f1", Math.Round(result.MacroF1, 4), "Test macro F1"),
+            ]) { Split = "test" });
         card.Metrics["test_accuracy"] = Math.Round(result.TestAccuracy, 4);
         card.Metrics["test_macro_f1"] = Math.Round(result.MacroF1, 4);
         if (double.IsFinite(result.ValidationAccuracy)) card.Metrics["val_accuracy"] = Math.Round(result.ValidationAccuracy, 4);

@@ -220,8 +220,23 @@ public static class LanguageModelTraining
     static string Card(LanguageModelTrainingResult r, LanguageModelTrainingOptions o, Vocabulary vocabulary)
     {
         var inv = CultureInfo.InvariantCulture;
-        var card = new StringBuilder();
-        card.AppendLine(inv, $"# {r.Model} trained on {Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Data))}");
+        string dataName = Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Data));
+        var front = new OrderedDictionary<string, object?>
+        {
+            ["library_name"] = "tessera",
+            ["pipeline_tag"] = "text-generation",
+            ["tags"] = new List<object?> { "text-generation", r.Model },
+        };
+        // The Hub's model-index: the held-out validation entries (every 20th), scored with the final weights.
+        if (double.IsFinite(r.ValidationLoss))
+            front["model-index"] = ModelIndex.Build($"{r.Model}-{dataName}",
+                new ModelIndexResult("text-generation", "Text Generation", dataName, dataName,
+                [
+                    new ModelIndexMetric("loss", r.ValidationLoss, "Validation loss (nats/token)"),
+                    new ModelIndexMetric("perplexity", r.ValidationPerplexity, "Validation perplexity"),
+                ]) { Split = "validation" });
+        var card = new StringBuilder(ModelIndex.RenderFrontMatter(front));
+        card.AppendLine(inv, $"# {r.Model} trained on {dataName}");
         card.AppendLine();
         card.AppendLine(inv, $"A GPT-2-architecture language model ({r.Parameters / 1e6:0.00}M parameters, context {o.BlockSize}) trained from scratch with Tessera's Trainer on {vocabulary.Description}. Load it with `AutoModelForCausalLM.FromPretrained` or `transformers`; generate with `tessera generate <this folder> --prompt \"You will\" --stream`.");
         card.AppendLine();

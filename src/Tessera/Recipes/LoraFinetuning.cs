@@ -150,7 +150,24 @@ public static class LoraFinetuning
     {
         var inv = CultureInfo.InvariantCulture;
         var card = new StringBuilder();
-        card.AppendLine("---").AppendLine(inv, $"base_model: {o.ModelFolder}").AppendLine("library_name: peft").AppendLine("tags: [lora, tessera]").AppendLine("---").AppendLine();
+        var front = new OrderedDictionary<string, object?>
+        {
+            ["base_model"] = o.ModelFolder,
+            ["library_name"] = "peft",
+            ["tags"] = new List<object?> { "lora", "tessera" },
+        };
+        // The Hub's model-index: the held-out lines (every 20th), scored with the adapter's final weights.
+        if (double.IsFinite(r.ValidationLoss))
+        {
+            string dataName = Path.GetFileName(Path.TrimEndingDirectorySeparator(o.Data));
+            front["model-index"] = ModelIndex.Build($"{Path.GetFileName(Path.TrimEndingDirectorySeparator(o.ModelFolder))}-lora",
+                new ModelIndexResult("text-generation", "Text Generation", dataName, dataName,
+                [
+                    new ModelIndexMetric("loss", r.ValidationLoss, "Validation loss (nats/token)"),
+                    new ModelIndexMetric("perplexity", Math.Exp(r.ValidationLoss), "Validation perplexity"),
+                ]) { Split = "validation" });
+        }
+        card.Append(ModelIndex.RenderFrontMatter(front)).AppendLine();
         card.AppendLine("# LoRA adapter").AppendLine();
         card.AppendLine(inv, $"A LoRA adapter for `{o.ModelFolder}`, fine-tuned with Tessera's Trainer on `{o.Data}` (loss on all tokens of field `{o.TextField}`, or on `{o.CompletionField}` only for prompt/completion lines) for {r.Steps} steps of {o.BatchSize}x{o.BlockSize} tokens at learning rate {o.LearningRate}.");
         card.AppendLine(inv, $"{FinetuningSetup.TrainableSentence(r)} Final training loss {r.TrainLoss:0.000}, validation loss {r.ValidationLoss:0.000}.").AppendLine();

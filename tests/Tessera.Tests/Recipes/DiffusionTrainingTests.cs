@@ -108,6 +108,33 @@ public class DiffusionTrainingTests : IDisposable
         Assert.Equal(cardA, cardB);
     }
 
+    [Fact]
+    public void With_a_classifier_the_cards_model_index_holds_the_measured_quality()
+    {
+        Requires.FashionMnist();
+        var classifier = FashionMnistTraining.Run(new FashionMnistTrainingOptions
+        {
+            Model = "mlp", Epochs = 1, LimitTrain = 256, ValidationSize = 0, OutputDir = Path.Combine(temp.Path, "classifier"), Threads = null, PlainProgress = true,
+        }, TextWriter.Null);
+        var result = DiffusionTraining.Run(Small(Path.Combine(temp.Path, "ddpm")) with
+        {
+            MaxSteps = 2, CheckpointEverySteps = null, Classifier = classifier.ModelDir, EvalSamplesPerClass = 2,
+        }, TextWriter.Null);
+        var quality = Assert.IsType<DiffusionQuality>(result.Quality);
+
+        // Read back by PyYAML: the class agreement and Fréchet distance the run measured, on Fashion-MNIST's test split.
+        var index = CardFrontMatter.ModelIndexResult(Path.Combine(result.ModelDir, "README.md"), out string name);
+        Assert.Equal("ddpm-fashion-mnist", name);
+        Assert.Equal("unconditional-image-generation", index.GetProperty("task").GetProperty("type").GetString());
+        Assert.Equal("fashion_mnist", index.GetProperty("dataset").GetProperty("type").GetString());
+        Assert.Equal("test", index.GetProperty("dataset").GetProperty("split").GetString());
+        var metrics = CardFrontMatter.Metrics(index);
+        Assert.Equal(["class_agreement", "frechet_distance"], metrics.Keys.Order());
+        Assert.Equal(quality.ClassAgreement.Average(), metrics["class_agreement"].Value, 1e-12);
+        Assert.Equal(quality.FrechetDistance, metrics["frechet_distance"].Value, 1e-12);
+        Assert.Contains($"{quality.GeneratedImages} generated vs {quality.RealImages} real test", metrics["frechet_distance"].Name);
+    }
+
     [Trait("Category", "Slow")]
     [Fact]
     public void A_short_training_lowers_the_loss_and_its_samples_differ_by_class()
