@@ -8,10 +8,11 @@ namespace Tessera.Cli;
 /// Sends the metrics of every trainer a tracked command runs into its run as they are logged (attached through
 /// <see cref="AmbientLoggers"/> for the command's duration), so <c>tessera ui</c> shows a running training live.
 /// Points are buffered by the run and written in batches: at least every <see cref="FlushInterval"/> while metrics
-/// arrive, and whenever the trainer flushes. Hyperparameters are not recorded here: the command's options already
-/// are the run's parameters.
+/// arrive, and whenever the trainer flushes. When the run also goes to an MLflow server, the same points are handed to
+/// its <see cref="CliMlflow.Live"/> logger, which sends them in the background. Hyperparameters are not recorded here:
+/// the command's options already are the run's parameters.
 /// </summary>
-sealed class CliLiveMetrics(TrackedRun run, TimeSpan? flushInterval = null) : IMetricsLogger
+sealed class CliLiveMetrics(TrackedRun run, TimeSpan? flushInterval = null, Training.Loggers.MlflowLogger? mlflow = null) : IMetricsLogger
 {
     /// <summary>Longest time logged points wait in the buffer while metrics keep arriving (unless told otherwise).</summary>
     internal static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(2);
@@ -25,6 +26,7 @@ sealed class CliLiveMetrics(TrackedRun run, TimeSpan? flushInterval = null) : IM
 
     public void LogMetrics(IReadOnlyDictionary<string, double> metrics, long step)
     {
+        mlflow?.LogMetrics(metrics, step); // only hands the points over: the MLflow logger sends in the background
         run.LogMetrics(metrics, step);
         lock (gate)
         {
@@ -34,7 +36,11 @@ sealed class CliLiveMetrics(TrackedRun run, TimeSpan? flushInterval = null) : IM
         run.Flush();
     }
 
-    public void Flush() => run.Flush();
+    public void Flush()
+    {
+        mlflow?.Flush();
+        run.Flush();
+    }
 
-    public void Dispose() => run.Flush();
+    public void Dispose() => Flush(); // the MLflow logger is CliMlflow's to dispose
 }

@@ -173,7 +173,7 @@ static class CliTracking
         }
 
         /// <summary>From now until <see cref="End"/>, trainers created in this flow log into the run as they go (the last step of a start).</summary>
-        public void AttachLiveMetrics() => live = AmbientLoggers.Attach(new CliLiveMetrics(run));
+        public void AttachLiveMetrics() => live = AmbientLoggers.Attach(new CliLiveMetrics(run, mlflow: Mlflow?.Live));
 
         IEnumerable<DatasetInfo> Datasets()
         {

@@ -53,6 +53,42 @@ public sealed class MlflowCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_training_sends_its_metrics_while_it_runs_not_only_when_the_command_ends()
+    {
+        string data = temp.File("fortunes");
+        File.WriteAllText(data, string.Join("\n%\n", Enumerable.Range(0, 200).Select(i => $"You will meet a tall stranger number {i}.")) + "\n%\n");
+        var (code, _, err) = CliRunner.Run("train", "lm", "--data", data, "--max-steps", "4", "--batch-size", "4", "--block-size", "32",
+            "--validate-every", "2", "--out", temp.File("lm"), "--tracking-uri", ServerUri);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("warning", err);
+        Assert.Empty(server.Violations);
+        var run = Assert.Single(server.Runs.Values);
+        Assert.Equal("FINISHED", run.Status);
+
+        // The requests in arrival order: metric batches came in before the command's end was known (the exit code tag,
+        // set when the command returns, travels with the final batch) and so before the run was marked FINISHED.
+        var requests = server.Requests.ToList();
+        int Index(Func<FakeMlflowServer.Seen, bool> match) => requests.FindIndex(r => match(r));
+        static System.Text.Json.JsonElement Body(FakeMlflowServer.Seen r) => System.Text.Json.JsonDocument.Parse(r.Body).RootElement;
+        static bool IsBatch(FakeMlflowServer.Seen r) => r.Path.EndsWith("runs/log-batch", StringComparison.Ordinal) && r.Status == 200;
+        static bool HasMetrics(FakeMlflowServer.Seen r) => Body(r).TryGetProperty("metrics", out var m) && m.GetArrayLength() > 0;
+        static bool HasExitCode(FakeMlflowServer.Seen r) =>
+            Body(r).TryGetProperty("tags", out var t) && t.EnumerateArray().Any(x => x.GetProperty("key").GetString() == "tessera.exit_code");
+        int firstMetrics = Index(r => IsBatch(r) && HasMetrics(r));
+        int exitCode = Index(r => IsBatch(r) && HasExitCode(r));
+        int finished = Index(r => r.Path.EndsWith("runs/update", StringComparison.Ordinal) && Body(r).GetProperty("status").GetString() == "FINISHED");
+        Assert.True(firstMetrics >= 0 && exitCode > firstMetrics && finished > exitCode, $"metrics {firstMetrics}, exit code {exitCode}, finished {finished}");
+        Assert.False(HasExitCode(requests[firstMetrics]));
+        Assert.Contains(Body(requests[firstMetrics]).GetProperty("metrics").EnumerateArray(), m => m.GetProperty("key").GetString() == "train_loss");
+
+        // Each point arrived once: the end of the command sends only what the live batches did not.
+        Assert.Equal(run.Metrics.Count, run.Metrics.Select(m => (m.Key, m.Step)).Distinct().Count());
+        using var store = RunStore.Open();
+        var local = store.GetRun(run.Tags["tessera.run_id"]);
+        Assert.Equal(store.GetMetricHistory(local.Id).Select(p => (p.Key, p.Step, p.Value)).Order(), run.Metrics.Select(m => (m.Key, m.Step, m.Value)).Order());
+    }
+
+    [Fact]
     public void A_failing_command_arrives_as_failed_with_its_error()
     {
         var (code, _, _) = CliRunner.Run("eval", temp.File("no-such-model"), "--tracking-uri", ServerUri);

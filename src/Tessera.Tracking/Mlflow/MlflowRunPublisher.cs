@@ -7,7 +7,7 @@ namespace Tessera.Tracking.Mlflow;
 /// with its name, start time and tags (mlflow.user, mlflow.source.*, git commit, Tessera's run id and command line,
 /// dataset fingerprints, weight hashes), its params, every metric point, the small files of the model folders it
 /// wrote (model card, config) as artifacts, and its final status and end time.
-/// <see cref="StartAsync"/> at the start of a run shows it as RUNNING; <see cref="FinishAsync"/> sends the rest.
+/// <see cref="StartAsync"/> at the start of a run shows it as RUNNING; <see cref="FinishAsync(RunStore, string, MlflowRunInfo, CancellationToken)"/> sends the rest.
 /// </summary>
 public sealed class MlflowRunPublisher(MlflowClient client)
 {
@@ -36,19 +36,29 @@ public sealed class MlflowRunPublisher(MlflowClient client)
     /// status and end time (a run still running stays RUNNING).
     /// </summary>
     /// <exception cref="MlflowException">The server refused a request or could not be reached.</exception>
-    public async Task FinishAsync(RunStore store, string runId, MlflowRunInfo remote, CancellationToken cancellationToken = default)
+    public Task FinishAsync(RunStore store, string runId, MlflowRunInfo remote, CancellationToken cancellationToken = default) =>
+        FinishAsync(store, runId, remote, static _ => false, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="FinishAsync(RunStore, string, MlflowRunInfo, CancellationToken)"/>, leaving out the metric points
+    /// for which <paramref name="alreadySent"/> is true (sent while the run was going, e.g. by a live logger).
+    /// </summary>
+    /// <exception cref="MlflowException">The server refused a request or could not be reached.</exception>
+    public async Task FinishAsync(RunStore store, string runId, MlflowRunInfo remote, Func<MlflowMetric, bool> alreadySent, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(remote);
+        ArgumentNullException.ThrowIfNull(alreadySent);
         var run = store.GetRun(runId);
-        await Client.LogBatchAsync(remote.RunId, MlflowNames.Metrics(store, run.Id), MlflowNames.Params(store, run.Id), MlflowNames.Tags(store, run), cancellationToken).ConfigureAwait(false);
+        var metrics = MlflowNames.Metrics(store, run.Id).Where(m => !alreadySent(m)).ToList();
+        await Client.LogBatchAsync(remote.RunId, metrics, MlflowNames.Params(store, run.Id), MlflowNames.Tags(store, run), cancellationToken).ConfigureAwait(false);
         foreach (var (artifactPath, file) in MlflowNames.SmallArtifactFiles(store, run.Id))
             await Client.UploadArtifactAsync(remote, artifactPath, await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         if (run.Status != RunStatus.Running)
             await Client.UpdateRunAsync(remote.RunId, MlflowNames.Status(run.Status), run.EndTime, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Sends a whole recorded run at once (<see cref="StartAsync"/> then <see cref="FinishAsync"/>).</summary>
+    /// <summary>Sends a whole recorded run at once (<see cref="StartAsync"/> then <see cref="FinishAsync(RunStore, string, MlflowRunInfo, CancellationToken)"/>).</summary>
     /// <exception cref="MlflowException">The server refused a request or could not be reached.</exception>
     public async Task<MlflowRunInfo> PublishAsync(RunStore store, string runId, CancellationToken cancellationToken = default)
     {

@@ -68,4 +68,37 @@ public sealed class MlflowLoggerTests : IAsyncLifetime
         Assert.Equal(1 + 3, server.Requests.Count(r => r.Path.EndsWith("runs/log-batch", StringComparison.Ordinal)));
         Assert.Equal("RUNNING", server.Runs[remote.RunId].Status); // a run it did not start is the caller's to end
     }
+    [Fact]
+    public async Task In_the_background_points_go_in_batches_of_at_most_1000_and_a_failed_send_is_reported_not_thrown()
+    {
+        using var client = new Tracking.Mlflow.MlflowClient(server.Url, new Tracking.Mlflow.MlflowClientOptions());
+        string experiment = await client.GetOrCreateExperimentAsync("background", TestContext.Current.CancellationToken);
+        var remote = await client.CreateRunAsync(experiment, cancellationToken: TestContext.Current.CancellationToken);
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        using var logger = new MlflowLogger(client, remote) { SendInBackground = true, BatchSize = 5000, FlushInterval = TimeSpan.FromHours(1), SendError = errors.Enqueue };
+
+        // One flush of 2500 points (two metrics a step): log-batch's limit splits it into three requests.
+        for (int step = 0; step < 1250; step++) logger.LogMetrics(new Dictionary<string, double> { ["loss"] = step, ["acc"] = step / 1250.0 }, step);
+        logger.Flush();
+        logger.WaitForSends();
+        Assert.Empty(server.Violations);
+        Assert.Equal(2500, server.Runs[remote.RunId].Metrics.Count);
+        Assert.Equal(3, server.Requests.Count(r => r.Path.EndsWith("runs/log-batch", StringComparison.Ordinal)));
+        Assert.True(logger.WasSent("loss", 1249) && logger.WasSent("acc", 0));
+
+        // The server refuses the next batch: the logger's caller sees no exception, the error goes to SendError, the points are not marked sent.
+        server.FailNext["runs/log-batch"] = (400, "INVALID_PARAMETER_VALUE", "refused for the test");
+        logger.LogMetrics(new Dictionary<string, double> { ["loss"] = -1 }, 5000);
+        logger.Flush();
+        logger.WaitForSends();
+        Assert.Contains("refused for the test", Assert.Single(errors).Message);
+        Assert.False(logger.WasSent("loss", 5000));
+        Assert.Equal(2500, server.Runs[remote.RunId].Metrics.Count);
+
+        // Later batches still go.
+        logger.LogMetrics(new Dictionary<string, double> { ["loss"] = 7 }, 5001);
+        logger.Dispose();
+        Assert.True(logger.WasSent("loss", 5001));
+        Assert.Equal(2501, server.Runs[remote.RunId].Metrics.Count);
+    }
 }

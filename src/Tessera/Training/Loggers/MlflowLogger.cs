@@ -9,6 +9,8 @@ namespace Tessera.Training.Loggers;
 /// and sent in runs/log-batch requests (when <see cref="BatchSize"/> points are waiting, when
 /// <see cref="FlushInterval"/> has passed since the last send, on <see cref="Flush"/> and at the end).
 /// <c>Loggers = [MlflowLogger.Start("http://127.0.0.1:5000", "mnist")]</c>; disposing it ends the run as FINISHED.
+/// With <see cref="SendInBackground"/> the sends run on a background task, one at a time and in order, so a slow or
+/// failing server never holds up a training step.
 /// </summary>
 public sealed class MlflowLogger : IMetricsLogger
 {
@@ -17,6 +19,8 @@ public sealed class MlflowLogger : IMetricsLogger
     readonly List<MlflowMetric> pending = [];
     readonly Stopwatch sinceSend = Stopwatch.StartNew();
     readonly Lock gate = new();
+    readonly HashSet<(string Key, long Step)> sent = [];
+    Task sending = Task.CompletedTask;
     bool ended;
 
     /// <summary>Logs into the existing MLflow run <paramref name="run"/> through <paramref name="client"/>; the caller ends the run and disposes the client.</summary>
@@ -63,6 +67,22 @@ public sealed class MlflowLogger : IMetricsLogger
     /// <summary>Longest time points wait before they are sent, so the MLflow UI follows a run [default: 5 s].</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Sends metrics on a background task: <see cref="LogMetrics"/> and <see cref="Flush"/> only hand batches over,
+    /// <see cref="WaitForSends"/>, <see cref="End"/> and <see cref="Dispose"/> wait for them, and a failed send goes to
+    /// <see cref="SendError"/> (its points are not retried) instead of being thrown [default: false].
+    /// </summary>
+    public bool SendInBackground { get; init; }
+
+    /// <summary>Told about each failed background send (see <see cref="SendInBackground"/>); null ignores failures.</summary>
+    public Action<Exception>? SendError { get; init; }
+
+    /// <summary>Whether the point of metric <paramref name="key"/> (its MLflow name) at <paramref name="step"/> has reached the server.</summary>
+    public bool WasSent(string key, long step)
+    {
+        lock (gate) return sent.Contains((key, step));
+    }
+
     /// <inheritdoc />
     public void LogHyperparameters(IReadOnlyDictionary<string, object?> hyperparameters)
     {
@@ -83,7 +103,8 @@ public sealed class MlflowLogger : IMetricsLogger
         if (send) Flush();
     }
 
-    /// <inheritdoc />
+    /// <summary>Sends the buffered points (with <see cref="SendInBackground"/>: hands them to the background task and returns).</summary>
+    /// <exception cref="MlflowException">The server refused or could not be reached (not with <see cref="SendInBackground"/>).</exception>
     public void Flush()
     {
         MlflowMetric[] batch;
@@ -92,8 +113,39 @@ public sealed class MlflowLogger : IMetricsLogger
             batch = [.. pending];
             pending.Clear();
             sinceSend.Restart();
+            if (batch.Length == 0) return;
+            if (SendInBackground)
+            {
+                sending = sending.ContinueWith(_ => SendLogged(batch), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                return;
+            }
         }
-        if (batch.Length > 0) client.LogBatchAsync(Run.RunId, batch).GetAwaiter().GetResult();
+        Send(batch);
+    }
+
+    /// <summary>Waits until every batch handed to the background task has been sent or has failed.</summary>
+    public void WaitForSends()
+    {
+        Task last;
+        lock (gate) last = sending;
+        last.GetAwaiter().GetResult();
+    }
+
+    void Send(MlflowMetric[] batch)
+    {
+        client.LogBatchAsync(Run.RunId, batch).GetAwaiter().GetResult();
+        lock (gate)
+            foreach (var m in batch) sent.Add((m.Key, m.Step));
+    }
+
+    void SendLogged(MlflowMetric[] batch)
+    {
+        // Whatever goes wrong on the background task is reported, never thrown into the training that logged the points.
+        try { Send(batch); }
+        catch (Exception e)
+        {
+            SendError?.Invoke(e);
+        }
     }
 
     /// <summary>
@@ -110,6 +162,7 @@ public sealed class MlflowLogger : IMetricsLogger
     public void End(string status = "FINISHED")
     {
         Flush();
+        WaitForSends();
         client.UpdateRunAsync(Run.RunId, status).GetAwaiter().GetResult();
         ended = true;
     }
@@ -120,7 +173,11 @@ public sealed class MlflowLogger : IMetricsLogger
         try
         {
             if (ownsRun && !ended) End();
-            else Flush();
+            else
+            {
+                Flush();
+                WaitForSends();
+            }
         }
         finally
         {
