@@ -20,19 +20,23 @@ internal static class CardFrontMatter
         return JsonDocument.Parse(ReferencePython.Run(Reader, path)).RootElement;
     }
 
-    /// <summary>The first result of the front matter's <c>model-index</c>, checking there is exactly one model with one result.</summary>
-    public static JsonElement ModelIndexResult(string path, out string modelName)
+    /// <summary>A card's model-index with one model and one result, flattened.</summary>
+    public sealed record ModelIndexEntry(string Name, string TaskType, string DatasetType, string DatasetName, string? Split,
+        Dictionary<string, (double Value, string Name)> Metrics);
+
+    /// <summary>Reads the card's <c>model-index</c> with PyYAML, checking it holds exactly one model with one result.</summary>
+    public static ModelIndexEntry ReadModelIndex(string path)
     {
         var index = Read(path).GetProperty("front").GetProperty("model-index");
         Assert.Equal(1, index.GetArrayLength());
-        modelName = index[0].GetProperty("name").GetString()!;
         var results = index[0].GetProperty("results");
         Assert.Equal(1, results.GetArrayLength());
-        return results[0];
+        var result = results[0];
+        var dataset = result.GetProperty("dataset");
+        return new ModelIndexEntry(index[0].GetProperty("name").GetString()!, result.GetProperty("task").GetProperty("type").GetString()!,
+            dataset.GetProperty("type").GetString()!, dataset.GetProperty("name").GetString()!,
+            dataset.TryGetProperty("split", out var split) ? split.GetString() : null,
+            result.GetProperty("metrics").EnumerateArray().ToDictionary(m => m.GetProperty("type").GetString()!,
+                m => (m.GetProperty("value").GetDouble(), m.GetProperty("name").GetString()!)));
     }
-
-    /// <summary>The metrics of a model-index result by type: value and display name.</summary>
-    public static Dictionary<string, (double Value, string Name)> Metrics(JsonElement result) =>
-        result.GetProperty("metrics").EnumerateArray().ToDictionary(m => m.GetProperty("type").GetString()!,
-            m => (m.GetProperty("value").GetDouble(), m.GetProperty("name").GetString()!));
 }

@@ -63,12 +63,9 @@ public class FinetuneClassifyCommandTests : IDisposable
         Assert.Contains("val_acc", File.ReadAllText(Path.Combine(outDir, "metrics.csv")));
 
         // The model-index, read by PyYAML: the held-out --val-data scored with the final weights, as metrics.csv logged last.
-        var result = CardFrontMatter.ModelIndexResult(Path.Combine(outDir, "README.md"), out string name);
-        Assert.Equal("bert-lora", name);
-        Assert.Equal("text-classification", result.GetProperty("task").GetProperty("type").GetString());
-        Assert.Equal("val.csv", result.GetProperty("dataset").GetProperty("name").GetString());
-        Assert.Equal("validation", result.GetProperty("dataset").GetProperty("split").GetString());
-        var metrics = CardFrontMatter.Metrics(result);
+        var index = CardFrontMatter.ReadModelIndex(Path.Combine(outDir, "README.md"));
+        Assert.Equal(("bert-lora", "text-classification", "val.csv", "validation"), (index.Name, index.TaskType, index.DatasetName, index.Split));
+        var metrics = index.Metrics;
         Assert.Equal(["accuracy", "loss"], metrics.Keys.Order());
         Assert.Equal(TrainLmCommandTests.LastValue(Path.Combine(outDir, "metrics.csv"), "val_acc"), metrics["accuracy"].Value, 1e-9);
         Assert.Equal(TrainLmCommandTests.LastValue(Path.Combine(outDir, "metrics.csv"), "val_loss"), metrics["loss"].Value, 1e-9);

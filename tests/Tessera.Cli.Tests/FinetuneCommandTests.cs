@@ -49,10 +49,9 @@ public class FinetuneCommandTests : IDisposable
         Assert.Contains("base_model: ", card);
         Assert.Contains("\"fan_in_fan_out\": true", card); // as adapter_config.json says for Conv1D targets
         // The model-index, read by PyYAML: the held-out lines' final validation loss, as metrics.csv logged last.
-        var result = CardFrontMatter.ModelIndexResult(Path.Combine(outDir, "README.md"), out _);
-        Assert.Equal("text-generation", result.GetProperty("task").GetProperty("type").GetString());
-        Assert.Equal("data.jsonl", result.GetProperty("dataset").GetProperty("type").GetString());
-        var metrics = CardFrontMatter.Metrics(result);
+        var index = CardFrontMatter.ReadModelIndex(Path.Combine(outDir, "README.md"));
+        Assert.Equal(("text-generation", "data.jsonl"), (index.TaskType, index.DatasetType));
+        var metrics = index.Metrics;
         double valLoss = TrainLmCommandTests.LastValue(Path.Combine(outDir, "metrics.csv"), "val_loss");
         Assert.Equal(valLoss, metrics["loss"].Value, 1e-9);
         Assert.Equal(Math.Exp(valLoss), metrics["perplexity"].Value, 1e-9);

@@ -32,12 +32,9 @@ public class TrainLmCommandTests : IDisposable
 
         // The model-index, read by PyYAML, holds the run's final validation loss (the last val_loss of metrics.csv) and its perplexity.
         double lastValLoss = LastValue(Path.Combine(outDir, "metrics.csv"), "val_loss");
-        var result = CardFrontMatter.ModelIndexResult(Path.Combine(model, "README.md"), out string name);
-        Assert.Equal("gpt2-tiny-fortunes", name);
-        Assert.Equal("text-generation", result.GetProperty("task").GetProperty("type").GetString());
-        Assert.Equal("fortunes", result.GetProperty("dataset").GetProperty("type").GetString());
-        Assert.Equal("validation", result.GetProperty("dataset").GetProperty("split").GetString());
-        var metrics = CardFrontMatter.Metrics(result);
+        var index = CardFrontMatter.ReadModelIndex(Path.Combine(model, "README.md"));
+        Assert.Equal(("gpt2-tiny-fortunes", "text-generation", "fortunes", "validation"), (index.Name, index.TaskType, index.DatasetType, index.Split));
+        var metrics = index.Metrics;
         Assert.Equal(["loss", "perplexity"], metrics.Keys.Order());
         Assert.Equal(lastValLoss, metrics["loss"].Value, 1e-9);
         Assert.Equal(Math.Exp(lastValLoss), metrics["perplexity"].Value, 1e-9);

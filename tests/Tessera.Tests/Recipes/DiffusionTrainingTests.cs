@@ -123,12 +123,9 @@ public class DiffusionTrainingTests : IDisposable
         var quality = Assert.IsType<DiffusionQuality>(result.Quality);
 
         // Read back by PyYAML: the class agreement and Fréchet distance the run measured, on Fashion-MNIST's test split.
-        var index = CardFrontMatter.ModelIndexResult(Path.Combine(result.ModelDir, "README.md"), out string name);
-        Assert.Equal("ddpm-fashion-mnist", name);
-        Assert.Equal("unconditional-image-generation", index.GetProperty("task").GetProperty("type").GetString());
-        Assert.Equal("fashion_mnist", index.GetProperty("dataset").GetProperty("type").GetString());
-        Assert.Equal("test", index.GetProperty("dataset").GetProperty("split").GetString());
-        var metrics = CardFrontMatter.Metrics(index);
+        var index = CardFrontMatter.ReadModelIndex(Path.Combine(result.ModelDir, "README.md"));
+        Assert.Equal(("ddpm-fashion-mnist", "unconditional-image-generation", "fashion_mnist", "test"), (index.Name, index.TaskType, index.DatasetType, index.Split));
+        var metrics = index.Metrics;
         Assert.Equal(["class_agreement", "frechet_distance"], metrics.Keys.Order());
         Assert.Equal(quality.ClassAgreement.Average(), metrics["class_agreement"].Value, 1e-12);
         Assert.Equal(quality.FrechetDistance, metrics["frechet_distance"].Value, 1e-12);
