@@ -109,7 +109,7 @@ public class DiffusionTrainingTests : IDisposable
     }
 
     [Fact]
-    public void With_a_classifier_the_cards_model_index_holds_the_measured_quality()
+    public void With_a_classifier_the_cards_model_index_holds_the_measured_quality_and_the_classifiers_its_test_scores()
     {
         Requires.FashionMnist();
         var classifier = FashionMnistTraining.Run(new FashionMnistTrainingOptions
@@ -121,6 +121,12 @@ public class DiffusionTrainingTests : IDisposable
             MaxSteps = 2, CheckpointEverySteps = null, Classifier = classifier.ModelDir, EvalSamplesPerClass = 2,
         }, TextWriter.Null);
         var quality = Assert.IsType<DiffusionQuality>(result.Quality);
+
+        // The classifier's own card: its test-set accuracy and macro F1 (rounded to 4 places, as the card shows them).
+        var classifierIndex = CardFrontMatter.ReadModelIndex(Path.Combine(classifier.ModelDir, "README.md"));
+        Assert.Equal(("mlp-fashion-mnist", "image-classification", "Fashion-MNIST", "test"), (classifierIndex.Name, classifierIndex.TaskType, classifierIndex.DatasetName, classifierIndex.Split));
+        Assert.Equal(Math.Round(classifier.TestAccuracy, 4), classifierIndex.Metrics["accuracy"].Value);
+        Assert.Equal(Math.Round(classifier.MacroF1, 4), classifierIndex.Metrics["f1"].Value);
 
         // Read back by PyYAML: the class agreement and Fréchet distance the run measured, on Fashion-MNIST's test split.
         var index = CardFrontMatter.ReadModelIndex(Path.Combine(result.ModelDir, "README.md"));
