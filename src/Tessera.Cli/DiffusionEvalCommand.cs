@@ -13,7 +13,7 @@ static class DiffusionEvalCommand
     public static readonly Option<int> SamplesPerClass = new Option<int>("--samples-per-class") { Description = "Diffusion pipelines: generated images per class", DefaultValueFactory = _ => 100 }.AtLeast(2);
     public static readonly Option<int> Steps = new Option<int>("--steps") { Description = "Diffusion pipelines: denoising steps", DefaultValueFactory = _ => 50 }.AtLeast(1);
     public static readonly Option<string> Scheduler = new("--scheduler") { Description = "Diffusion pipelines: scheduler (ddim, ddpm, dpm++, euler, ...)", DefaultValueFactory = _ => "ddim" };
-    public static readonly Option<bool?> ClipSample = new("--clip-sample") { Description = "Diffusion pipelines: override the scheduler's clip_sample (true or false; DDPM and DDIM clip the predicted x0 to [-1, 1]) [default: the folder's]", Arity = ArgumentArity.ExactlyOne, HelpName = "true|false" };
+    public static readonly Option<string?> ClipSample = new Option<string?>("--clip-sample") { Description = "Diffusion pipelines: override the scheduler's clip_sample (true or false; DDPM and DDIM clip the predicted x0 to [-1, 1]) [default: the folder's]", HelpName = "true|false" }.AcceptOnlyFromAmong("true", "false");
     public static readonly Option<double> Eta = new Option<double>("--eta") { Description = "Diffusion pipelines: DDIM's eta (0 deterministic, 1 DDPM-like noise); other schedulers ignore it", DefaultValueFactory = _ => 0.0 }.UnitInterval();
     public static readonly Option<double> Guidance = new Option<double>("--guidance-scale") { Description = "Diffusion pipelines: classifier-free guidance scale", DefaultValueFactory = _ => 2.0 }.PositiveFinite();
     public static readonly Option<long> Seed = new("--seed") { Description = "Diffusion pipelines: seed of the first image", DefaultValueFactory = _ => 0 };
@@ -29,7 +29,7 @@ static class DiffusionEvalCommand
         var writer = parse.InvocationConfiguration.Output;
         var quality = DiffusionEvaluation.Evaluate(pipeline, classifier, new DiffusionEvaluationOptions
         {
-            SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler), ClipSample = parse.GetValue(ClipSample), Eta = parse.GetValue(Eta),
+            SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler), ClipSample = parse.GetValue(ClipSample) is { } clip ? clip == "true" : null, Eta = parse.GetValue(Eta),
             GuidanceScale = parse.GetValue(Guidance), Seed = parse.GetValue(Seed), RealImages = parse.GetValue(RealImages), DataDir = dataDir,
         }, writer);
         Print(quality, writer);

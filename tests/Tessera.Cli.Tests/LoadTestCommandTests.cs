@@ -73,7 +73,7 @@ public class LoadTestCommandTests
         using var temp = new TempDirectory();
         string outDir = temp.File("report");
         var (code, output, error) = CliRunner.Run("loadtest", server.Url, "--concurrency", "1,2", "--requests", "6", "--duration", "60s",
-            "--stream", "false", "--warmup", "1", "--max-tokens", "3", "--out", outDir, "--json", "--tracking-uri", temp.File("runs.db"));
+            "--stream", "false", "--warmup", "1", "--warmup-duration", "0", "--max-tokens", "3", "--out", outDir, "--json", "--tracking-uri", temp.File("runs.db"));
         Assert.True(code == 0, error);
         Assert.Equal(13, server.Answered); // 1 warm-up + 2 levels x 6
         using (var store = Tessera.Tracking.Runs.RunStore.Open(temp.File("runs.db")))
