@@ -21,12 +21,13 @@ static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body (413 beyond it)", DefaultValueFactory = _ => 4 * 1024 * 1024 };
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds running requests may take to finish after SIGTERM", DefaultValueFactory = _ => 30 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per model run (0 = one per core)", DefaultValueFactory = _ => 0 };
+        var spinning = new Option<string>("--ort-spinning") { Description = "Whether ONNX Runtime's threads spin between runs (true: its default) or sleep (false: leaves the cores to HTTP)", DefaultValueFactory = _ => "true", HelpName = "true|false" }.AcceptOnlyFromAmong("true", "false");
         var toolParser = new Option<string>("--tool-call-parser") { Description = "How chat replies to requests with tools are searched for tool calls: hermes (<tool_call>{\"name\", \"arguments\"}</tool_call>: Hermes 2 Pro, Qwen2.5, Qwen3), llama3_json (the whole reply is {\"name\", \"parameters\"}: Llama 3.1/3.2) or none", DefaultValueFactory = _ => "hermes" };
         toolParser.AcceptOnlyFromAmong("hermes", "llama3_json", "none");
         var quiet = new Option<bool>("--quiet") { Description = "No request log lines (one JSON line per request on stdout otherwise)" };
         var command = new Command("serve", "Serve models over HTTP: OpenAI-compatible /v1/completions and /v1/chat/completions with continuous batching, KServe v2 /v2/models/{name}/infer, Prometheus /metrics")
         {
-            path, models, host, port, apiKeyFile, maxBatch, maxQueue, batchWindow, maxTokens, maxBody, drain, threads, toolParser, quiet,
+            path, models, host, port, apiKeyFile, maxBatch, maxQueue, batchWindow, maxTokens, maxBody, drain, threads, spinning, toolParser, quiet,
         };
         // Synchronous on purpose: the server's host handles SIGTERM/Ctrl+C itself and drains before Run returns 0.
         command.SetAction(parse =>
@@ -59,6 +60,7 @@ static class ServeCommand
                 MaxBodyBytes = parse.GetValue(maxBody),
                 DrainTimeout = TimeSpan.FromSeconds(parse.GetValue(drain)),
                 IntraOpThreads = parse.GetValue(threads),
+                OrtSpinning = parse.GetValue(spinning) == "true",
                 ToolCallFormat = parse.GetValue(toolParser) switch { "llama3_json" => ToolCallFormat.Llama3Json, "none" => ToolCallFormat.None, _ => ToolCallFormat.Hermes },
                 RequestLog = parse.GetValue(quiet) ? null : output,
                 FolderLoader = folder => new BackendServingDecoder(new TorchBackend(AutoModelForCausalLM.FromPretrained(folder))),

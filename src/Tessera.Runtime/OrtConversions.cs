@@ -99,6 +99,11 @@ internal static class OrtConversions
         var so = new SessionOptions();
         if (options.IntraOpThreads > 0) so.IntraOpNumThreads = options.IntraOpThreads;
         if (options.InterOpThreads > 0) so.InterOpNumThreads = options.InterOpThreads;
+        if (!options.AllowSpinning)
+        {
+            so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            so.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+        }
         so.ExecutionMode = options.ExecutionMode == ExecutionMode.Parallel
             ? Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_PARALLEL
             : Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL;

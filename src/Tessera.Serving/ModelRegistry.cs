@@ -69,7 +69,7 @@ internal sealed class ModelRegistry(ServerOptions options, ServingMetrics metric
     {
         var modelMetrics = metrics.For(entry.Name);
         if (entry.Kind == ModelKind.Classifier)
-            return new ClassifierModel(entry.Name, OnnxModel.Load(entry.Path, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads }), options, modelMetrics);
+            return new ClassifierModel(entry.Name, OnnxModel.Load(entry.Path, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.OrtSpinning }), options, modelMetrics);
         HfTokenizer tokenizer = AutoTokenizer.FromPretrained(entry.Path);
         GenerationConfig defaults = GenerationConfig.Load(entry.Path);
         // A template that does not parse fails the load (naming the file and line) rather than serving wrong prompts.
@@ -77,7 +77,7 @@ internal sealed class ModelRegistry(ServerOptions options, ServingMetrics metric
         // As transformers does: a request with tools renders the template named tool_use when the list of named templates has one.
         ChatTemplate? toolTemplate = ChatTemplate.TemplateNames(entry.Path).Contains("tool_use") ? ChatTemplate.Load(entry.Path, "tool_use") : null;
         IServingDecoder decoder = OrtTextGenerator.IsDecoderFolder(entry.Path)
-            ? OrtServingDecoder.Load(entry.Path, options.IntraOpThreads)
+            ? OrtServingDecoder.Load(entry.Path, options.IntraOpThreads, options.OrtSpinning)
             : options.FolderLoader?.Invoke(entry.Path)
               ?? throw new NotSupportedException($"{entry.Path} holds safetensors weights; serving them needs TorchSharp (the tessera CLI), or export the folder to ONNX with tessera export");
         try

@@ -63,14 +63,16 @@ public sealed class OrtServingDecoder : IServingDecoder
     /// <summary>Loads the graph (<c>model.onnx</c> or <c>onnx/model.onnx</c>) and <c>config.json</c> of an exported decoder folder.</summary>
     /// <param name="folder">The folder.</param>
     /// <param name="intraOpThreads">ONNX Runtime's threads per step; 0 for its default (one per core).</param>
+    /// <param name="allowSpinning">Whether those threads spin between steps (ONNX Runtime's default); false lets them sleep.</param>
     /// <exception cref="OnnxModelException">The model is missing, rejected by ONNX Runtime, or lacks the inputs serving needs.</exception>
-    public static OrtServingDecoder Load(string folder, int intraOpThreads = 0)
+    public static OrtServingDecoder Load(string folder, int intraOpThreads = 0, bool allowSpinning = true)
     {
         string path = OnnxModel.FindModelFile(folder)
             ?? throw new OnnxModelException(Path.Combine(folder, OrtCausalLM.ModelFileName), $"file not found (nor {OnnxModel.GraphSubfolder}/{OrtCausalLM.ModelFileName})");
         var config = ModelConfigInfo.Load(folder);
         using var options = new SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
+        if (!allowSpinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         InferenceSession session;
         try
         {

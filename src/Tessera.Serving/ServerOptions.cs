@@ -38,6 +38,9 @@ public sealed record ServerOptions
     /// <summary>ONNX Runtime threads per model run; 0 for its default (one per core).</summary>
     public int IntraOpThreads { get; init; }
 
+    /// <summary>ONNX Runtime's threads spin between runs (its default); false lets them sleep, leaving the cores to HTTP.</summary>
+    public bool OrtSpinning { get; init; } = true;
+
     /// <summary>Receives one JSON line per request; null for none.</summary>
     public TextWriter? RequestLog { get; init; }
 
