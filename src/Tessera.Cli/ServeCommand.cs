@@ -21,7 +21,7 @@ static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body (413 beyond it)", DefaultValueFactory = _ => 4 * 1024 * 1024 };
         var drain = new Option<double>("--drain-timeout") { Description = "Seconds running requests may take to finish after SIGTERM", DefaultValueFactory = _ => 30 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads per model run (0 = one per core)", DefaultValueFactory = _ => 0 };
-        var spinning = new Option<string>("--ort-spinning") { Description = "Whether ONNX Runtime's threads spin between runs (true: its default) or sleep (false: leaves the cores to HTTP)", DefaultValueFactory = _ => "true", HelpName = "true|false" }.AcceptOnlyFromAmong("true", "false");
+        var spinning = new Option<string>("--ort-spinning") { Description = "Whether ONNX Runtime's threads spin between runs (true) or sleep (false: leaves the cores to HTTP and the clients)", DefaultValueFactory = _ => "false", HelpName = "true|false" }.AcceptOnlyFromAmong("true", "false");
         var toolParser = new Option<string>("--tool-call-parser") { Description = "How chat replies to requests with tools are searched for tool calls: hermes (<tool_call>{\"name\", \"arguments\"}</tool_call>: Hermes 2 Pro, Qwen2.5, Qwen3), llama3_json (the whole reply is {\"name\", \"parameters\"}: Llama 3.1/3.2) or none", DefaultValueFactory = _ => "hermes" };
         toolParser.AcceptOnlyFromAmong("hermes", "llama3_json", "none");
         var quiet = new Option<bool>("--quiet") { Description = "No request log lines (one JSON line per request on stdout otherwise)" };
