@@ -33,10 +33,11 @@ static class FinetuneCommand
         var valData = new Option<string?>("--val-data") { Description = "classify: validation file [default: the dataset's validation (else test) split, else every 10th example of --data]" };
         var full = new Option<bool>("--full") { Description = "classify: fine-tune all weights instead of LoRA (saves <out>/model)" };
         var strategy = StrategyOption.Create();
+        var precision = PrecisionOption.Create();
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => defaults.Device };
         var command = new Command("finetune", "Fine-tune LoRA adapters of a causal LM on JSONL (text lines: loss on all tokens; prompt/completion lines: on the completion); saves the adapter in PEFT's layout")
         {
-            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, overwrite, device, task, textColumn, labelColumn, valData, full, strategy,
+            model, data, textField, promptField, completionField, r, alpha, dropout, target, maxSteps, batch, block, lr, validateEvery, seed, output, resume, overwrite, device, task, textColumn, labelColumn, valData, full, strategy, precision,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -60,6 +61,7 @@ static class FinetuneCommand
                 Seed = parse.GetValue(seed),
                 OutputDir = parse.GetValue(output)!,
                 Device = parse.GetValue(device)!,
+                Precision = parse.GetValue(precision)!,
                 Resume = parse.GetValue(resume),
                 Overwrite = parse.GetValue(overwrite),
                 TextColumn = parse.GetValue(textColumn)!,

@@ -66,6 +66,7 @@ internal static class FinetuningSetup
             LimitValBatches = limitValBatches,
             Seed = options.Seed,
             Device = options.Device,
+            Precision = options.Precision,
             LogEveryNSteps = (int)Math.Clamp(options.MaxSteps / 40, 1, 50),
             Callbacks = [.. extraCallbacks, new ModelCheckpoint(checkpoints, saveTopK: 0, everyNTrainSteps: every)],
             Loggers = csv is null ? [] : [csv],

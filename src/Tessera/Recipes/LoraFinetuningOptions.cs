@@ -60,6 +60,9 @@ public sealed record LoraFinetuningOptions
     /// <summary>cpu, cuda, cuda:N or auto.</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>The trainer's <see cref="Training.TrainerOptions.Precision"/>: "32-true" or "bf16-mixed" (the saved adapter or model stays fp32).</summary>
+    public string Precision { get; init; } = "32-true";
+
     /// <summary>Classification (<c>--task classify</c>): CSV column or JSONL field of the text.</summary>
     public string TextColumn { get; init; } = "text";
 

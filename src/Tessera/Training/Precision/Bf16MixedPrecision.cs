@@ -50,9 +50,18 @@ internal sealed class Bf16MixedPrecision : PrecisionPlugin
         if (slots.Count > 0) throw new InvalidOperationException("bf16-mixed is already connected to a module");
         // No dispose scope here: Module.to creates the layers' new parameters in the current scope, which would free them.
         using var noGrad = no_grad();
-        leaves.AddRange(module.modules().Where(m => !m.children().Any() && !KeepsFp32(m)
+        // Every layer that owns fp32 parameters itself, also one with sublayers (a Linear carrying LoRA's lora_A/lora_B):
+        // left in fp32 it would meet bf16 inputs. Module.to converts a layer with its sublayers, so a layer whose subtree
+        // holds a normalization layer (kept fp32) cannot be converted this way: refuse it by name rather than run mixed.
+        var owners = module.modules().Where(m => !KeepsFp32(m)
             && m.named_parameters(recurse: false).Any()
-            && m.named_parameters(recurse: false).All(p => p.parameter.dtype == ScalarType.Float32)));
+            && m.named_parameters(recurse: false).All(p => p.parameter.dtype == ScalarType.Float32)).ToList();
+        foreach (var owner in owners.Where(m => m.children().Any()))
+            if (owner.modules().FirstOrDefault(m => m != owner && KeepsFp32(m)) is { } norm)
+                throw new NotSupportedException(
+                    $"bf16-mixed: layer '{owner.GetName()}' owns parameters and also holds the normalization layer '{norm.GetName()}', which must stay fp32; " +
+                    "move its own parameters into a sublayer or train with 32-true");
+        leaves.AddRange(owners);
         var originals = leaves.SelectMany(l => l.named_parameters(recurse: false).Select(p => (Leaf: l, p.name, p.parameter))).ToList();
         if (originals.Count == 0) { leaves.Clear(); return; }
         long total = originals.Sum(o => o.parameter.numel());

@@ -64,6 +64,25 @@ public class Bf16MixedPrecisionTests : IDisposable
         }
     }
 
+    // A layer that owns a parameter itself and holds a LayerNorm: converting it would convert the norm too.
+    private sealed class ScaledNorm : nn.Module<Tensor, Tensor>
+    {
+        private readonly TorchSharp.Modules.Parameter scale = nn.Parameter(ones(64));
+        private readonly TorchSharp.Modules.LayerNorm norm = nn.LayerNorm(64);
+        public ScaledNorm() : base("scaled_norm") => RegisterComponents();
+        public override Tensor forward(Tensor x) => norm.forward(x.flatten(1)) * scale;
+    }
+
+    [Fact]
+    public void A_layer_with_its_own_weights_and_a_norm_inside_is_refused_by_name()
+    {
+        var model = nn.Sequential(("body", new ScaledNorm()), ("head", nn.Linear(64, 3)));
+        using var module = new ImageClassifier(model, Sgd);
+        var e = Assert.Throws<NotSupportedException>(() => new Trainer(Options("bf16-mixed", epochs: 1)).Fit(module, new ImageLoader(32, 16)));
+        Assert.Contains("'scaled_norm'", e.Message);
+        Assert.Contains("32-true", e.Message);
+    }
+
     private static string Curves(List<double> bf16, List<double> fp32, nn.Module a, nn.Module b) =>
         $"bf16 [{string.Join(", ", bf16.Select(x => x.ToString("0.0000")))}] fp32 [{string.Join(", ", fp32.Select(x => x.ToString("0.0000")))}] weights {string.Join(", ", Rel(a, b))}";
 
