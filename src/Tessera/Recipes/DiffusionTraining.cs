@@ -72,6 +72,7 @@ public static class DiffusionTraining
         config.NumTrainTimesteps = options.NumTrainTimesteps;
         config.BetaSchedule = options.BetaSchedule;
         config.PredictionType = options.PredictionType;
+        config.ClipSample = options.ClipSample;
         return Schedulers.Create(config);
     }
 

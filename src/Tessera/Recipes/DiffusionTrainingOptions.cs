@@ -35,6 +35,12 @@ public sealed record DiffusionTrainingOptions
     public string PredictionType { get; init; } = "epsilon";
     /// <summary>The noise schedule's <c>beta_schedule</c>: <c>squaredcos_cap_v2</c> (default; cosine, better for small images) or <c>linear</c>.</summary>
     public string BetaSchedule { get; init; } = "squaredcos_cap_v2";
+    /// <summary>
+    /// The saved scheduler's <c>clip_sample</c> (clip the predicted x0 to [-1, 1] when sampling with DDPM or DDIM).
+    /// Default false, unlike diffusers' DDPMScheduler: with clipping, deterministic DDIM over-saturates this recipe's
+    /// cosine-schedule models, worse the longer they train (class agreement 0.50 clipped vs 0.92 unclipped after 4 epochs).
+    /// </summary>
+    public bool ClipSample { get; init; }
     /// <summary>Training timesteps of the DDPM schedule (default 1000).</summary>
     public int NumTrainTimesteps { get; init; } = 1000;
     /// <summary>Probability of the unconditional label in training, for classifier-free guidance (default 0.1).</summary>

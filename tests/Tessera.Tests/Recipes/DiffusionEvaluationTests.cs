@@ -38,7 +38,8 @@ public class DiffusionEvaluationTests : IDisposable
     [Fact]
     public void The_sampling_scheduler_keeps_clip_sample_like_from_config_unless_overridden()
     {
-        var training = DiffusionTraining.Scheduler(new DiffusionTrainingOptions());
+        Assert.False(DiffusionTraining.Scheduler(new DiffusionTrainingOptions()).Config.ClipSample); // the recipe's default
+        var training = DiffusionTraining.Scheduler(new DiffusionTrainingOptions { ClipSample = true });
         Assert.True(training.Config.ClipSample);
 
         Assert.Same(training, DiffusionEvaluation.SamplingScheduler(training, new DiffusionEvaluationOptions { Scheduler = null }));
