@@ -70,9 +70,7 @@ public sealed class OrtServingDecoder : IServingDecoder
         string path = OnnxModel.FindModelFile(folder)
             ?? throw new OnnxModelException(Path.Combine(folder, OrtCausalLM.ModelFileName), $"file not found (nor {OnnxModel.GraphSubfolder}/{OrtCausalLM.ModelFileName})");
         var config = ModelConfigInfo.Load(folder);
-        using var options = new SessionOptions { GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (intraOpThreads > 0) options.IntraOpNumThreads = intraOpThreads;
-        if (!allowSpinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var options = OrtConversions.ToSessionOptions(new OnnxSessionOptions { IntraOpThreads = intraOpThreads, AllowSpinning = allowSpinning });
         InferenceSession session;
         try
         {
