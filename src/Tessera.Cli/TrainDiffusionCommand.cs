@@ -36,10 +36,11 @@ static class TrainDiffusionCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Folder with the IDX files [default: /usr/share/datasets/fashion-mnist]" };
         var threads = new Option<int?>("--threads") { Description = "libtorch threads [default: all cores]" }.AtLeast(1);
         var strategy = StrategyOption.Create();
+        var precision = PrecisionOption.Create();
         var command = new Command("diffusion", "Train a class-conditional diffusion model (DDPM, UNet2D) and write a diffusers pipeline folder with a model card")
         {
             dataset, epochs, maxSteps, batch, lr, unet, prediction, betas, dropout, ema, sampleEvery, sampleSteps, guidance, classifier,
-            checkpointEvery, seed, output, limit, resume, overwrite, device, dataDir, threads, strategy,
+            checkpointEvery, seed, output, limit, resume, overwrite, device, dataDir, threads, strategy, precision,
         };
         command.SetAction(parse => StrategyOption.Run(parse.GetValue(strategy)!, chosen =>
         {
@@ -76,6 +77,7 @@ static class TrainDiffusionCommand
                 Device = parse.GetValue(device)!,
                 DataDir = parse.GetValue(dataDir),
                 Threads = parse.GetValue(threads),
+                Precision = parse.GetValue(precision)!,
                 PlainProgress = true,
                 Strategy = chosen,
             }, writer);

@@ -182,6 +182,9 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IP
         return emb.MoveToOuterDisposeScope();
     }
 
+    /// <summary>The floating type the UNet computes in (its first convolution's weights'): give <c>sample</c> in it.</summary>
+    public ScalarType ComputeType => convIn.weight!.dtype;
+
     /// <summary>Denoises: <paramref name="sample"/> [B, C, H, W] at <paramref name="timestep"/> (a scalar or one per sample, any numeric type) with optional class labels [B] (int64).</summary>
     /// <exception cref="ArgumentException">Class labels are missing for a class-conditional model, or given to an unconditional one.</exception>
     public override Tensor forward(Tensor sample, Tensor timestep, Tensor? classLabels)

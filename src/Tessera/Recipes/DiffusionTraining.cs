@@ -130,6 +130,7 @@ public static class DiffusionTraining
             MaxSteps = options.MaxSteps,
             Seed = options.Seed,
             Device = options.Device,
+            Precision = options.Precision,
             LogEveryNSteps = (int)Math.Clamp(totalSteps / 50, 1, 50),
             // The EMA update must run before the checkpoint of the same step, so it is the first callback. It averages
             // the weights after the step on the all-reduced gradients, so with data parallelism every process's EMA is the same.
@@ -141,7 +142,7 @@ public static class DiffusionTraining
         });
         string processes = strategy.Group.WorldSize > 1 ? $" per process x {strategy.Group.WorldSize} processes (data-parallel)" : "";
         log.WriteLine(string.Create(inv, $"training a class-conditional UNet2D ({parameters / 1e6:0.00}M parameters, {size}x{size}{(size != FashionMnist.ImageSize ? " padded" : "")}) on {trainCount} Fashion-MNIST images, " +
-            $"{options.Epochs} epochs of {stepsPerEpoch} steps (batch {options.BatchSize}{processes}){(options.MaxSteps is long m ? $", at most {m} steps" : "")}, {scheduler.Config.PredictionType} prediction, device {trainer.Device.type}"));
+            $"{options.Epochs} epochs of {stepsPerEpoch} steps (batch {options.BatchSize}{processes}){(options.MaxSteps is long m ? $", at most {m} steps" : "")}, {scheduler.Config.PredictionType} prediction, device {trainer.Device.type}{(options.Precision != "32-true" ? ", " + options.Precision : "")}"));
         var clock = Stopwatch.StartNew();
         trainer.Fit(module, loader, null, resumeFrom);
         clock.Stop();

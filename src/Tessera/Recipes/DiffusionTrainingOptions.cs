@@ -61,6 +61,11 @@ public sealed record DiffusionTrainingOptions
     public string? Classifier { get; init; }
     /// <summary>Generated images per class for the card's metrics (default 100).</summary>
     public int EvalSamplesPerClass { get; init; } = 100;
+    /// <summary>
+    /// The trainer's <see cref="Training.TrainerOptions.Precision"/>: "32-true" (default) or "bf16-mixed" (bf16 forward and
+    /// backward, fp32 master weights, optimizer, EMA and loss); the saved pipeline is fp32 either way.
+    /// </summary>
+    public string Precision { get; init; } = "32-true";
     /// <summary>More callbacks, run after the built-in ones.</summary>
     public IReadOnlyList<Training.Callback> Callbacks { get; init; } = [];
     /// <summary>One progress line per epoch instead of a live bar.</summary>

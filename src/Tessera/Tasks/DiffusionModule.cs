@@ -126,7 +126,7 @@ public sealed class DiffusionModule : TrainingModule
                 target = tensor(velocity, images.shape);
                 break;
         }
-        Tensor input = tensor(noisy, images.shape).to(device).to_type(images.dtype);
+        Tensor input = tensor(noisy, images.shape).to(device).to_type(unet.ComputeType);
         Tensor output = unet.call(input, t.to(device), classLabels);
         return nn.functional.mse_loss(output.to_type(ScalarType.Float32), target.to(device));
     }
@@ -140,10 +140,11 @@ public sealed class DiffusionModule : TrainingModule
         double d = EmaDecayAt(step);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var current = unet.state_dict();
+        // The module's own state_dict: under bf16-mixed it holds the fp32 master weights, the UNet's holds its bf16 copies.
+        var current = state_dict();
         foreach (var (name, value) in ema.state_dict())
         {
-            Tensor source = current[name];
+            Tensor source = current["unet." + name];
             if (value.is_floating_point()) value.mul_(d).add_(source, alpha: 1 - d);
             else value.copy_(source);
         }
@@ -151,8 +152,12 @@ public sealed class DiffusionModule : TrainingModule
 
     /// <inheritdoc />
     public override OptimizerConfig ConfigureOptimizers() => new(
-        optim.AdamW(unet.parameters(), Options.LearningRate, weight_decay: Options.WeightDecay),
+        // The module's parameters, not the UNet's: under bf16-mixed those are the fp32 master weights. The EMA's are frozen.
+        optim.AdamW(parameters().Where(p => p.requires_grad), Options.LearningRate, weight_decay: Options.WeightDecay),
         new WarmupCosineSchedule(Options.LearningRate, Options.WarmupSteps, Options.TotalSteps, 0));
+
+    /// <summary>The EMA copy: it is averaged, not trained, and stays fp32 under bf16-mixed.</summary>
+    public override IEnumerable<nn.Module> FullPrecisionModules => [ema];
 
     /// <inheritdoc />
     public override IReadOnlyDictionary<string, object?> Hyperparameters => new Dictionary<string, object?>

@@ -54,6 +54,12 @@ public abstract class TrainingModuleBase : nn.Module
     /// <summary>Creates the optimizer (and optionally the LR schedule) for this module's trainable parameters.</summary>
     public abstract OptimizerConfig ConfigureOptimizers();
 
+    /// <summary>
+    /// Submodules that mixed precision leaves entirely in fp32: ones the module holds but does not train through, such
+    /// as an exponential moving average of the weights (averaged in bf16 it would stop moving). Empty by default.
+    /// </summary>
+    public virtual IEnumerable<nn.Module> FullPrecisionModules => [];
+
     /// <summary>Hyperparameters recorded by loggers and in checkpoints; override to report yours.</summary>
     public virtual IReadOnlyDictionary<string, object?> Hyperparameters => new Dictionary<string, object?>();
 }

@@ -71,6 +71,34 @@ public class DiffusionTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Bf16_mixed_training_keeps_fp32_master_weights_and_an_fp32_ema_that_tracks_the_fp32_run()
+    {
+        Requires.FashionMnist();
+        string fp32 = Path.Combine(temp.Path, "fp32"), bf16 = Path.Combine(temp.Path, "bf16");
+        // EMA decay 0: the EMA must equal the weights after every step, exactly when it is taken from the fp32 masters.
+        var reference = DiffusionTraining.Run(Small(fp32) with { EmaDecay = 0 }, TextWriter.Null);
+        var mixed = DiffusionTraining.Run(Small(bf16) with { EmaDecay = 0, Precision = "bf16-mixed" }, TextWriter.Null);
+        Assert.Equal(reference.Steps, mixed.Steps);
+        Assert.InRange(mixed.FinalLoss, 0.8 * reference.FinalLoss, 1.25 * reference.FinalLoss);
+
+        // Checkpoint and saved pipeline are fp32 (master weights; the EMA never had bf16 copies).
+        foreach (string file in new[] { Path.Combine(bf16, "checkpoints", "last", TrainerCheckpoint.WeightsFile), Path.Combine(mixed.ModelDir, "unet", UNet2DModel.WeightsFile) })
+            foreach (var (name, t) in SafeTensorsTorch.Load(file))
+                using (t) Assert.True(t.dtype == ScalarType.Float32, $"{Path.GetFileName(file)}: {name} is {t.dtype}");
+        var a = Read(Path.Combine(fp32, "checkpoints", "last", TrainerCheckpoint.WeightsFile));
+        var b = Read(Path.Combine(bf16, "checkpoints", "last", TrainerCheckpoint.WeightsFile));
+        double apart = 0;
+        foreach (var (name, x) in a.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal)))
+            for (int i = 0; i < x.Length; i++) apart = Math.Max(apart, Math.Abs(b[name][i] - x[i]));
+        Assert.True(apart > 0, "bf16-mixed gave the fp32 run's weights exactly: it did not compute in bf16");
+        Assert.True(apart < 2e-2, $"largest EMA difference bf16-mixed vs fp32 {apart}");
+        // An EMA averaged from the bf16 working copies would hold bf16-rounded weights; one converted to bf16 itself
+        // would have left its fp32 masters (what checkpoints hold) at the initial weights.
+        foreach (var (name, x) in b.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal)))
+            Assert.True(x.SequenceEqual(b["unet." + name[4..]]), $"{name} differs from the fp32 master weights");
+    }
+
+    [Fact]
     public void A_resumed_runs_card_describes_the_whole_run_like_an_uninterrupted_runs_card()
     {
         Requires.FashionMnist();

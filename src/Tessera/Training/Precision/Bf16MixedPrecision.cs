@@ -53,7 +53,8 @@ internal sealed class Bf16MixedPrecision : PrecisionPlugin
         // Every layer that owns fp32 parameters itself, also one with sublayers (a Linear carrying LoRA's lora_A/lora_B):
         // left in fp32 it would meet bf16 inputs. Module.to converts a layer with its sublayers, so a layer whose subtree
         // holds a normalization layer (kept fp32) cannot be converted this way: refuse it by name rather than run mixed.
-        var owners = module.modules().Where(m => !KeepsFp32(m)
+        var excluded = module.FullPrecisionModules.SelectMany(m => m.modules()).ToHashSet(ReferenceEqualityComparer.Instance);
+        var owners = module.modules().Where(m => !KeepsFp32(m) && !excluded.Contains(m)
             && m.named_parameters(recurse: false).Any()
             && m.named_parameters(recurse: false).All(p => p.parameter.dtype == ScalarType.Float32)).ToList();
         foreach (var owner in owners.Where(m => m.children().Any()))
@@ -100,7 +101,7 @@ internal sealed class Bf16MixedPrecision : PrecisionPlugin
         }
         working16.copy_(masters32);
         module.MasterWeights = masterOf;
-        foreach (var child in module.children().OfType<nn.Module<Tensor, Tensor>>())
+        foreach (var child in module.children().OfType<nn.Module<Tensor, Tensor>>().Where(c => !excluded.Contains(c)))
         {
             var pre = child.register_forward_pre_hook((_, x) => x.dtype == ScalarType.Float32 ? x.to_type(ScalarType.BFloat16) : null!);
             var post = child.register_forward_hook((_, _, y) => y.dtype == ScalarType.BFloat16 ? y.to_type(ScalarType.Float32) : null!);
