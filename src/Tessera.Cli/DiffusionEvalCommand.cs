@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using Tessera.Data;
 using Tessera.Diffusion;
+using Tessera.Diffusion.Pipelines;
 using Tessera.Recipes;
+using Tessera.Runtime.Diffusion;
 
 namespace Tessera.Cli;
 
@@ -25,13 +27,25 @@ static class DiffusionEvalCommand
     {
         string classifier = parse.GetValue(Classifier)
             ?? throw new UsageException($"{folder} is a diffusion pipeline: pass --classifier DIR (a model folder from `tessera train fashion-mnist`) to judge its samples");
-        using var pipeline = DiffusionPipeline.FromPretrained(folder);
         var writer = parse.InvocationConfiguration.Output;
-        var quality = DiffusionEvaluation.Evaluate(pipeline, classifier, new DiffusionEvaluationOptions
+        var options = new DiffusionEvaluationOptions
         {
             SamplesPerClass = parse.GetValue(SamplesPerClass), Steps = parse.GetValue(Steps), Scheduler = parse.GetValue(Scheduler), ClipSample = parse.GetValue(ClipSample) is { } clip ? clip == "true" : null, Eta = parse.GetValue(Eta),
             GuidanceScale = parse.GetValue(Guidance), Seed = parse.GetValue(Seed), RealImages = parse.GetValue(RealImages), DataDir = dataDir,
-        }, writer);
+        };
+        // An exported pipeline (tessera export: unet/model.onnx, no safetensors) samples in ONNX Runtime, as `tessera sample` does.
+        var layout = PipelineFolder.Open(folder);
+        DiffusionQuality quality;
+        if (layout.IsOnnx && !File.Exists(Path.Combine(layout.UNetFolder, UNet2DModel.WeightsFile)))
+        {
+            using var onnx = OrtDiffusionPipeline.FromPretrained(folder);
+            quality = DiffusionEvaluation.Evaluate(onnx, classifier, options, writer);
+        }
+        else
+        {
+            using var pipeline = DiffusionPipeline.FromPretrained(folder);
+            quality = DiffusionEvaluation.Evaluate(pipeline, classifier, options, writer);
+        }
         Print(quality, writer);
         return 0;
     }

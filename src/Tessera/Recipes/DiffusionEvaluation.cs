@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 
 namespace Tessera.Recipes;
 
-/// <summary>Settings of <see cref="DiffusionEvaluation.Evaluate"/>.</summary>
+/// <summary>Settings of <see cref="DiffusionEvaluation"/>'s measurement.</summary>
 public sealed record DiffusionEvaluationOptions
 {
     /// <summary>Generated images per class (default 100).</summary>
@@ -88,35 +88,50 @@ public static class DiffusionEvaluation
     public static DiffusionQuality Evaluate(DiffusionPipeline pipeline, string classifierDir, DiffusionEvaluationOptions? options = null, TextWriter? log = null)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
+        return Evaluate(pipeline.UNet.Config, pipeline.Scheduler, scheduler => pipeline.Scheduler = scheduler, pipeline.Generate, "TorchSharp", classifierDir, options, log);
+    }
+
+    /// <summary>The same measurement with an ONNX pipeline folder (<c>tessera export</c> of a diffusion pipeline) sampled in ONNX Runtime.</summary>
+    /// <exception cref="ArgumentException">The pipeline is not class-conditional with 10 classes (+1 unconditional label), or an option is out of range.</exception>
+    public static DiffusionQuality Evaluate(Tessera.Runtime.Diffusion.OrtDiffusionPipeline pipeline, string classifierDir, DiffusionEvaluationOptions? options = null, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        return Evaluate(pipeline.Config, pipeline.Scheduler, scheduler => pipeline.Scheduler = scheduler, pipeline.Generate, "ONNX Runtime", classifierDir, options, log);
+    }
+
+    // Samples through generate with setScheduler's scheduler in place, then puts original back: one measurement for both engines.
+    static DiffusionQuality Evaluate(UNet2DConfig config, IDiffusionScheduler original, Action<IDiffusionScheduler> setScheduler, Func<SamplingOptions, DiffusionOutput> generate,
+        string engine, string classifierDir, DiffusionEvaluationOptions? options, TextWriter? log)
+    {
         options ??= new DiffusionEvaluationOptions();
         if (options.SamplesPerClass < 2) throw new ArgumentException($"--samples-per-class must be at least 2 (got {options.SamplesPerClass})");
         if (!(options.Eta >= 0 && options.Eta <= 1)) throw new ArgumentException($"--eta must be in [0, 1] (got {options.Eta})");
         if (options.Steps < 1) throw new ArgumentException($"--steps must be at least 1 (got {options.Steps})");
         int classes = FashionMnist.Classes.Length;
-        if (pipeline.UNet.Config.NumClassEmbeds is not int n || n < classes)
-            throw new ArgumentException($"the pipeline's UNet has num_class_embeds {pipeline.UNet.Config.NumClassEmbeds?.ToString() ?? "null"}: class agreement needs a class-conditional Fashion-MNIST model ({classes} classes + 1 unconditional label)");
+        if (config.NumClassEmbeds is not int n || n < classes)
+            throw new ArgumentException($"the pipeline's UNet has num_class_embeds {config.NumClassEmbeds?.ToString() ?? "null"}: class agreement needs a class-conditional Fashion-MNIST model ({classes} classes + 1 unconditional label)");
 
         var folder = ModelFolder.Open(classifierDir);
         using var classifier = folder.LoadModel();
         classifier.eval();
         var (linear, layerName) = LastLinear(classifier);
 
-        IDiffusionScheduler original = pipeline.Scheduler;
-        pipeline.Scheduler = SamplingScheduler(original, options);
-        string clipping = pipeline.Scheduler is DdimScheduler or DdpmScheduler ? $" (clip_sample {(pipeline.Scheduler.Config.ClipSample ? "true" : "false")})" : "";
-        if (pipeline.Scheduler is DdimScheduler { Eta: > 0 } withEta) clipping += $" eta {withEta.Eta}";
+        IDiffusionScheduler sampler = SamplingScheduler(original, options);
+        string clipping = sampler is DdimScheduler or DdpmScheduler ? $" (clip_sample {(sampler.Config.ClipSample ? "true" : "false")})" : "";
+        if (sampler is DdimScheduler { Eta: > 0 } withEta) clipping += $" eta {withEta.Eta}";
         var clock = Stopwatch.StartNew();
         DiffusionOutput output;
+        setScheduler(sampler);
         try
         {
             var labels = Enumerable.Range(0, classes * options.SamplesPerClass).Select(i => (long)(i / options.SamplesPerClass)).ToArray();
-            output = pipeline.Generate(new SamplingOptions
+            output = generate(new SamplingOptions
             {
                 NumImages = labels.Length, ClassLabels = labels, NumInferenceSteps = options.Steps, Seed = options.Seed,
                 GuidanceScale = options.GuidanceScale, BatchSize = options.BatchSize,
             });
         }
-        finally { pipeline.Scheduler = original; }
+        finally { setScheduler(original); }
         clock.Stop();
         log?.WriteLine($"generated {output.Count} images in {clock.Elapsed.TotalSeconds:0.0}s");
 
@@ -145,7 +160,7 @@ public static class DiffusionEvaluation
             RealImages = (int)test.Inputs.shape[0],
             FeatureLayer = layerName,
             FeatureDim = (int)genFeatures.shape[1],
-            Sampling = $"{original.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}{clipping}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}",
+            Sampling = $"{original.Config.ClassName}{(options.Scheduler is null ? "" : $" -> {options.Scheduler}")}{clipping}, {options.Steps} steps, guidance {options.GuidanceScale}, seed {options.Seed}, {engine}",
             SampleSeconds = clock.Elapsed.TotalSeconds,
         };
     }

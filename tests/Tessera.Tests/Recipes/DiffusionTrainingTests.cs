@@ -71,6 +71,32 @@ public class DiffusionTrainingTests : IDisposable
     }
 
     [Fact]
+    public void An_exported_pipeline_measures_in_onnx_runtime_what_torchsharp_measures()
+    {
+        Requires.FashionMnist();
+        var classifier = FashionMnistTraining.Run(new FashionMnistTrainingOptions
+        {
+            Model = "mlp", Epochs = 1, LimitTrain = 256, ValidationSize = 0, OutputDir = Path.Combine(temp.Path, "classifier"), Threads = null, PlainProgress = true,
+        }, TextWriter.Null);
+        var result = DiffusionTraining.Run(Small(Path.Combine(temp.Path, "run")) with { MaxSteps = 2, CheckpointEverySteps = null }, TextWriter.Null);
+        string onnxDir = Path.Combine(temp.Path, "onnx");
+        Tessera.Export.ModelExport.Export(result.ModelDir, onnxDir);
+        var options = new DiffusionEvaluationOptions { SamplesPerClass = 3, Steps = 4, Scheduler = "dpm++", RealImages = 300, Seed = 2 };
+
+        DiffusionQuality torchQuality, ortQuality;
+        using (var pipeline = DiffusionPipeline.FromPretrained(result.ModelDir)) torchQuality = DiffusionEvaluation.Evaluate(pipeline, classifier.ModelDir, options);
+        using (var onnx = Tessera.Runtime.Diffusion.OrtDiffusionPipeline.FromPretrained(onnxDir)) ortQuality = DiffusionEvaluation.Evaluate(onnx, classifier.ModelDir, options);
+
+        Assert.EndsWith(", TorchSharp", torchQuality.Sampling);
+        Assert.EndsWith(", ONNX Runtime", ortQuality.Sampling);
+        Assert.Equal(torchQuality.GeneratedImages, ortQuality.GeneratedImages);
+        // The same noise through the same scheduler: the engines differ by float rounding only (an image may flip class at a boundary).
+        for (int k = 0; k < 10; k++) Assert.InRange(Math.Abs(ortQuality.ClassAgreement[k] - torchQuality.ClassAgreement[k]), 0, 1.0 / 3 + 1e-9);
+        Assert.Equal(torchQuality.FrechetDistance, ortQuality.FrechetDistance, torchQuality.FrechetDistance * 1e-3);
+        Assert.Equal(torchQuality.FrechetFloor, ortQuality.FrechetFloor);
+    }
+
+    [Fact]
     public void Bf16_mixed_training_keeps_fp32_master_weights_and_an_fp32_ema_that_tracks_the_fp32_run()
     {
         Requires.FashionMnist();
