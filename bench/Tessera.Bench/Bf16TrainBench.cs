@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using Tessera.Adapters;
 using Tessera.Data;
+using Tessera.Diffusion;
+using Tessera.Recipes;
 using Tessera.Models;
 using Tessera.Tasks;
 using Tessera.Training;
@@ -12,7 +15,8 @@ using static Tessera.Bench.BenchStats;
 namespace Tessera.Bench;
 
 /// Issue 15 part 4: the Trainer with Precision = "bf16-mixed" vs "32-true", side by side in one process. For cnn and
-/// resnet (Fashion-MNIST images/s) and GPT-2-tiny (train lm's shape: 4x128, byte vocabulary, 32x128 tokens, tokens/s),
+/// resnet (Fashion-MNIST images/s), GPT-2-tiny (train lm's shape: 4x128, byte vocabulary, 32x128 tokens, tokens/s), the same
+/// with LoRA, and the diffusion recipe's default UNet,
 /// each round runs both precisions back to back, alternating which goes first, and records the load average around
 /// each measurement. Then, per model, the cost of the plugin's per-step copies (bf16 gradients into the fp32 masters,
 /// masters back into the bf16 copies): fused (one op over the flat buffers) vs parameter by parameter.
@@ -29,6 +33,8 @@ static class Bf16TrainBench
         using var data = FashionMnist.Load(train: true);
         using var images = ((data.Inputs - FashionMnist.Mean) / FashionMnist.Std).contiguous();
         using var imageSet = new TensorDataset(images, data.Targets);
+        using var unit = (data.Inputs * 2 - 1).contiguous();
+        using var unitSet = new TensorDataset(unit, data.Targets);
         var rng = new Random(0);
         using var tokenSet = new TokenBlockDataset(Enumerable.Range(0, 512 * 128 + 1).Select(_ => (long)rng.Next(257)).ToArray(), 128);
         var gpt2 = new Gpt2Config { VocabSize = 257, NPositions = 128, NEmbd = 128, NLayer = 4, NHead = 4 };
@@ -41,6 +47,18 @@ static class Bf16TrainBench
                 () => new DataLoader<Batch>(imageSet, new DataLoaderOptions { BatchSize = 64, Shuffle = true, Seed = 1 }), 1),
             new("gpt2-tiny", "tokens/s", 32, Steps(12), () => new CausalLMModule(new Gpt2LMHeadModel(gpt2), 1e-3, 1000, 10),
                 () => new DataLoader<Batch>(tokenSet, new DataLoaderOptions { BatchSize = 32, Shuffle = true, Seed = 1 }), 128),
+            // LoRA r=8 on c_attn of the same GPT-2-tiny: the frozen base computes in bf16 too.
+            new("gpt2-tiny-lora", "tokens/s", 32, Steps(12), () =>
+                {
+                    var model = new Gpt2LMHeadModel(gpt2);
+                    LoraModel.Wrap(model, new LoraConfig(8, 16, ["c_attn"]));
+                    return new CausalLMModule(model, 1e-3, 1000, 10);
+                },
+                () => new DataLoader<Batch>(tokenSet, new DataLoaderOptions { BatchSize = 32, Shuffle = true, Seed = 1 }), 128),
+            // The diffusion recipe's default UNet (0.69M parameters, 28x28) and batch; images as the recipe scales them.
+            new("unet", "images/s", 64, Steps(6), () => new DiffusionModule(new UNet2DModel(DiffusionTraining.DefaultUNet with { SampleSize = 28 }),
+                    DiffusionTraining.Scheduler(new DiffusionTrainingOptions()), new DiffusionModuleOptions()),
+                () => new DataLoader<Batch>(unitSet, new DataLoaderOptions { BatchSize = 64, Shuffle = true, Seed = 1 }), 1),
         ];
 
         if (models is not null) cases = cases.Where(c => models.Split(',').Contains(c.Name)).ToArray();

@@ -13,7 +13,7 @@ static class EvalCommand
     {
         var modelDir = new Argument<string>("model")
         {
-            Description = "Model folder (config.json + model.safetensors, run in TorchSharp), or an .onnx file or a folder with model.onnx (run in ONNX Runtime)",
+            Description = "Model folder (config.json + model.safetensors, run in TorchSharp), or an .onnx file or a folder with model.onnx (run in ONNX Runtime), or a diffusion pipeline folder (with --classifier; an exported one samples in ONNX Runtime)",
         };
         var data = new Option<string>("--data") { Description = "Evaluation dataset", DefaultValueFactory = _ => "fashion-mnist" };
         data.AcceptOnlyFromAmong("fashion-mnist");
