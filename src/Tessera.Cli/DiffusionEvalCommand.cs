@@ -36,7 +36,7 @@ static class DiffusionEvalCommand
         // An exported pipeline (tessera export: unet/model.onnx, no safetensors) samples in ONNX Runtime, as `tessera sample` does.
         var layout = PipelineFolder.Open(folder);
         DiffusionQuality quality;
-        if (layout.IsOnnx && !File.Exists(Path.Combine(layout.UNetFolder, UNet2DModel.WeightsFile)))
+        if (layout.IsOnnx)
         {
             using var onnx = OrtDiffusionPipeline.FromPretrained(folder);
             quality = DiffusionEvaluation.Evaluate(onnx, classifier, options, writer);

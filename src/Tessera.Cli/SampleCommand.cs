@@ -57,7 +57,7 @@ static class SampleCommand
             };
             var console = parse.InvocationConfiguration.Output;
             PipelineFolder layout = PipelineFolder.Open(path);
-            bool onnx = layout.IsOnnx && !File.Exists(Path.Combine(layout.UNetFolder, UNet2DModel.WeightsFile));
+            bool onnx = layout.IsOnnx;
             DiffusionOutput images;
             if (onnx)
             {

@@ -19,6 +19,8 @@ public sealed record PipelineFolder
     public const string SchedulerConfigFile = "scheduler_config.json";
     /// <summary>The ONNX UNet file name inside the UNet folder.</summary>
     public const string OnnxFile = "model.onnx";
+    /// <summary>The UNet's safetensors weights file name inside the UNet folder (diffusers' name).</summary>
+    public const string WeightsFile = "diffusion_pytorch_model.safetensors";
     /// <summary>The diffusers version written into new index files.</summary>
     public const string DiffusersVersion = "0.31.0";
 
@@ -32,8 +34,8 @@ public sealed record PipelineFolder
     public string? ClassName { get; init; }
     /// <summary>Whether the components are at the root (flat layout).</summary>
     public bool IsFlat { get; init; }
-    /// <summary>Whether the UNet is an ONNX model (<c>model.onnx</c>) rather than safetensors weights.</summary>
-    public bool IsOnnx => File.Exists(Path.Combine(UNetFolder, OnnxFile));
+    /// <summary>Whether the UNet is an ONNX model (<c>model.onnx</c>) rather than safetensors weights (a folder with both loads its weights).</summary>
+    public bool IsOnnx => File.Exists(Path.Combine(UNetFolder, OnnxFile)) && !File.Exists(Path.Combine(UNetFolder, WeightsFile));
 
     /// <summary>Whether <paramref name="folder"/> looks like a pipeline folder (an index, or a flat layout with a scheduler config).</summary>
     public static bool IsPipeline(string folder) =>

@@ -55,7 +55,7 @@ public sealed class DiffusionPipeline : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(folderOrRepoId);
         string folder = ResolveFolder(folderOrRepoId, hub);
         PipelineFolder layout = PipelineFolder.Open(folder);
-        if (layout.IsOnnx && !File.Exists(Path.Combine(layout.UNetFolder, UNet2DModel.WeightsFile)))
+        if (layout.IsOnnx)
             throw new TesseraFormatException(layout.UNetFolder, "this is an ONNX pipeline folder (unet/model.onnx); load it with Tessera.Runtime's OrtDiffusionPipeline");
         IDiffusionScheduler scheduler = Schedulers.Schedulers.FromFolder(layout.SchedulerFolder);
         UNet2DModel unet = UNet2DModel.FromPretrained(layout.UNetFolder, options);

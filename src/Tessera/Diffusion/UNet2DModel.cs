@@ -24,7 +24,7 @@ namespace Tessera.Diffusion;
 public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IPretrainedModel
 {
     /// <summary>The weights file of a diffusers model folder.</summary>
-    public const string WeightsFile = "diffusion_pytorch_model.safetensors";
+    public const string WeightsFile = Tessera.Diffusion.Pipelines.PipelineFolder.WeightsFile;
 
     [ComponentName(Name = "conv_in")] readonly Conv2d convIn;
     [ComponentName(Name = "time_embedding")] readonly TimestepEmbedding timeEmbedding;

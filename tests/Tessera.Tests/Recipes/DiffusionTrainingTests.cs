@@ -23,6 +23,12 @@ public class DiffusionTrainingTests : IDisposable
         SampleEveryEpochs = 0, SampleSteps = 2, SamplesPerClass = 1, OutputDir = outDir, Seed = 3, Threads = null, PlainProgress = true,
     };
 
+    // A small mlp classifier that judges samples (class agreement, Fréchet features).
+    FashionMnistTrainingResult TrainJudge() => FashionMnistTraining.Run(new FashionMnistTrainingOptions
+    {
+        Model = "mlp", Epochs = 1, LimitTrain = 256, ValidationSize = 0, OutputDir = Path.Combine(temp.Path, "classifier"), Threads = null, PlainProgress = true,
+    }, TextWriter.Null);
+
     sealed class Kill(long atStep) : Callback
     {
         public override void OnTrainBatchEnd(Trainer trainer, TrainingModuleBase module, double loss, int batchIndex, long batchSize)
@@ -74,10 +80,7 @@ public class DiffusionTrainingTests : IDisposable
     public void An_exported_pipeline_measures_in_onnx_runtime_what_torchsharp_measures()
     {
         Requires.FashionMnist();
-        var classifier = FashionMnistTraining.Run(new FashionMnistTrainingOptions
-        {
-            Model = "mlp", Epochs = 1, LimitTrain = 256, ValidationSize = 0, OutputDir = Path.Combine(temp.Path, "classifier"), Threads = null, PlainProgress = true,
-        }, TextWriter.Null);
+        var classifier = TrainJudge();
         var result = DiffusionTraining.Run(Small(Path.Combine(temp.Path, "run")) with { MaxSteps = 2, CheckpointEverySteps = null }, TextWriter.Null);
         string onnxDir = Path.Combine(temp.Path, "onnx");
         Tessera.Export.ModelExport.Export(result.ModelDir, onnxDir);
@@ -166,10 +169,7 @@ public class DiffusionTrainingTests : IDisposable
     public void With_a_classifier_the_cards_model_index_holds_the_measured_quality_and_the_classifiers_its_test_scores()
     {
         Requires.FashionMnist();
-        var classifier = FashionMnistTraining.Run(new FashionMnistTrainingOptions
-        {
-            Model = "mlp", Epochs = 1, LimitTrain = 256, ValidationSize = 0, OutputDir = Path.Combine(temp.Path, "classifier"), Threads = null, PlainProgress = true,
-        }, TextWriter.Null);
+        var classifier = TrainJudge();
         var result = DiffusionTraining.Run(Small(Path.Combine(temp.Path, "ddpm")) with
         {
             MaxSteps = 2, CheckpointEverySteps = null, Classifier = classifier.ModelDir, EvalSamplesPerClass = 2,
