@@ -133,6 +133,7 @@ public sealed class TesseraServer : IAsyncDisposable
         long started = Stopwatch.GetTimestamp();
         string path = context.Request.Path.Value ?? "";
         bool kserve = path.StartsWith("/v2/", StringComparison.Ordinal);
+        Stream? rawBody = null;
         try
         {
             if (draining && !path.StartsWith("/v2/health", StringComparison.Ordinal) && path != "/metrics")
@@ -142,16 +143,9 @@ public sealed class TesseraServer : IAsyncDisposable
             }
             if (keyHash is not null && (path.StartsWith("/v1/", StringComparison.Ordinal) || path.StartsWith("/v2/models", StringComparison.Ordinal)) && !Authorized(context))
                 throw new ApiError(401, "Incorrect or missing API key: send Authorization: Bearer <key>", "invalid_request_error", code: "invalid_api_key");
+            rawBody = HttpBodies.TakeOverLimit(context, options.MaxBodyBytes);
             if (context.Request.ContentLength is long length && length > options.MaxBodyBytes)
-            {
-                // A client still sending when the connection closes sees a reset instead of the 413: drain moderate bodies.
-                if (length <= 16 * options.MaxBodyBytes && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-                {
-                    limit.MaxRequestBodySize = null;
-                    await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted).ConfigureAwait(false);
-                }
-                throw new ApiError(413, $"the request body has {context.Request.ContentLength} bytes; this server's limit is {options.MaxBodyBytes} bytes (--max-body-bytes)");
-            }
+                throw new ApiError(413, $"the request body has {length} bytes; this server's limit is {options.MaxBodyBytes} bytes (--max-body-bytes)");
             await next(context).ConfigureAwait(false);
         }
         catch (ApiError e)
@@ -161,9 +155,13 @@ public sealed class TesseraServer : IAsyncDisposable
             {
                 if (e.RetryAfterSeconds is int retry) context.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
-                // The rest of an oversized body stays unread: close the connection, and send the 413 in full before
-                // Kestrel gives up on the body (else the client may see the connection end instead of the answer).
-                if (e.Status == 413) context.Response.Headers.Connection = "close";
+                // Read a moderate rest of an oversized body before answering, then close: the client is still
+                // sending, and a close with unread bytes resets the connection under the 413.
+                if (e.Status == 413)
+                {
+                    if (rawBody is not null) await HttpBodies.DrainAsync(rawBody, Math.Max(options.MaxBodyBytes, 4 << 20), context.RequestAborted).ConfigureAwait(false);
+                    context.Response.Headers.Connection = "close";
+                }
                 await OpenAiApi.WriteJson(context, e.Status, kserve ? KServeApi.ErrorBody(e.Message) : OpenAiApi.ErrorBody(e)).ConfigureAwait(false);
                 if (e.Status == 413) await context.Response.CompleteAsync().ConfigureAwait(false);
             }
