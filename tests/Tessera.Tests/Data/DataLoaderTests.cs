@@ -34,6 +34,17 @@ public class DataLoaderTests
         }
     }
 
+    /// <summary>Polls for a state another thread reaches; a loaded machine only makes it slower, never fails it.</summary>
+    private static void WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the producer never got there in 30 s");
+            Thread.Sleep(5);
+        }
+    }
+
     private static List<int[]> Indices(DataLoader<TrackedBatch> loader, int epoch, int start = 0) =>
         loader.Epoch(epoch, start).Select(b => b.Indices).ToList();
 
@@ -153,9 +164,8 @@ print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
         using var e = loader.Epoch(0).GetEnumerator();
         Assert.True(e.MoveNext());
         Assert.NotEqual(Environment.CurrentManagedThreadId, e.Current.Thread);
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (data.Created.Count < 3 && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        Thread.Sleep(50);
+        WaitUntil(() => data.Created.Count >= 3);
+        Thread.Sleep(50); // room to over-build, were the queue unbounded
         // One delivered, Prefetch queued, and at most one more built and waiting for room.
         Assert.InRange(data.Created.Count, 3, 4);
 
@@ -176,12 +186,11 @@ print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
             delivered.Add(batch);
             if (delivered.Count == 3)
             {
-                Thread.Sleep(30); // let the producer fill the queue
+                WaitUntil(() => data.Created.Count > 4); // the producer runs ahead of the consumer
                 break;
             }
         }
         var created = data.Created.ToArray();
-        Assert.True(created.Length > 3, $"only {created.Length} batches were built");
         Assert.True(created.Length < 100, "producer did not stop");
         Assert.All(delivered, b => Assert.False(b.Disposed));
         Assert.All(created.Except(delivered), b => Assert.True(b.Disposed));
@@ -200,7 +209,7 @@ print(' '.join(str(i) for i in shuffle(derive(11, 0, 5), list(range(50)))))
         foreach (var b in loader.Epoch(0))
         {
             first = b;
-            Thread.Sleep(50);
+            WaitUntil(() => created.Count >= 3);
             break;
         }
         Assert.NotNull(first);
