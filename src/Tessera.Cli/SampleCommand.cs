@@ -57,9 +57,8 @@ static class SampleCommand
             };
             var console = parse.InvocationConfiguration.Output;
             PipelineFolder layout = PipelineFolder.Open(path);
-            bool onnx = layout.IsOnnx;
             DiffusionOutput images;
-            if (onnx)
+            if (layout.IsOnnx)
             {
                 using var pipe = OrtDiffusionPipeline.FromPretrained(path);
                 pipe.Scheduler = Configure(pipe.Scheduler, name, parse.GetValue(eta));

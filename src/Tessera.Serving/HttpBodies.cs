@@ -44,12 +44,13 @@ internal static class HttpBodies
     }
 
     /// <summary>
-    /// Reads and drops the rest of a refused body, up to <paramref name="most"/> bytes and a few seconds, as a
-    /// lingering close does: closing a connection with unread bytes sends a reset, and the client's kernel may
-    /// then drop the 413 before the client reads it.
+    /// Reads and drops the rest of a refused body, up to max(<paramref name="limit"/>, 4 MiB) bytes and a few
+    /// seconds, as a lingering close does: closing a connection with unread bytes sends a reset, and the client's
+    /// kernel may then drop the 413 before the client reads it.
     /// </summary>
-    public static async Task DrainAsync(Stream raw, long most, CancellationToken aborted)
+    public static async Task DrainAsync(Stream raw, long limit, CancellationToken aborted)
     {
+        long most = Math.Max(limit, 4 << 20);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         timeout.CancelAfter(DrainTime);
         byte[] buffer = new byte[16 * 1024];

@@ -159,7 +159,7 @@ public sealed class TesseraServer : IAsyncDisposable
                 // sending, and a close with unread bytes resets the connection under the 413.
                 if (e.Status == 413)
                 {
-                    if (rawBody is not null) await HttpBodies.DrainAsync(rawBody, Math.Max(options.MaxBodyBytes, 4 << 20), context.RequestAborted).ConfigureAwait(false);
+                    if (rawBody is not null) await HttpBodies.DrainAsync(rawBody, options.MaxBodyBytes, context.RequestAborted).ConfigureAwait(false);
                     context.Response.Headers.Connection = "close";
                 }
                 await OpenAiApi.WriteJson(context, e.Status, kserve ? KServeApi.ErrorBody(e.Message) : OpenAiApi.ErrorBody(e)).ConfigureAwait(false);

@@ -5,7 +5,7 @@ namespace Tessera.Recipes;
 /// <summary>Settings of <see cref="DiffusionTraining"/>; the defaults are the ones <c>tessera train diffusion fashion-mnist</c> uses.</summary>
 public sealed record DiffusionTrainingOptions
 {
-    /// <summary>Epochs over the training images (default 3: with the default UNet and batch, 16-21 minutes on 2 CPU cores; class agreement >= 0.80 with DDIM 50 at guidance 2).</summary>
+    /// <summary>Epochs over the training images (default 3: with the default UNet and batch, about 15 minutes on 2 CPU cores, 19 at the slowest speed seen; class agreement >= 0.80 with DDIM 50 at guidance 2).</summary>
     public int Epochs { get; init; } = 3;
     /// <summary>Stop after this many optimizer steps (null: run all epochs); the LR schedule still spans the epochs' steps unless this is smaller.</summary>
     public long? MaxSteps { get; init; }
